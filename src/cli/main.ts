@@ -1,0 +1,18 @@
+#!/usr/bin/env node
+// The swarmserve command line.
+import { Command } from 'commander';
+import { registerModelsCommands } from './models-commands.js';
+import { registerPredictCommand } from './predict-command.js';
+import { registerServeCommand } from './serve-command.js';
+import { runCli } from './run.js';
+
+const program = new Command('swarmserve')
+  .description('Serve deep-learning models as horizontally scalable microservices.')
+  .version('0.1.0')
+  .showHelpAfterError('(run with --help for usage)');
+
+registerServeCommand(program);
+registerModelsCommands(program);
+registerPredictCommand(program);
+
+await runCli(program);

@@ -1,0 +1,22 @@
+import type { Command } from 'commander';
+import { ServeError } from '../common/errors.js';
+
+const SUGGESTIONS: Partial<Record<string, string>> = {
+  CONFIG_INVALID: 'Check the file and field named above; `swarmserve <command> --help` lists every flag and its env var.',
+};
+
+/** Runs the program; a ServeError becomes a message, a suggestion and an exit code, not a stack trace. */
+export async function runCli(program: Command): Promise<void> {
+  try {
+    await program.parseAsync(process.argv);
+  } catch (err) {
+    if (err instanceof ServeError) {
+      process.stderr.write(`swarmserve: ${err.code}: ${err.message}\n`);
+      const hint = SUGGESTIONS[err.code];
+      if (hint !== undefined) process.stderr.write(`hint: ${hint}\n`);
+      process.exitCode = err.code === 'CONFIG_INVALID' ? 78 : 1;
+      return;
+    }
+    throw err;
+  }
+}

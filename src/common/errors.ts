@@ -1,0 +1,71 @@
+// The one table of error codes, shared by gateway, worker and CLI. A code is stable
+// (clients may switch on it); the message is for humans and may carry details.
+
+export const ERRORS = {
+  EMPTY_BODY: { status: 400, message: 'The request has no image: send the bytes as the body or as multipart field "img_file".' },
+  BAD_MULTIPART: { status: 400, message: 'The multipart body is malformed.' },
+  WRONG_FIELD: { status: 400, message: 'The image must be sent in multipart field "img_file".' },
+  TOO_MANY_FILES: { status: 400, message: 'Send exactly one image per request.' },
+  BAD_PARAMETER: { status: 400, message: 'A request parameter is invalid.' },
+  UNSUPPORTED_MEDIA_TYPE: { status: 415, message: 'The body is not an image format this server decodes (JPEG, PNG, WebP, GIF, TIFF).' },
+  SVG_REJECTED: { status: 415, message: 'SVG images are not accepted: vector formats can reference external files.' },
+  INVALID_IMAGE: { status: 422, message: 'The image could not be decoded (corrupt or truncated).' },
+  IMAGE_TOO_LARGE: { status: 422, message: 'The image has more pixels than this server accepts.' },
+  PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than this server accepts.' },
+  MODEL_NOT_FOUND: { status: 404, message: 'No such model.' },
+  VERSION_NOT_FOUND: { status: 404, message: 'No such model version.' },
+  NOT_FOUND: { status: 404, message: 'No such route.' },
+  QUEUE_FULL: { status: 503, message: 'The model queue is full; retry later.' },
+  SHUTTING_DOWN: { status: 503, message: 'The server is shutting down.' },
+  NOT_READY: { status: 503, message: 'The server is not ready yet.' },
+  DEADLINE_EXCEEDED: { status: 504, message: 'The request was not served before its deadline.' },
+  CLIENT_CLOSED: { status: 499, message: 'The client closed the request before it was served.' },
+  INFERENCE_FAILED: { status: 500, message: 'The model failed to run.' },
+  INTERNAL: { status: 500, message: 'Internal server error.' },
+  CONFIG_INVALID: { status: 500, message: 'The configuration is invalid.' },
+} as const satisfies Record<string, { status: number; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export function isErrorCode(value: string): value is ErrorCode {
+  return Object.hasOwn(ERRORS, value);
+}
+
+/** The one error class: turned into an HTTP response (or CLI exit) in one place. */
+export class ServeError extends Error {
+  readonly code: ErrorCode;
+  readonly status: number;
+  readonly headers: Record<string, string>;
+
+  constructor(code: ErrorCode, detail?: string, options?: { headers?: Record<string, string>; cause?: unknown }) {
+    super(detail ?? ERRORS[code].message, options?.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ServeError';
+    this.code = code;
+    this.status = ERRORS[code].status;
+    this.headers = options?.headers ?? {};
+  }
+
+  toJSON(): ErrorBody {
+    return { success: false, error: { code: this.code, message: this.message } };
+  }
+}
+
+export interface ErrorBody {
+  success: false;
+  error: { code: ErrorCode; message: string };
+}
+
+/** Plain, serialisable form of an error: what a worker sends back over a queue. */
+export interface WireError {
+  code: ErrorCode;
+  message: string;
+}
+
+export function toWireError(err: unknown): WireError {
+  if (err instanceof ServeError) return { code: err.code, message: err.message };
+  return { code: 'INTERNAL', message: ERRORS.INTERNAL.message };
+}
+
+export function fromWireError(wire: WireError): ServeError {
+  return new ServeError(wire.code, wire.message);
+}

@@ -1,0 +1,37 @@
+import { z } from 'zod';
+import { bundledModelsDir } from './paths.js';
+import { intFrom, type OptionTable } from './options.js';
+
+export const SERVE_OPTIONS = {
+  port: { flag: '-p, --port <port>', env: 'SWARMSERVE_PORT', description: 'HTTP port (0 picks a free one)', schema: intFrom(0, 65535, 8080) },
+  host: { flag: '--host <host>', env: 'SWARMSERVE_HOST', description: 'interface to listen on', schema: z.string().min(1).default('0.0.0.0') },
+  models: { flag: '-m, --models <dir>', env: 'SWARMSERVE_MODELS', description: 'model repository directory', schema: z.string().min(1).default(bundledModelsDir()) },
+  only: {
+    flag: '--only <names>',
+    env: 'SWARMSERVE_ONLY',
+    description: 'comma-separated models to load (default: all)',
+    schema: z
+      .string()
+      .optional()
+      .transform((s) => (s === undefined || s.trim() === '' ? undefined : s.split(',').map((n) => n.trim()).filter((n) => n !== ''))),
+  },
+  defaultModel: { flag: '--default-model <name>', env: 'SWARMSERVE_DEFAULT_MODEL', description: 'model used when a request names none', schema: z.string().default('moderation') },
+  bodyLimit: { flag: '--body-limit <bytes>', env: 'SWARMSERVE_BODY_LIMIT', description: 'largest request body in bytes', schema: intFrom(1024, 1 << 30, 10 * 1024 * 1024) },
+  maxPixels: { flag: '--max-pixels <n>', env: 'SWARMSERVE_MAX_PIXELS', description: 'largest image in pixels (decompression-bomb guard)', schema: intFrom(1, 1_000_000_000, 40_000_000) },
+  maxBatchSize: { flag: '--max-batch-size <n>', env: 'SWARMSERVE_MAX_BATCH_SIZE', description: "override every model's batching.maxBatchSize", schema: z.coerce.number().int().min(1).max(1024).optional() },
+  maxQueueDelayMs: { flag: '--max-queue-delay-ms <ms>', env: 'SWARMSERVE_MAX_QUEUE_DELAY_MS', description: "override every model's batching.maxQueueDelayMs", schema: z.coerce.number().min(0).max(10_000).optional() },
+  threads: { flag: '--threads <n>', env: 'SWARMSERVE_THREADS', description: "override every model's intra-op threads", schema: z.coerce.number().int().min(1).max(256).optional() },
+  drainTimeoutMs: { flag: '--drain-timeout-ms <ms>', env: 'SWARMSERVE_DRAIN_TIMEOUT_MS', description: 'on SIGTERM, how long in-flight work may take', schema: intFrom(0, 600_000, 30_000) },
+  logLevel: { flag: '--log-level <level>', env: 'SWARMSERVE_LOG_LEVEL', description: 'fatal|error|warn|info|debug|trace|silent', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') },
+  prepare: {
+    flag: '--no-prepare',
+    env: 'SWARMSERVE_PREPARE',
+    description: 'do not generate missing bundled model files at start',
+    schema: z
+      .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+      .default(true)
+      .transform((v) => v === true || v === 'true' || v === '1'),
+  },
+} satisfies OptionTable;
+
+export type ServeConfig = { [K in keyof typeof SERVE_OPTIONS]: z.infer<(typeof SERVE_OPTIONS)[K]['schema']> };

@@ -1,0 +1,71 @@
+// The HTTP gateway: fastify app with /predict, health and metrics. It only validates,
+// enqueues and answers; the work happens behind the JobProducer.
+import { randomUUID } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import multipart from '@fastify/multipart';
+import Fastify, { LogController, type FastifyInstance } from 'fastify';
+import { ServeError } from '../common/errors.js';
+import type { GatewayOptions } from './contract.js';
+import { countRequest, sendError } from './errors.js';
+import { registerPredictRoute } from './predict-route.js';
+
+const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
+
+function requestId(req: IncomingMessage): string {
+  const given = req.headers['x-request-id'];
+  return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+}
+
+export async function buildGateway(options: GatewayOptions): Promise<FastifyInstance> {
+  const app = Fastify({
+    loggerInstance: options.logger,
+    // Per-request logs cost more than the request at high rates; errors are logged where handled.
+    logController: new LogController({ disableRequestLogging: true }),
+    genReqId: requestId,
+    requestIdHeader: false,
+    bodyLimit: options.bodyLimitBytes,
+    // Keep-alive connections that sit idle are closed on shutdown; busy ones finish.
+    forceCloseConnections: 'idle',
+    return503OnClosing: true,
+  });
+  app.decorateRequest('errorCode', '');
+  app.decorateRequest('modelName', '');
+  app.decorateRequest('startedAt', 0);
+  app.decorateRequest('counted', false);
+
+  await app.register(multipart, {
+    limits: { fileSize: options.bodyLimitBytes, files: 2, fields: 16, fieldSize: 1024, parts: 20, headerPairs: 100 },
+  });
+  const passBytes = (_req: unknown, body: string | Buffer, done: (err: null, body: string | Buffer) => void): void => done(null, body);
+  app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes }, passBytes);
+  app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes }, passBytes);
+
+  app.addHook('onRequest', (request, reply, done) => {
+    request.startedAt = performance.now();
+    reply.header('x-request-id', request.id);
+    done();
+  });
+  app.addHook('onResponse', (request, reply, done) => {
+    countRequest(options.metrics, request, reply.statusCode, request.errorCode);
+    done();
+  });
+  // A client that leaves while uploading gets no response, so onResponse never runs for it.
+  app.addHook('onRequestAbort', (request, done) => {
+    countRequest(options.metrics, request, 499, 'CLIENT_CLOSED');
+    done();
+  });
+  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
+  app.setNotFoundHandler((request, reply) => sendError(request, reply, new ServeError('NOT_FOUND', `No route ${request.method} ${request.url}.`)));
+
+  registerPredictRoute(app, options);
+  app.get('/health/live', () => ({ status: 'live' }));
+  app.get('/health/ready', (_request, reply) => {
+    if (!options.isReady()) throw new ServeError('NOT_READY');
+    return reply.send({ status: 'ready', models: [...options.catalog.keys()] });
+  });
+  app.get('/metrics', async (_request, reply) => {
+    const text = await options.metrics.registry.metrics();
+    return reply.type(options.metrics.registry.contentType).send(text);
+  });
+  return app;
+}

@@ -1,0 +1,373 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, statSync } from 'node:fs';
+import http from 'node:http';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { runLoadInChildProcess } from './child.js';
+import { encodeMultipart, LoadOptionsError, runClosedLoop } from './closed-loop.js';
+import type { LoadOptions, LoadReport, LoadRequestBody } from './contract.js';
+
+// ---------------------------------------------------------------------------------------------
+// A tiny HTTP server whose behaviour each test sets.
+
+interface TestServer {
+  url: string;
+  close(): Promise<void>;
+}
+
+type Handler = (req: IncomingMessage, body: Buffer, res: ServerResponse) => void;
+
+const servers: TestServer[] = [];
+afterEach(async () => {
+  await Promise.all(servers.splice(0).map((s) => s.close()));
+});
+
+async function startServer(handler: Handler): Promise<TestServer> {
+  const server = http.createServer((req, res) => {
+    const chunks: Buffer[] = [];
+    req.on('data', (chunk: Buffer) => chunks.push(chunk));
+    req.on('end', () => handler(req, Buffer.concat(chunks), res));
+  });
+  server.keepAliveTimeout = 60_000;
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  const handle: TestServer = {
+    url: `http://127.0.0.1:${port}/predict?model=test`,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+  servers.push(handle);
+  return handle;
+}
+
+/** Calls `fn` no sooner than `ms` after now (a timer alone may fire up to ~1 ms early). */
+function after(ms: number, fn: () => void): void {
+  const due = performance.now() + ms;
+  const tick = (): void => {
+    const left = due - performance.now();
+    if (left <= 0) fn();
+    else setTimeout(tick, Math.ceil(left));
+  };
+  setTimeout(tick, ms);
+}
+
+function answer(res: ServerResponse, status: number): void {
+  res.writeHead(status, { 'content-type': 'application/json' });
+  res.end(JSON.stringify({ success: status < 300 }));
+}
+
+const IMAGE: LoadRequestBody = { body: new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 0, 255]), contentType: 'image/jpeg' };
+
+function sum(counts: Record<string, number>): number {
+  return Object.values(counts).reduce((a, b) => a + b, 0);
+}
+
+function expectConsistent(report: LoadReport): void {
+  expect(report.ok + report.errors).toBe(report.requests);
+  expect(sum(report.statusCounts)).toBe(report.requests);
+  const { mean, p50, p90, p95, p99, max } = report.latencyMs;
+  expect(p50).toBeLessThanOrEqual(p90);
+  expect(p90).toBeLessThanOrEqual(p95);
+  expect(p95).toBeLessThanOrEqual(p99);
+  // HDR percentiles are bucket upper bounds (3 significant digits): allow 0.1% over the exact max.
+  expect(p99).toBeLessThanOrEqual(max * 1.001 + 0.001);
+  expect(mean).toBeLessThanOrEqual(max);
+}
+
+// ---------------------------------------------------------------------------------------------
+
+describe('runClosedLoop', () => {
+  it('measures throughput ≈ concurrency / service time, latency ≥ service time, and counts 503s', async () => {
+    const serviceMs = 20;
+    const concurrency = 8;
+    let n = 0;
+    const server = await startServer((_req, _body, res) => {
+      const status = ++n % 10 === 0 ? 503 : 200; // every 10th request fails (after the same work)
+      after(serviceMs, () => answer(res, status));
+    });
+
+    const report = await runClosedLoop({ url: server.url, concurrency, durationMs: 1_500, warmupMs: 300, bodies: [IMAGE] });
+
+    const expectedRps = concurrency / (serviceMs / 1000); // 400 req/s in all
+    const measuredRps = report.requests / (report.durationMs / 1000);
+    console.info(
+      `closed loop C=${concurrency} S=${serviceMs}ms: ${measuredRps.toFixed(1)} req/s (expected ≤ ${expectedRps}), ` +
+        `ok ${report.throughputRps} req/s (expected ≈ ${expectedRps * 0.9}), latency ${JSON.stringify(report.latencyMs)}, ` +
+        `status ${JSON.stringify(report.statusCounts)}`,
+    );
+    expectConsistent(report);
+    expect(report.concurrency).toBe(concurrency);
+    expect(report.durationMs).toBeGreaterThan(1_490);
+    expect(report.durationMs).toBeLessThanOrEqual(1_500);
+    expect(measuredRps).toBeGreaterThan(expectedRps * 0.7);
+    expect(measuredRps).toBeLessThan(expectedRps * 1.3);
+    expect(report.throughputRps).toBeGreaterThan(expectedRps * 0.9 * 0.7);
+    expect(report.throughputRps).toBeLessThan(expectedRps * 0.9 * 1.3);
+    expect(report.throughputRps).toBeCloseTo(report.ok / (report.durationMs / 1000), 1);
+    // Little's law for a closed loop: rate = clients / time per request (all take the same time).
+    expect(measuredRps).toBeGreaterThan((concurrency / (report.latencyMs.mean / 1000)) * 0.9);
+    expect(measuredRps).toBeLessThan((concurrency / (report.latencyMs.mean / 1000)) * 1.1);
+    // Every request takes at least the service time, so does every percentile.
+    expect(report.latencyMs.p50).toBeGreaterThanOrEqual(serviceMs);
+    expect(report.latencyMs.mean).toBeGreaterThanOrEqual(serviceMs);
+    expect(report.latencyMs.p50).toBeLessThan(serviceMs * 3);
+    // ~1 in 10 is a 503, counted as an error and kept out of `ok`.
+    const failed = report.statusCounts['503'] ?? 0;
+    expect(failed).toBeGreaterThan(report.requests * 0.05);
+    expect(failed).toBeLessThan(report.requests * 0.15);
+    expect(report.errors).toBe(failed);
+    expect(report.statusCounts['200']).toBe(report.ok);
+  });
+
+  it('discards whatever completes during the warmup', async () => {
+    let first: number | undefined;
+    let warmupAnswers = 0;
+    const server = await startServer((_req, _body, res) => {
+      const now = performance.now();
+      first ??= now;
+      if (now - first < 250) {
+        // Cold phase: slow and marked 201; all of it is over before the 400 ms warmup ends.
+        warmupAnswers++;
+        after(100, () => answer(res, 201));
+      } else {
+        after(5, () => answer(res, 200));
+      }
+    });
+
+    const report = await runClosedLoop({ url: server.url, concurrency: 4, durationMs: 500, warmupMs: 400, bodies: [IMAGE] });
+
+    expectConsistent(report);
+    expect(warmupAnswers).toBeGreaterThan(0);
+    expect(report.statusCounts['201']).toBeUndefined();
+    expect(report.statusCounts['200']).toBe(report.requests);
+    expect(report.latencyMs.max).toBeLessThan(100);
+    expect(report.latencyMs.p50).toBeGreaterThanOrEqual(5);
+  });
+
+  it('stops the window at maxRequests', async () => {
+    const server = await startServer((_req, _body, res) => after(2, () => answer(res, 200)));
+    const started = performance.now();
+    const report = await runClosedLoop({ url: server.url, concurrency: 4, durationMs: 10_000, warmupMs: 50, bodies: [IMAGE], maxRequests: 50 });
+    expectConsistent(report);
+    expect(report.requests).toBe(50);
+    expect(report.ok).toBe(50);
+    expect(report.durationMs).toBeLessThan(5_000);
+    expect(performance.now() - started).toBeLessThan(5_000);
+  });
+
+  it('sends the bodies round-robin with their content types and the extra headers', async () => {
+    const seen: string[] = [];
+    const server = await startServer((req, body, res) => {
+      const { 'content-type': type = '', 'x-api-key': key = '' } = req.headers;
+      seen.push(`${req.method} ${req.url} ${type} ${String(key)} ${body.toString('latin1')}`);
+      answer(res, 200);
+    });
+    const bodies = ['a', 'b', 'c'].map((s) => ({ body: Buffer.from(s), contentType: `text/${s}` }));
+    const report = await runClosedLoop({
+      url: server.url,
+      concurrency: 1,
+      durationMs: 5_000,
+      warmupMs: 0,
+      bodies,
+      headers: { 'X-Api-Key': 'k1', 'Content-Type': 'ignored/ignored' },
+      maxRequests: 6,
+    });
+    expect(report.requests).toBe(6);
+    expect(seen.slice(0, 6)).toEqual(
+      [0, 1, 2, 0, 1, 2].map((i) => `POST /predict?model=test text/${'abc'[i]} k1 ${'abc'[i]}`),
+    );
+  });
+
+  it('reports transport errors by code, with empty latency', async () => {
+    const server = await startServer((_req, _body, res) => answer(res, 200));
+    const { url } = server;
+    await server.close(); // now nothing listens on that port
+    servers.splice(servers.indexOf(server), 1);
+
+    const report = await runClosedLoop({ url, concurrency: 2, durationMs: 200, warmupMs: 0, bodies: [IMAGE] });
+    expectConsistent(report);
+    expect(report.ok).toBe(0);
+    expect(report.errors).toBeGreaterThan(0);
+    expect(Object.keys(report.statusCounts)).toEqual(['ECONNREFUSED']);
+    expect(report.throughputRps).toBe(0);
+    expect(report.latencyMs).toEqual({ mean: 0, p50: 0, p90: 0, p95: 0, p99: 0, max: 0 });
+  });
+
+  it('counts requests that exceed requestTimeoutMs as timeouts', async () => {
+    const server = await startServer(() => {
+      // never answers
+    });
+    const report = await runClosedLoop({ url: server.url, concurrency: 2, durationMs: 600, warmupMs: 0, bodies: [IMAGE], requestTimeoutMs: 100 });
+    expectConsistent(report);
+    expect(report.ok).toBe(0);
+    expect(Object.keys(report.statusCounts)).toEqual(['REQUEST_TIMEOUT']);
+    // 2 clients × 600 ms / (100 ms + sweep lag ≤ 10 ms) ≈ 10 timeouts.
+    expect(report.errors).toBeGreaterThanOrEqual(8);
+    expect(report.errors).toBeLessThanOrEqual(12);
+  });
+
+  it('rejects with the abort reason when aborted', async () => {
+    const server = await startServer((_req, _body, res) => after(5, () => answer(res, 200)));
+    const controller = new AbortController();
+    setTimeout(() => controller.abort(new Error('stop now')), 100);
+    const started = performance.now();
+    await expect(runClosedLoop({ url: server.url, concurrency: 2, durationMs: 10_000, warmupMs: 0, bodies: [IMAGE] }, controller.signal)).rejects.toThrow('stop now');
+    expect(performance.now() - started).toBeLessThan(2_000);
+  });
+
+  const base: LoadOptions = { url: 'http://127.0.0.1:9/predict', concurrency: 2, durationMs: 100, warmupMs: 0, bodies: [IMAGE] };
+  it.each<[string, Record<string, unknown>, RegExp]>([
+    ['concurrency 0', { concurrency: 0 }, /concurrency must be an integer from 1/],
+    ['fractional concurrency', { concurrency: 1.5 }, /concurrency must be an integer/],
+    ['durationMs 0', { durationMs: 0 }, /durationMs must be a finite number > 0, got 0/],
+    ['NaN durationMs', { durationMs: Number.NaN }, /durationMs must be a finite number > 0, got NaN/],
+    ['negative warmupMs', { warmupMs: -1 }, /warmupMs must be a finite number >= 0/],
+    ['no bodies', { bodies: [] }, /bodies must be a non-empty array, got an empty array/],
+    ['string body', { bodies: [{ body: 'x', contentType: 'image/jpeg' }] }, /bodies\[0\]\.body must be a Uint8Array/],
+    ['no content type', { bodies: [{ body: new Uint8Array(1), contentType: '' }] }, /bodies\[0\]\.contentType/],
+    ['not a URL', { url: 'localhost:8080' }, /url must be http: or https:|not an absolute URL/],
+    ['ftp URL', { url: 'ftp://host/x' }, /url must be http: or https:/],
+    ['content-length header', { headers: { 'Content-Length': '3' } }, /managed by the load generator/],
+    ['header with CRLF', { headers: { 'x-a': 'a\r\nb: c' } }, /must be a string without CR\/LF/],
+    ['maxRequests 0', { maxRequests: 0 }, /maxRequests must be an integer >= 1/],
+    ['negative requestTimeoutMs', { requestTimeoutMs: -5 }, /requestTimeoutMs must be a finite number > 0/],
+  ])('rejects %s', async (_name, patch, message) => {
+    const options: LoadOptions = { ...base, ...patch }; // patch holds wrongly-typed values on purpose
+    const promise = runClosedLoop(options);
+    await expect(promise).rejects.toBeInstanceOf(LoadOptionsError);
+    await expect(promise).rejects.toThrow(message);
+  });
+
+  it('lists every problem at once', async () => {
+    const options = { url: 42, concurrency: -1, durationMs: 'long', warmupMs: 0, bodies: null } as unknown as LoadOptions;
+    await expect(runClosedLoop(options)).rejects.toThrow(/url must be a string.*concurrency.*durationMs.*bodies must be a non-empty array/);
+  });
+});
+
+describe('encodeMultipart', () => {
+  it('encodes fields and files that a real multipart parser reads back', async () => {
+    const data = new Uint8Array(3000).map((_, i) => (i * 7) % 256); // includes CR, LF, '-' bytes
+    const encoded = encodeMultipart([
+      { name: 'top_k', value: '5' },
+      { name: 'note', value: 'héllo "world"\r\nline 2' },
+      { name: 'img_file', filename: 'dog.jpg', contentType: 'image/jpeg', data },
+    ]);
+    expect(encoded.contentType).toMatch(/^multipart\/form-data; boundary=----swarmserve-[0-9a-f]{32}$/);
+
+    const form = await new Request('http://localhost/predict', {
+      method: 'POST',
+      headers: { 'content-type': encoded.contentType },
+      body: encoded.body,
+    }).formData();
+    expect(form.get('top_k')).toBe('5');
+    expect(form.get('note')).toBe('héllo "world"\r\nline 2');
+    const file = form.get('img_file');
+    expect(file).toBeInstanceOf(Blob);
+    if (!(file instanceof File)) throw new Error('img_file is not a file');
+    expect(file.name).toBe('dog.jpg');
+    expect(file.type).toBe('image/jpeg');
+    expect(new Uint8Array(await file.arrayBuffer())).toEqual(data);
+  });
+
+  it('uses a fresh boundary per body and rejects an empty form', () => {
+    const a = encodeMultipart([{ name: 'x', value: '1' }]);
+    const b = encodeMultipart([{ name: 'x', value: '1' }]);
+    expect(a.contentType).not.toBe(b.contentType);
+    expect(() => encodeMultipart([])).toThrow(LoadOptionsError);
+  });
+});
+
+// ---------------------------------------------------------------------------------------------
+
+describe('runLoadInChildProcess', () => {
+  const root = fileURLToPath(new URL('../../', import.meta.url));
+  const entry = join(root, 'dist/src/loadtest/load-process.js');
+  const modules = ['contract', 'closed-loop', 'child', 'load-process'];
+
+  /** The compiled child is missing, or older than one of the sources it is built from. */
+  function distIsStale(): boolean {
+    return modules.some((m) => {
+      const js = join(root, 'dist/src/loadtest', `${m}.js`);
+      return !existsSync(js) || statSync(js).mtimeMs < statSync(join(root, 'src/loadtest', `${m}.ts`)).mtimeMs;
+    });
+  }
+
+  beforeAll(() => {
+    if (!distIsStale()) return;
+    let output = '';
+    try {
+      execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' });
+    } catch (err) {
+      // Type errors elsewhere in the tree make tsc exit non-zero but it still emits.
+      output = String((err as { stdout?: unknown }).stdout ?? err);
+    }
+    if (distIsStale()) throw new Error(`Could not build ${entry} with tsc -p tsconfig.build.json:\n${output}`);
+  }, 120_000);
+
+  it('runs the load in another process; the bodies cross IPC byte for byte', async () => {
+    const multipart = encodeMultipart([
+      { name: 'img_file', filename: 'eagle.jpg', contentType: 'image/jpeg', data: new Uint8Array(5000).map((_, i) => (i * 13) % 256) },
+    ]);
+    const bodies = [multipart, IMAGE];
+    let wrong = 0;
+    const pids = new Set<number>();
+    const server = await startServer((req, body, res) => {
+      pids.add(Number(req.headers['x-pid']));
+      const match = bodies.some((b) => b.contentType === req.headers['content-type'] && Buffer.from(b.body).equals(body));
+      if (!match) wrong++;
+      after(5, () => answer(res, match ? 200 : 400));
+    });
+
+    const report = await runLoadInChildProcess(
+      { url: server.url, concurrency: 4, durationMs: 600, warmupMs: 100, bodies, headers: { 'x-pid': String(process.pid) } },
+      { entry },
+    );
+    console.info(`child process: ${JSON.stringify(report)}`);
+    expectConsistent(report);
+    expect(wrong).toBe(0);
+    expect(report.ok).toBeGreaterThan(50);
+    expect(Object.keys(report.statusCounts)).toEqual(['200']);
+    expect(report.latencyMs.p50).toBeGreaterThanOrEqual(5);
+    expect([...pids]).toEqual([process.pid]);
+  });
+
+  it('rejects bad options before forking, and a missing entry clearly', async () => {
+    const options: LoadOptions = { url: 'http://127.0.0.1:9/', concurrency: 0, durationMs: 100, warmupMs: 0, bodies: [IMAGE] };
+    await expect(runLoadInChildProcess(options, { entry })).rejects.toBeInstanceOf(LoadOptionsError);
+    await expect(runLoadInChildProcess({ ...options, concurrency: 1 }, { entry: join(root, 'dist/nope.js') })).rejects.toThrow(/entry not found/);
+  });
+
+  it('kills the child when it gives no report in time', async () => {
+    const server = await startServer(() => {
+      // never answers
+    });
+    const promise = runLoadInChildProcess({ url: server.url, concurrency: 2, durationMs: 30_000, warmupMs: 0, bodies: [IMAGE] }, { entry, timeoutMs: 800 });
+    const err = await promise.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(Error);
+    const message = (err as Error).message;
+    expect(message).toMatch(/gave no report within 800 ms; killed it/);
+    const pid = Number(/pid (\d+)/.exec(message)?.[1]);
+    expect(pid).toBeGreaterThan(0);
+    // Gone (once reaped): signal 0 only checks that the process exists.
+    const alive = (): boolean => {
+      try {
+        process.kill(pid, 0);
+        return true;
+      } catch {
+        return false;
+      }
+    };
+    const deadline = performance.now() + 3_000;
+    while (alive() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
+    expect(alive()).toBe(false);
+  });
+});

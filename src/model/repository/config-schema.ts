@@ -1,0 +1,65 @@
+// The schema of models/<name>/config.json. Preprocessing, postprocessing, batching and
+// threads are declared here so any exported image classifier serves without code changes.
+import { z } from 'zod';
+
+const rgbTriple = z.tuple([z.number(), z.number(), z.number()]);
+
+export const preprocessSchema = z.strictObject({
+  /** fill: stretch to size; center-crop: scale the shorter side to `resizeShorterTo` then crop; letterbox: fit inside and pad. */
+  resize: z.enum(['fill', 'center-crop', 'letterbox']).default('fill'),
+  width: z.int().min(1).max(4096),
+  height: z.int().min(1).max(4096),
+  /** For center-crop: the shorter side before cropping (torchvision: 256 for 224). Defaults to max(width, height). */
+  resizeShorterTo: z.int().min(1).max(8192).optional(),
+  kernel: z.enum(['nearest', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3']).default('lanczos3'),
+  layout: z.enum(['NCHW', 'NHWC']),
+  channelOrder: z.enum(['RGB', 'BGR']).default('RGB'),
+  /** value = (pixel * scale - mean[c]) / std[c], pixel in 0..255. */
+  scale: z.number().positive().default(1 / 255),
+  mean: rgbTriple.default([0, 0, 0]),
+  std: rgbTriple.default([1, 1, 1]).refine((s) => s.every((v) => v !== 0), 'std values must be non-zero'),
+  /** Colour used by letterbox padding, 0..255. */
+  padColor: rgbTriple.default([0, 0, 0]),
+});
+
+export const postprocessSchema = z.strictObject({
+  /** Apply softmax to the output (false when the graph already ends in softmax). */
+  softmax: z.boolean(),
+  /** Default number of predictions returned; a request may ask for 1..labelCount. */
+  topK: z.int().min(1).default(5),
+  labels: z.string().min(1).default('labels.txt'),
+});
+
+export const batchingSchema = z.strictObject({
+  maxBatchSize: z.int().min(1).max(1024).default(32),
+  /** How long the first request of a batch may wait for others to join it. */
+  maxQueueDelayMs: z.number().min(0).max(10_000).default(5),
+  /** Requests waiting beyond this bound are refused with 503 + Retry-After. */
+  queueBound: z.int().min(1).max(1_000_000).default(512),
+  /** Default per-request deadline. */
+  timeoutMs: z.int().min(1).max(600_000).default(30_000),
+});
+
+export const threadsSchema = z.strictObject({
+  intraOp: z.int().min(1).max(256).default(2),
+  interOp: z.int().min(1).max(256).default(1),
+});
+
+export const modelConfigSchema = z.strictObject({
+  description: z.string().default(''),
+  /** Shown with every prediction of the model (e.g. "untrained weights"). */
+  notice: z.string().optional(),
+  /** Serve this version when a request names none; default: the highest. */
+  defaultVersion: z.string().regex(/^\d+$/).optional(),
+  inputName: z.string().optional(),
+  outputName: z.string().optional(),
+  preprocess: preprocessSchema,
+  postprocess: postprocessSchema,
+  batching: batchingSchema.default(batchingSchema.parse({})),
+  threads: threadsSchema.default(threadsSchema.parse({})),
+});
+
+export type ModelConfig = z.infer<typeof modelConfigSchema>;
+export type PreprocessConfig = z.infer<typeof preprocessSchema>;
+export type PostprocessConfig = z.infer<typeof postprocessSchema>;
+export type BatchingConfig = z.infer<typeof batchingSchema>;

@@ -1,0 +1,118 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { makeRepository } from '../../test/helpers/tiny-model.js';
+import { solidPng } from '../../test/helpers/images.js';
+import { loadRepository } from '../model/repository/repository.js';
+import type { ModelEntry } from '../model/repository/contract.js';
+import type { InferenceJob, JobOutcome } from '../queue/contract.js';
+import { MemoryQueue } from '../queue/memory-queue.js';
+import { BatchWorker, type WorkerMetrics } from './batch-worker.js';
+
+class BatchLog implements WorkerMetrics {
+  sizes: number[] = [];
+  observeBatch(_model: string, _version: string, size: number): void {
+    this.sizes.push(size);
+  }
+}
+
+let repo: Awaited<ReturnType<typeof makeRepository>>;
+let entry: ModelEntry;
+let image: Buffer;
+
+beforeAll(async () => {
+  repo = await makeRepository([{ name: 'tiny', classes: 5 }]);
+  entry = (await loadRepository(repo.root)).models.get('tiny')!;
+  image = await solidPng(40, 30, [200, 30, 60]);
+});
+afterAll(async () => repo.cleanup());
+
+async function startWorker(overrides: { maxBatchSize?: number; maxQueueDelayMs?: number } = {}): Promise<{ queue: MemoryQueue; worker: BatchWorker; log: BatchLog }> {
+  const queue = await MemoryQueue.create();
+  const log = new BatchLog();
+  const worker = await BatchWorker.create({ consumer: queue, entry, version: entry.versions[0]!, metrics: log, ...overrides });
+  worker.start();
+  return { queue, worker, log };
+}
+
+function job(id: string, body: Uint8Array = image, deadline = Date.now() + 10_000): InferenceJob {
+  return { id, model: 'tiny', version: '1', contentType: 'image/png', body, topK: 5, deadline, enqueuedAt: Date.now() };
+}
+
+describe('BatchWorker', () => {
+  it('gathers concurrent jobs into batches of at most maxBatchSize and answers each', async () => {
+    const { queue, worker, log } = await startWorker({ maxBatchSize: 4, maxQueueDelayMs: 50 });
+    const outcomes = await Promise.all(Array.from({ length: 10 }, (_, i) => queue.submit(job(`j${i}`), { bound: 64 })));
+    expect(outcomes.every((o) => o.ok)).toBe(true);
+    expect(log.sizes.reduce((a, b) => a + b, 0)).toBe(10);
+    expect(Math.max(...log.sizes)).toBeLessThanOrEqual(4);
+    expect(log.sizes.length).toBeLessThanOrEqual(4);
+    const first = outcomes[0] as Extract<JobOutcome, { ok: true }>;
+    expect(first.predictions).toHaveLength(5);
+    expect(first.predictions.reduce((a, p) => a + p.probability, 0)).toBeCloseTo(1, 5);
+    await worker.close();
+  });
+
+  it('waits up to maxQueueDelayMs for a batch to fill, then runs what it has', async () => {
+    const { queue, worker, log } = await startWorker({ maxBatchSize: 8, maxQueueDelayMs: 150 });
+    const started = Date.now();
+    const a = queue.submit(job('a'), { bound: 64 });
+    await new Promise((r) => setTimeout(r, 40));
+    const b = queue.submit(job('b'), { bound: 64 });
+    await Promise.all([a, b]);
+    expect(log.sizes).toEqual([2]);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    await worker.close();
+  });
+
+  it('with maxBatchSize 1 every job runs alone', async () => {
+    const { queue, worker, log } = await startWorker({ maxBatchSize: 1 });
+    await Promise.all(Array.from({ length: 5 }, (_, i) => queue.submit(job(`j${i}`), { bound: 64 })));
+    expect(log.sizes).toEqual([1, 1, 1, 1, 1]);
+    await worker.close();
+  });
+
+  it('never computes an expired job: it is answered DEADLINE_EXCEEDED', async () => {
+    const { queue, worker, log } = await startWorker();
+    const outcome = await queue.submit(job('late', image, Date.now() - 1), { bound: 64 });
+    expect(outcome).toMatchObject({ ok: false, error: { code: 'DEADLINE_EXCEEDED' } });
+    expect(log.sizes).toEqual([]);
+    await worker.close();
+  });
+
+  it('drops a job whose client left before its batch started, and runs the rest', async () => {
+    const { queue, worker, log } = await startWorker({ maxBatchSize: 8, maxQueueDelayMs: 200 });
+    const leaving = new AbortController();
+    const gone = queue.submit(job('gone'), { bound: 64, signal: leaving.signal });
+    const staying = queue.submit(job('stays'), { bound: 64 });
+    await new Promise((r) => setTimeout(r, 50)); // both taken, batch still gathering
+    leaving.abort();
+    await expect(gone).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
+    await expect(staying).resolves.toMatchObject({ ok: true });
+    expect(log.sizes).toEqual([1]);
+    await worker.close();
+  });
+
+  it('a bad image fails alone; the other jobs of its batch are answered', async () => {
+    const { queue, worker, log } = await startWorker({ maxBatchSize: 4, maxQueueDelayMs: 50 });
+    const truncated = (await solidPng(64, 64, [1, 2, 3])).subarray(0, 60);
+    const [good1, bad, good2] = await Promise.all([queue.submit(job('g1'), { bound: 64 }), queue.submit(job('bad', truncated), { bound: 64 }), queue.submit(job('g2'), { bound: 64 })]);
+    expect(good1?.ok).toBe(true);
+    expect(good2?.ok).toBe(true);
+    expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_IMAGE' } });
+    expect(log.sizes).toEqual([2]);
+    await worker.close();
+  });
+
+  it('respects a batch dim fixed in the graph', async () => {
+    const fixed = await makeRepository([{ name: 'fixed', classes: 3, fixedBatch: 1 }]);
+    const fixedEntry = (await loadRepository(fixed.root)).models.get('fixed')!;
+    const queue = await MemoryQueue.create();
+    const log = new BatchLog();
+    const worker = await BatchWorker.create({ consumer: queue, entry: fixedEntry, version: fixedEntry.versions[0]!, metrics: log });
+    worker.start();
+    expect(worker.maxBatchSize).toBe(1);
+    await Promise.all(Array.from({ length: 3 }, (_, i) => queue.submit({ ...job(`f${i}`), model: 'fixed' }, { bound: 64 })));
+    expect(log.sizes).toEqual([1, 1, 1]);
+    await worker.close();
+    await fixed.cleanup();
+  });
+});
