@@ -45,6 +45,12 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
     reply.header('x-request-id', request.id);
     done();
   });
+  // While draining, every answer closes its connection, so keep-alive clients cannot hold
+  // the shutdown open.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (!options.isReady()) reply.header('connection', 'close');
+    done(null, payload);
+  });
   app.addHook('onResponse', (request, reply, done) => {
     countRequest(options.metrics, request, reply.statusCode, request.errorCode);
     done();

@@ -125,6 +125,7 @@ export async function runLoadInChildProcess(options: LoadOptions, runOptions: Ch
         fail(errorFromChild(msg));
       } else if (report === undefined) {
         report = msg.report;
+        clearTimeout(timer);
         // It exits by itself once the report is sent; don't wait on a stuck one for ever.
         exitTimer = setTimeout(() => {
           kill();

@@ -16,6 +16,7 @@ export class ImagePreprocessor {
   private readonly gain: Float32Array;
   private readonly offset: Float32Array;
   private readonly sourceChannel: Uint8Array;
+  private scratch: Float32Array | undefined;
 
   constructor(
     readonly config: PreprocessConfig,
@@ -28,8 +29,11 @@ export class ImagePreprocessor {
     this.sourceChannel = Uint8Array.from(config.channelOrder === 'BGR' ? [2, 1, 0] : [0, 1, 2]);
   }
 
-  /** Decodes and resizes to packed RGB bytes (height × width × 3). */
-  async decode(bytes: Uint8Array): Promise<Buffer> {
+  /**
+   * Decodes to packed RGB bytes: already resized to the model's size, or (tf-bilinear)
+   * at full size, to be resampled by `fill`.
+   */
+  async decode(bytes: Uint8Array): Promise<DecodedImage> {
     sniffImageFormat(bytes);
     const cfg = this.config;
     try {
@@ -37,6 +41,11 @@ export class ImagePreprocessor {
       const meta = await input.metadata();
       if (meta.width * meta.height > this.maxPixels) throw new ServeError('IMAGE_TOO_LARGE', tooLarge(meta.width, meta.height, this.maxPixels));
       let img = input.autoOrient().toColourspace('srgb').flatten({ background: '#000000' });
+      if (cfg.kernel === 'tf-bilinear') {
+        const { data, info } = await img.raw().toBuffer({ resolveWithObject: true });
+        if (info.channels !== CHANNELS) throw new ServeError('INVALID_IMAGE', `decoded to ${info.channels} channels, expected 3`);
+        return { pixels: data, width: info.width, height: info.height };
+      }
       if (cfg.resize === 'fill') {
         img = img.resize(cfg.width, cfg.height, { fit: 'fill', kernel: cfg.kernel });
       } else if (cfg.resize === 'letterbox') {
@@ -49,14 +58,17 @@ export class ImagePreprocessor {
       if (info.channels !== CHANNELS || data.length !== this.itemSize) {
         throw new ServeError('INVALID_IMAGE', `decoded to ${info.width}×${info.height}×${info.channels}, expected ${cfg.width}×${cfg.height}×3`);
       }
-      return data;
+      return { pixels: data, width: cfg.width, height: cfg.height };
     } catch (err) {
       throw toImageError(err, this.maxPixels);
     }
   }
 
   /** Writes one decoded image, normalised, into `target` at item `index`. */
-  fill(pixels: Uint8Array, target: Float32Array, index: number): void {
+  fill(image: DecodedImage, target: Float32Array, index: number): void {
+    const { width, height } = this.config;
+    // fill is synchronous, so one scratch buffer per preprocessor is enough.
+    const pixels = image.width === width && image.height === height ? image.pixels : resizeBilinearAlignCorners(image, width, height, (this.scratch ??= new Float32Array(this.itemSize)));
     const base = index * this.itemSize;
     const { gain, offset, sourceChannel } = this;
     const planeSize = this.config.width * this.config.height;
@@ -87,6 +99,47 @@ export class ImagePreprocessor {
     this.fill(await this.decode(bytes), out, 0);
     return out;
   }
+}
+
+export interface DecodedImage {
+  /** Packed RGB, height × width × 3. */
+  pixels: Uint8Array;
+  width: number;
+  height: number;
+}
+
+/**
+ * TensorFlow's resizeBilinear(alignCorners=true, halfPixelCenters=false), as its CPU
+ * kernel computes it, returning RGB samples as floats in 0..255 (no rounding: the
+ * normalisation that follows is affine, so resampling before it is exact).
+ */
+export function resizeBilinearAlignCorners(image: DecodedImage, outWidth: number, outHeight: number, out: Float32Array = new Float32Array(outWidth * outHeight * CHANNELS)): Float32Array {
+  const { pixels, width: inW, height: inH } = image;
+  const rowRatio = outHeight > 1 ? (inH - 1) / (outHeight - 1) : inH / outHeight;
+  const colRatio = outWidth > 1 ? (inW - 1) / (outWidth - 1) : inW / outWidth;
+  for (let r = 0; r < outHeight; r++) {
+    const srcRow = rowRatio * r;
+    const top = Math.max(0, Math.floor(srcRow));
+    const bottom = Math.min(inH - 1, Math.ceil(srcRow));
+    const rowFrac = srcRow - top;
+    for (let c = 0; c < outWidth; c++) {
+      const srcCol = colRatio * c;
+      const left = Math.max(0, Math.floor(srcCol));
+      const right = Math.min(inW - 1, Math.ceil(srcCol));
+      const colFrac = srcCol - left;
+      const tl = (top * inW + left) * CHANNELS;
+      const tr = (top * inW + right) * CHANNELS;
+      const bl = (bottom * inW + left) * CHANNELS;
+      const br = (bottom * inW + right) * CHANNELS;
+      const o = (r * outWidth + c) * CHANNELS;
+      for (let ch = 0; ch < CHANNELS; ch++) {
+        const topValue = (pixels[tl + ch] as number) + ((pixels[tr + ch] as number) - (pixels[tl + ch] as number)) * colFrac;
+        const bottomValue = (pixels[bl + ch] as number) + ((pixels[br + ch] as number) - (pixels[bl + ch] as number)) * colFrac;
+        out[o + ch] = topValue + (bottomValue - topValue) * rowFrac;
+      }
+    }
+  }
+  return out;
 }
 
 interface Size {

@@ -11,7 +11,12 @@ export const preprocessSchema = z.strictObject({
   height: z.int().min(1).max(4096),
   /** For center-crop: the shorter side before cropping (torchvision: 256 for 224). Defaults to max(width, height). */
   resizeShorterTo: z.int().min(1).max(8192).optional(),
-  kernel: z.enum(['nearest', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3']).default('lanczos3'),
+  /**
+   * sharp's (antialiased) kernels, or 'tf-bilinear': TensorFlow's resizeBilinear with
+   * alignCorners=true and no antialiasing, from the full-size image — what TF.js models
+   * such as nsfwjs were trained and evaluated with (fill only).
+   */
+  kernel: z.enum(['nearest', 'linear', 'cubic', 'mitchell', 'lanczos2', 'lanczos3', 'tf-bilinear']).default('lanczos3'),
   layout: z.enum(['NCHW', 'NHWC']),
   channelOrder: z.enum(['RGB', 'BGR']).default('RGB'),
   /** value = (pixel * scale - mean[c]) / std[c], pixel in 0..255. */
@@ -20,6 +25,11 @@ export const preprocessSchema = z.strictObject({
   std: rgbTriple.default([1, 1, 1]).refine((s) => s.every((v) => v !== 0), 'std values must be non-zero'),
   /** Colour used by letterbox padding, 0..255. */
   padColor: rgbTriple.default([0, 0, 0]),
+});
+
+export const preprocessSchemaChecked = preprocessSchema.refine((p) => p.kernel !== 'tf-bilinear' || p.resize === 'fill', {
+  message: "kernel 'tf-bilinear' works with resize 'fill' only",
+  path: ['kernel'],
 });
 
 export const postprocessSchema = z.strictObject({
@@ -53,7 +63,7 @@ export const modelConfigSchema = z.strictObject({
   defaultVersion: z.string().regex(/^\d+$/).optional(),
   inputName: z.string().optional(),
   outputName: z.string().optional(),
-  preprocess: preprocessSchema,
+  preprocess: preprocessSchemaChecked,
   postprocess: postprocessSchema,
   batching: batchingSchema.default(batchingSchema.parse({})),
   threads: threadsSchema.default(threadsSchema.parse({})),

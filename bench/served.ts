@@ -1,0 +1,186 @@
+// The "served" side of the embedded benchmark: the real `swarmserve serve` as a child
+// process, readiness polling, SIGTERM shutdown, and the few Prometheus series used to see
+// where the time goes (batch sizes, inference time, event-loop lag).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { createServer } from 'node:net';
+import { createInterface } from 'node:readline';
+
+export interface ServerHandle {
+  pid: number;
+  url: string;
+  args: string[];
+  /** Milliseconds from spawn to /health/ready = 200. */
+  startupMs: number;
+  /** SIGTERM, then waits for the exit (SIGKILL after `timeoutMs`). Resolves with the exit code (null if killed). */
+  stop(timeoutMs?: number): Promise<{ code: number | null; signal: NodeJS.Signals | null; stopMs: number }>;
+  /** Kills it at once (cleanup on errors). */
+  kill(): void;
+}
+
+export async function freePort(host: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, host, () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address !== null ? address.port : 0;
+      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port'))));
+    });
+  });
+}
+
+function forward(child: ChildProcess, prefix: string): void {
+  for (const stream of [child.stdout, child.stderr]) {
+    if (stream === null) continue;
+    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix}${line}\n`));
+  }
+}
+
+const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+/** Starts `node <mainJs> serve <args>` and waits for GET /health/ready = 200. */
+export async function startServer(mainJs: string, args: string[], url: string, readyTimeoutMs = 120_000): Promise<ServerHandle> {
+  const started = performance.now();
+  const child = spawn(process.execPath, [mainJs, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
+  forward(child, '    [server] ');
+  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
+  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
+    child.once('exit', (code, signal) => {
+      exited = { code, signal };
+      resolve(exited);
+    });
+  });
+  const kill = (): void => {
+    if (exited === undefined) child.kill('SIGKILL');
+  };
+  const pid = child.pid;
+  if (pid === undefined) throw new Error('could not spawn the server');
+
+  for (;;) {
+    if (exited !== undefined) throw new Error(`the server exited (${exited.signal ?? `code ${exited.code}`}) before it was ready`);
+    if (performance.now() - started > readyTimeoutMs) {
+      kill();
+      throw new Error(`the server was not ready within ${readyTimeoutMs} ms`);
+    }
+    const status = await fetch(`${url}/health/ready`).then(
+      async (res) => {
+        await res.arrayBuffer();
+        return res.status;
+      },
+      () => 0,
+    );
+    if (status === 200) break;
+    await sleep(100);
+  }
+  const startupMs = Math.round(performance.now() - started);
+
+  return {
+    pid,
+    url,
+    args,
+    startupMs,
+    kill,
+    async stop(timeoutMs = 45_000) {
+      const t0 = performance.now();
+      if (exited === undefined) child.kill('SIGTERM');
+      const timer = setTimeout(kill, timeoutMs);
+      const result = await exit;
+      clearTimeout(timer);
+      return { ...result, stopMs: Math.round(performance.now() - t0) };
+    },
+  };
+}
+
+// ---- Prometheus text ---------------------------------------------------------------
+
+export interface Series {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+export function parsePrometheus(text: string): Series[] {
+  const out: Series[] = [];
+  for (const line of text.split('\n')) {
+    if (line === '' || line.startsWith('#')) continue;
+    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
+    if (match === null) continue;
+    const labels: Record<string, string> = {};
+    for (const m of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[m[1] as string] = m[2] as string;
+    out.push({ name: match[1] as string, labels, value: Number(match[3]) });
+  }
+  return out;
+}
+
+export async function scrapeMetrics(url: string): Promise<Series[]> {
+  const res = await fetch(`${url}/metrics`);
+  const text = await res.text();
+  if (res.status !== 200) throw new Error(`/metrics answered ${res.status}`);
+  return parsePrometheus(text);
+}
+
+function pick(series: readonly Series[], name: string, labels: Record<string, string> = {}): number {
+  let sum = 0;
+  for (const s of series) {
+    if (s.name === name && Object.entries(labels).every(([k, v]) => s.labels[k] === v)) sum += s.value;
+  }
+  return sum;
+}
+
+export interface ServerWindowStats {
+  /** session.run calls of the model in the window. */
+  batches: number;
+  /** Images in those runs / runs. */
+  meanBatchSize: number;
+  /** Runs per batch-size bucket (`le` of the swarmserve_batch_size histogram, not cumulative). */
+  batchSizeBuckets: Record<string, number>;
+  meanInferenceMs: number;
+  /** Sum of session.run time / window: how busy the session thread was. */
+  inferenceBusyFraction: number;
+  /**
+   * Event-loop lag of the server over the window (prom-client resets its histogram at each
+   * scrape). It samples with a 10 ms timer, so an idle loop shows ~10 ms: read p99/max against min.
+   */
+  eventLoopLagMinMs: number;
+  eventLoopLagP99Ms: number;
+  eventLoopLagMaxMs: number;
+  /** Requests counted by the server in the window, by HTTP status. */
+  requestsByStatus: Record<string, number>;
+}
+
+/** What the server did between two scrapes (`after` must be scraped after `before`). */
+export function windowStats(before: readonly Series[], after: readonly Series[], model: string, windowMs: number): ServerWindowStats {
+  const delta = (name: string, labels: Record<string, string> = {}): number => pick(after, name, labels) - pick(before, name, labels);
+  const batches = delta('swarmserve_batch_size_count', { model });
+  const images = delta('swarmserve_batch_size_sum', { model });
+  const inferenceS = delta('swarmserve_inference_duration_seconds_sum', { model });
+  const buckets: Record<string, number> = {};
+  let previous = 0;
+  const les = [...new Set(after.filter((s) => s.name === 'swarmserve_batch_size_bucket' && s.labels.model === model).map((s) => s.labels.le ?? ''))];
+  for (const le of les.sort((a, b) => Number(a === '+Inf' ? Infinity : a) - Number(b === '+Inf' ? Infinity : b))) {
+    const cumulative = delta('swarmserve_batch_size_bucket', { model, le });
+    const n = cumulative - previous;
+    previous = cumulative;
+    if (n > 0) buckets[le === '+Inf' ? '>128' : `≤${le}`] = n;
+  }
+  const requestsByStatus: Record<string, number> = {};
+  for (const s of after) {
+    if (s.name !== 'swarmserve_requests_total' || s.labels.model !== model) continue;
+    const status = s.labels.status ?? '?';
+    const n = delta('swarmserve_requests_total', { model, status });
+    if (n > 0) requestsByStatus[status] = n;
+  }
+  const r = (v: number, d = 100): number => Math.round(v * d) / d;
+  return {
+    batches,
+    meanBatchSize: batches > 0 ? r(images / batches) : 0,
+    batchSizeBuckets: buckets,
+    meanInferenceMs: batches > 0 ? r((inferenceS * 1000) / batches) : 0,
+    inferenceBusyFraction: windowMs > 0 ? r((inferenceS * 1000) / windowMs, 1000) : 0,
+    eventLoopLagMinMs: r(pick(after, 'swarmserve_nodejs_eventloop_lag_min_seconds') * 1000),
+    eventLoopLagP99Ms: r(pick(after, 'swarmserve_nodejs_eventloop_lag_p99_seconds') * 1000),
+    eventLoopLagMaxMs: r(pick(after, 'swarmserve_nodejs_eventloop_lag_max_seconds') * 1000),
+    requestsByStatus,
+  };
+}
