@@ -1,0 +1,65 @@
+import { execFile } from 'node:child_process';
+import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { nsfwjsModelDir } from '../../src/model/prepare.js';
+import { CLI, ensureBuilt } from '../helpers/process.js';
+
+const run = async (args: string[], env: Record<string, string> = {}): Promise<{ code: number; stdout: string; stderr: string }> => {
+  try {
+    const { stdout, stderr } = await promisify(execFile)(process.execPath, [CLI, ...args], { env: { ...process.env, ...env } });
+    return { code: 0, stdout, stderr };
+  } catch (err) {
+    const e = err as { code: number; stdout: string; stderr: string };
+    return { code: e.code, stdout: e.stdout, stderr: e.stderr };
+  }
+};
+
+let scratch: string;
+beforeAll(async () => {
+  ensureBuilt();
+  scratch = await mkdtemp(join(tmpdir(), 'swarmserve-cli-'));
+});
+afterAll(async () => rm(scratch, { recursive: true, force: true }));
+
+describe('swarmserve CLI', () => {
+  it('a bad flag or env value fails fast with exit 78, the option named, and a hint', async () => {
+    const flag = await run(['serve', '--port', 'eighty']);
+    expect(flag.code).toBe(78);
+    expect(flag.stderr).toMatch(/CONFIG_INVALID[\s\S]*port/);
+    expect(flag.stderr).toMatch(/hint: .*--help/);
+    const env = await run(['serve'], { SWARMSERVE_MAX_PIXELS: '-5' });
+    expect(env.code).toBe(78);
+    expect(env.stderr).toMatch(/maxPixels/);
+  });
+
+  it('an unreadable model repository is a clear start-up error', async () => {
+    const res = await run(['serve', '--models', join(scratch, 'nope'), '--port', '0']);
+    expect(res.code).toBe(78);
+    expect(res.stderr).toMatch(/Model repository .*nope cannot be read/);
+  });
+
+  it('models list shows the bundled models and flags resnet50 as untrained', async () => {
+    const res = await run(['models', 'list']);
+    expect(res.code).toBe(0);
+    expect(res.stdout).toMatch(/^moderation\tversions 1 .*5 labels\tNHWC 224×224/m);
+    expect(res.stdout).toMatch(/^resnet50\t.*1000 labels\tNCHW 224×224.*untrained/m);
+  });
+
+  it('models import-tfjs converts the nsfwjs bundle; models build resnet50 reports 25,557,032 parameters', async () => {
+    const onnx = join(scratch, 'mobilenet.onnx');
+    const imported = await run(['models', 'import-tfjs', nsfwjsModelDir(), onnx]);
+    expect(imported.code).toBe(0);
+    expect(imported.stdout).toMatch(/wrote .*mobilenet\.onnx: \d+ layers, input input \[N, 224, 224, 3\], output output \[N, 5\]/);
+    expect((await stat(onnx)).size).toBeGreaterThan(5_000_000);
+    const built = await run(['models', 'build', 'resnet50', '--out', join(scratch, 'r50.onnx'), '--seed', '7']);
+    expect(built.code).toBe(0);
+    expect(built.stdout).toContain('25,557,032 parameters');
+    expect(built.stdout).toMatch(/untrained/);
+    const unknown = await run(['models', 'build', 'vgg16']);
+    expect(unknown.code).toBe(1);
+    expect(unknown.stderr).toMatch(/unknown architecture "vgg16"/);
+  });
+});
