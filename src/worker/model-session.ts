@@ -53,6 +53,7 @@ export class ModelSession {
         // every batch is slow on VMs that hand freed memory back to the host.
         enableCpuMemArena: true,
         enableMemPattern: true,
+        extra: { session: { intra_op: { allow_spinning: entry.config.threads.spinning ? '1' : '0' } } },
       })
       .catch((err: unknown) => {
         throw new ServeError('CONFIG_INVALID', `${where}: onnxruntime cannot load it: ${(err as Error).message}`);

@@ -53,6 +53,11 @@ export const batchingSchema = z.strictObject({
 export const threadsSchema = z.strictObject({
   intraOp: z.int().min(1).max(256).default(2),
   interOp: z.int().min(1).max(256).default(1),
+  /**
+   * Let onnxruntime's idle intra-op threads spin-wait for work. Off by default: spinning
+   * threads take the cores that decoding and HTTP need in the same process.
+   */
+  spinning: z.boolean().default(false),
 });
 
 export const modelConfigSchema = z.strictObject({
