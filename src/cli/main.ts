@@ -2,6 +2,7 @@
 // The swarmserve command line.
 import { Command } from 'commander';
 import { registerModelsCommands } from './models-commands.js';
+import { registerPlanCommand } from './plan-command.js';
 import { registerPredictCommand } from './predict-command.js';
 import { registerServeCommand } from './serve-command.js';
 import { runCli } from './run.js';
@@ -14,5 +15,6 @@ const program = new Command('swarmserve')
 registerServeCommand(program);
 registerModelsCommands(program);
 registerPredictCommand(program);
+registerPlanCommand(program);
 
 await runCli(program);

@@ -62,4 +62,12 @@ describe('swarmserve CLI', () => {
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/unknown architecture "vgg16"/);
   });
+
+  it('plan resnet50 --format json: exact parameters and ≈4.1 G MACs from the graph', async () => {
+    const res = await run(['plan', 'resnet50', '--format', 'json', '--no-layers']);
+    expect(res.code).toBe(0);
+    const report = JSON.parse(res.stdout) as { totals: { parameters: number; macsPerImage: number } };
+    expect(report.totals.parameters).toBe(25_557_032);
+    expect(Math.abs(report.totals.macsPerImage / 4.1e9 - 1)).toBeLessThan(0.03);
+  });
 });

@@ -1,0 +1,136 @@
+// `npm run bench:planner`: checks the capacity planner's estimates against measurements.
+//
+// 1. Calibrates the estimate constants on this machine, on the generated calibration models
+//    only (src/planner/calibration-models.ts) — never on the models checked below.
+// 2. For the bundled resnet50 and moderation models: parameters and MACs from the graph, then
+//    at batch 1, 8 and 32 the estimated worker memory and latency against a measurement in a
+//    fresh worker-like process (session thread, warm-up at 1 and B, timed runs at B, peak RSS),
+//    and what the seed document's per-layer formula would have said.
+// 3. Prints the table with PASS/FAIL against the ±25 % memory target, and writes everything to
+//    bench/results/planner-<ISO timestamp>.json. Exit code 1 if a memory error exceeds 25 %.
+//
+// BENCH_PLANNER_SECONDS shortens or lengthens the timed runs per batch size (default 5).
+// BENCH_PLANNER_BUILT_IN=1 skips step 1 and uses the built-in constants.
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
+import { join } from 'node:path';
+import { bundledModelsDir, packageRoot } from '../src/config/paths.js';
+import { analyzeGraph } from '../src/planner/analyze.js';
+import { calibrate } from '../src/planner/calibrate.js';
+import { BUILT_IN_CALIBRATION } from '../src/planner/calibration.js';
+import type { Calibration } from '../src/planner/contract.js';
+import { Estimator } from '../src/planner/estimate.js';
+import { fmtBytes, fmtCount, fmtSi } from '../src/planner/format.js';
+import { errorPct, median, runChild } from '../src/planner/measure.js';
+import { readOnnxGraph } from '../src/planner/onnx-graph.js';
+
+const MODELS = ['resnet50', 'moderation'] as const;
+const BATCHES = [1, 8, 32] as const;
+const TARGET_PCT = 25;
+const seconds = Number(process.env.BENCH_PLANNER_SECONDS ?? 5);
+
+interface Row {
+  model: string;
+  batch: number;
+  estimateBytes: number;
+  measuredBytes: number;
+  memoryErrorPct: number;
+  modelOnlyErrorPct: number;
+  parts: { baseline: number; weights: number; loadPeak: number; arena: number; queued: number };
+  measuredParts: { baseline: number; afterLoad: number; loadPeak: number };
+  seedFormulaBytes: number;
+  seedFormulaErrorPct: number;
+  latencyEstimateMs: number;
+  latencyMeasuredMs: number;
+  latencyErrorPct: number;
+  imagesPerSecondEstimate: number;
+  imagesPerSecondMeasured: number;
+}
+
+const pct = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+
+async function main(): Promise<void> {
+  const started = Date.now();
+  process.stdout.write(`planner benchmark: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on this machine disturbs latencies more than memory)\n\n`);
+  let calibration: Calibration;
+  if (process.env.BENCH_PLANNER_BUILT_IN === '1') {
+    calibration = BUILT_IN_CALIBRATION;
+  } else {
+    process.stdout.write('1. calibrating on generated models (cal-*), never on the models below…\n');
+    calibration = await calibrate({ log: (l) => process.stdout.write(`   ${l}\n`) });
+  }
+  process.stdout.write(
+    `   constants: baseline ${fmtBytes(calibration.baselineBytes)}, session ${fmtBytes(calibration.sessionBytes)}, conv weights ×${calibration.convWeightFactor.toFixed(3)}, FC weights ×${calibration.fcWeightFactor.toFixed(3)} (load ×${calibration.fcLoadFactor.toFixed(3)}), arena ×${calibration.arenaFactor.toFixed(3)}, ${(calibration.denseMacsPerSecond / 1e9).toFixed(1)} G dense / ${(calibration.groupedMacsPerSecond / 1e9).toFixed(2)} G grouped MACs/s per thread, parallel efficiency ${calibration.parallelEfficiency.toFixed(2)}\n`,
+  );
+  process.stdout.write(`   fit on the calibration models: memory ${calibration.fits.map((f) => pct(f.memoryErrorPct)).join(' ')}\n`);
+  for (const w of calibration.warnings) process.stdout.write(`   WARNING: ${w}\n`);
+  process.stdout.write('\n');
+
+  const rows: Row[] = [];
+  const graphFacts: Record<string, unknown> = {};
+  process.stdout.write('2. the bundled models\n');
+  for (const name of MODELS) {
+    const file = join(bundledModelsDir(), name, '1', 'model.onnx');
+    const analysis = analyzeGraph(readOnnxGraph(readFileSync(file), file));
+    const t = analysis.totals;
+    graphFacts[name] = { parameters: t.parameters, storedValues: t.storedValues, macsPerImage: t.macsPerImage, weightBytes: t.weightBytes, seedFormulaBytes: analysis.seedFormula.bytes };
+    process.stdout.write(`   ${name}: ${fmtCount(t.parameters)} parameters, ${fmtCount(t.storedValues)} stored values, ${fmtSi(t.macsPerImage)} MACs per image, ${fmtBytes(t.weightBytes)} of weights\n`);
+    const estimator = new Estimator(analysis, calibration);
+    for (const batch of BATCHES) {
+      const est = estimator.memory(batch);
+      const r = await runChild({ model: file, batch, threads: 1, minRuns: 3, seconds, maxRuns: 50 });
+      const lat = estimator.latencyMs(batch, 1);
+      const measuredLat = median(r.latenciesMs);
+      rows.push({
+        model: name,
+        batch,
+        estimateBytes: est.totalBytes,
+        measuredBytes: r.peakBytes,
+        memoryErrorPct: errorPct(est.totalBytes, r.peakBytes),
+        modelOnlyErrorPct: errorPct(est.totalBytes - est.baselineBytes, r.peakBytes - r.baselinePeakBytes),
+        parts: { baseline: est.baselineBytes, weights: est.weightsBytes, loadPeak: est.loadPeakBytes, arena: est.arenaBytes, queued: est.queuedInputBytes },
+        measuredParts: { baseline: r.baselinePeakBytes, afterLoad: r.afterLoadRssBytes, loadPeak: r.loadPeakBytes },
+        seedFormulaBytes: analysis.seedFormula.bytes,
+        seedFormulaErrorPct: errorPct(analysis.seedFormula.bytes, r.peakBytes),
+        latencyEstimateMs: lat,
+        latencyMeasuredMs: measuredLat,
+        latencyErrorPct: errorPct(lat, measuredLat),
+        imagesPerSecondEstimate: (batch * 1000) / lat,
+        imagesPerSecondMeasured: (batch * 1000) / measuredLat,
+      });
+      process.stdout.write(`   measured ${name} batch ${batch}: ${r.latenciesMs.length} runs\n`);
+    }
+  }
+
+  process.stdout.write('\n3. estimate against measurement (worker RSS peak; latency and images/s at 1 thread)\n');
+  const header = ['model', 'batch', 'estimate', 'measured', 'error', 'model-only', `±${TARGET_PCT}%`, 'seed formula', 'seed error', 'latency est.', 'measured', 'error', 'img/s est.', 'measured'];
+  const cells = rows.map((r) => [
+    r.model,
+    String(r.batch),
+    fmtBytes(r.estimateBytes),
+    fmtBytes(r.measuredBytes),
+    pct(r.memoryErrorPct),
+    pct(r.modelOnlyErrorPct),
+    Math.abs(r.memoryErrorPct) <= TARGET_PCT ? 'PASS' : 'FAIL',
+    fmtBytes(r.seedFormulaBytes),
+    pct(r.seedFormulaErrorPct),
+    `${r.latencyEstimateMs.toFixed(0)} ms`,
+    `${r.latencyMeasuredMs.toFixed(0)} ms`,
+    pct(r.latencyErrorPct),
+    r.imagesPerSecondEstimate.toFixed(1),
+    r.imagesPerSecondMeasured.toFixed(1),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  for (const line of [header, widths.map((w) => '-'.repeat(w)), ...cells]) process.stdout.write(`   ${line.map((c, i) => (i < 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}\n`);
+  const failed = rows.filter((r) => Math.abs(r.memoryErrorPct) > TARGET_PCT);
+  process.stdout.write(`\n   memory: ${failed.length === 0 ? `every estimate within ±${TARGET_PCT}%` : `${failed.length} estimate(s) outside ±${TARGET_PCT}%`}; throughput has no target yet (errors reported above)\n`);
+
+  const dir = join(packageRoot(), 'bench', 'results');
+  mkdirSync(dir, { recursive: true });
+  const out = join(dir, `planner-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
+  writeFileSync(out, `${JSON.stringify({ targetPct: TARGET_PCT, seconds, loadavg: loadavg(), calibration, graphFacts, rows, durationS: (Date.now() - started) / 1000 }, null, 2)}\n`);
+  process.stdout.write(`   written to ${out} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
+  if (failed.length > 0) process.exitCode = 1;
+}
+
+await main();

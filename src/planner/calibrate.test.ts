@@ -1,0 +1,61 @@
+import { describe, expect, it } from 'vitest';
+import { analyzeGraph, type GraphAnalysis } from './analyze.js';
+import { fitCalibration, type CalibrationPoint } from './calibrate.js';
+import { CALIBRATION_MODELS } from './calibration-models.js';
+import { BUILT_IN_CALIBRATION } from './calibration.js';
+import type { Calibration } from './contract.js';
+import { Estimator } from './estimate.js';
+import { readOnnxGraph } from './onnx-graph.js';
+
+const MiB = 2 ** 20;
+
+describe('fitCalibration', () => {
+  it('recovers the constants that generated the measurements', () => {
+    const truth: Calibration = {
+      ...BUILT_IN_CALIBRATION,
+      baselineBytes: 90 * MiB,
+      sessionBytes: 2 * MiB,
+      convWeightFactor: 2.7,
+      fcWeightFactor: 1.2,
+      fcLoadFactor: 2.1,
+      arenaFactor: 1.08,
+      denseMacsPerSecond: 40e9,
+      groupedMacsPerSecond: 6e9,
+      parallelEfficiency: 0.8,
+    };
+    const analyses = new Map<string, GraphAnalysis>(CALIBRATION_MODELS.map((m) => [m.name, analyzeGraph(readOnnxGraph(m.build().toBytes()))]));
+    const points: CalibrationPoint[] = [];
+    for (const m of CALIBRATION_MODELS) {
+      const e = new Estimator(analyses.get(m.name) as GraphAnalysis, truth);
+      for (const [batch, threads] of [...m.batches.map((b) => [b, 1]), ...(m.name === 'cal-residual' ? [[4, 2]] : [])] as Array<[number, number]>) {
+        const mem = e.memory(batch);
+        points.push({
+          model: m.name,
+          batch,
+          threads,
+          result: {
+            baselinePeakBytes: truth.baselineBytes,
+            baselineRssBytes: truth.baselineBytes,
+            loadPeakBytes: truth.baselineBytes + mem.loadPeakBytes,
+            afterLoadRssBytes: truth.baselineBytes + mem.weightsBytes,
+            peakBytes: mem.totalBytes,
+            inputBufferBytes: mem.queuedInputBytes,
+            latenciesMs: [e.latencyMs(batch, threads)],
+          },
+        });
+      }
+    }
+    const fit = fitCalibration(analyses, points, { schema: truth.schema, source: 'test', measuredAt: '2026-01-01', machine: truth.machine });
+    expect(fit.baselineBytes).toBe(truth.baselineBytes);
+    expect(fit.sessionBytes / MiB).toBeCloseTo(2, 3);
+    expect(fit.convWeightFactor).toBeCloseTo(2.7, 4);
+    expect(fit.fcWeightFactor).toBeCloseTo(1.2, 4);
+    expect(fit.fcLoadFactor).toBeCloseTo(2.1, 4);
+    expect(fit.arenaFactor).toBeCloseTo(1.08, 3);
+    expect(fit.denseMacsPerSecond / 1e9).toBeCloseTo(40, 3);
+    expect(fit.groupedMacsPerSecond / 1e9).toBeCloseTo(6, 3);
+    expect(fit.parallelEfficiency).toBeCloseTo(0.8, 6);
+    expect(fit.warnings).toEqual([]);
+    expect(fit.fits.every((f) => Math.abs(f.memoryErrorPct) < 0.5 && Math.abs(f.latencyErrorPct) < 0.5)).toBe(true);
+  });
+});

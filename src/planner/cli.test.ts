@@ -1,0 +1,152 @@
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { Command } from 'commander';
+import { afterAll, describe, expect, it, vi } from 'vitest';
+import { parseSize, registerPlanCommand } from '../cli/plan-command.js';
+import { ServeError } from '../common/errors.js';
+import { GraphBuilder } from '../model/onnx/graph-builder.js';
+import { planReportSchema, type PlanReport } from './contract.js';
+
+const dir = mkdtempSync(join(tmpdir(), 'swarmserve-plan-test-'));
+afterAll(() => rmSync(dir, { recursive: true, force: true }));
+
+function modelFile(name: string, build: (g: GraphBuilder) => void): string {
+  const g = new GraphBuilder(name);
+  build(g);
+  const path = join(dir, `${name}.onnx`);
+  writeFileSync(path, g.toBytes());
+  return path;
+}
+
+const cnn = modelFile('cnn', (g) => {
+  const x = g.input('x', ['N', 3, 32, 32]);
+  const c = g.node('Relu', [g.node('Conv', [x, g.floatTensor('w', [16, 3, 3, 3], new Float32Array(432).fill(0.1))], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })]);
+  const f = g.node('Flatten', [g.node('GlobalAveragePool', [c])], { axis: 1 });
+  g.output(g.node('Gemm', [f, g.floatTensor('fc', [10, 16], new Float32Array(160).fill(0.1))], { transB: 1 }), ['N', 10]);
+});
+
+const unknown = modelFile('unknown', (g) => {
+  const x = g.input('x', ['N', 4]);
+  g.output(g.node('Relu', [g.node('Mystery', [x])]), ['N', 4]);
+});
+
+/** Runs `swarmserve plan …` in-process; returns what it wrote. */
+async function plan(args: string[]): Promise<{ stdout: string; stderr: string }> {
+  const program = new Command('swarmserve').exitOverride();
+  registerPlanCommand(program);
+  let stdout = '';
+  let stderr = '';
+  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stdout += String(chunk);
+    return true;
+  });
+  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    stderr += String(chunk);
+    return true;
+  });
+  try {
+    await program.parseAsync(['node', 'swarmserve', 'plan', ...args]);
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  return { stdout, stderr };
+}
+
+function dockerClient(): string {
+  const probe = spawnSync('docker', ['--version'], { encoding: 'utf8' });
+  if (probe.error !== undefined || probe.status !== 0) {
+    throw new Error('the docker client is not installed: this test validates the compose output with "docker stack config" (install the docker CLI; no daemon is needed)');
+  }
+  return 'docker';
+}
+
+describe('swarmserve plan', () => {
+  it('--format json: a report that matches the documented schema', async () => {
+    const { stdout } = await plan([cnn, '--format', 'json', '--node-cpus', '4', '--node-memory', '8G']);
+    const report: PlanReport = planReportSchema.parse(JSON.parse(stdout));
+    expect(report.complete).toBe(true);
+    // conv 16·3·9 = 432, fc 160 (no biases)
+    expect(report.totals.parameters).toBe(592);
+    expect(report.totals.macsPerImage).toBe(16 * 32 * 32 * 27 + 160);
+    expect(report.batches.map((b) => b.batch)).toEqual([1, 8, 32]);
+    expect(report.batches.every((b) => b.memory.totalBytes > report.calibration.baselineBytes)).toBe(true);
+    expect(report.recommendation?.replicasPerNode).toBe(4);
+    expect(report.measurements).toBeNull();
+    expect(report.layers.map((l) => l.op)).toEqual(['Conv', 'Relu', 'GlobalAveragePool', 'Flatten', 'Gemm']);
+  });
+
+  it('--format compose: the snippet placed in a minimal stack file validates with docker stack config', async () => {
+    const docker = dockerClient();
+    const { stdout } = await plan(['resnet50', '--format', 'compose', '--node-cpus', '8', '--node-memory', '16G', '--target-rps', '100', '--p95-ms', '2000']);
+    expect(stdout).toMatch(/^ {6}replicas: \d+$/m);
+    expect(stdout).toMatch(/^ {10}memory: \d+[MG]$/m);
+    const stack = join(dir, 'stack.yml');
+    writeFileSync(stack, stdout.replace(/^ {2}swarmserve:$/m, '  swarmserve:\n    image: swarmserve:latest\n    ports: ["8080:8080"]'));
+    const placed = spawnSync(docker, ['stack', 'config', '-c', stack], { encoding: 'utf8' });
+    expect(placed.stderr).toBe('');
+    expect(placed.status).toBe(0);
+    expect(placed.stdout).toMatch(/max_replicas_per_node: \d+/);
+    expect(placed.stdout).toMatch(/SWARMSERVE_ONLY: resnet50/);
+    // and as an override file beside an existing stack file
+    const base = join(dir, 'base.yml');
+    const overlay = join(dir, 'plan.yml');
+    writeFileSync(base, 'version: "3.8"\nservices:\n  swarmserve:\n    image: swarmserve:latest\n');
+    writeFileSync(overlay, stdout);
+    const merged = spawnSync(docker, ['stack', 'config', '-c', base, '-c', overlay], { encoding: 'utf8' });
+    expect(merged.status).toBe(0);
+    // the validator is strict: a wrong key is refused
+    writeFileSync(stack, stdout.replace('max_replicas_per_node:', 'max_replica_per_node:'));
+    expect(spawnSync(docker, ['stack', 'config', '-c', stack], { encoding: 'utf8' }).status).not.toBe(0);
+  });
+
+  it('table: layers, totals, the seed formula and the recommendation', async () => {
+    const { stdout } = await plan([cnn, '--node-cpus', '2', '--node-memory', '4G', '--batch', '1,4']);
+    expect(stdout).toMatch(/^Layers \(per image\)$/m);
+    expect(stdout).toMatch(/^ {2}parameters {8}592$/m);
+    expect(stdout).toMatch(/seed document's formula: /);
+    expect(stdout).toMatch(/^Recommendation$/m);
+    const noLayers = await plan([cnn, '--no-layers', '--batch', '1']);
+    expect(noLayers.stdout).not.toMatch(/^Layers/m);
+  });
+
+  it('names unknown operators; no compose snippet for an incomplete analysis', async () => {
+    const { stdout, stderr } = await plan([unknown, '--no-layers']);
+    expect(stdout).toMatch(/unknown operator Mystery: 1 node\(s\): mystery_node/);
+    expect(stderr).toMatch(/incomplete analysis \(unknown operator Mystery\)/);
+    await expect(plan([unknown, '--format', 'compose'])).rejects.toMatchObject({ code: 'BAD_PARAMETER' });
+  });
+
+  it('takes its options from env vars too, and refuses bad values', async () => {
+    process.env.SWARMSERVE_PLAN_FORMAT = 'json';
+    process.env.SWARMSERVE_PLAN_BATCH = '2';
+    try {
+      const report = planReportSchema.parse(JSON.parse((await plan([cnn])).stdout));
+      expect(report.batches.map((b) => b.batch)).toEqual([2]);
+    } finally {
+      delete process.env.SWARMSERVE_PLAN_FORMAT;
+      delete process.env.SWARMSERVE_PLAN_BATCH;
+    }
+    await expect(plan([cnn, '--batch', '0,8'])).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(plan([cnn, '--node-memory', 'lots'])).rejects.toThrow(/not a memory size/);
+    await expect(plan(['no-such-model'])).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    await expect(plan([])).rejects.toBeInstanceOf(ServeError);
+  });
+
+  it('--json-schema prints the JSON Schema of the report', async () => {
+    const schema = JSON.parse((await plan(['--json-schema'])).stdout) as { $schema: string; properties: Record<string, unknown> };
+    expect(schema.$schema).toMatch(/json-schema\.org/);
+    expect(Object.keys(schema.properties)).toContain('recommendation');
+  });
+
+  it('parses memory sizes with binary units', () => {
+    expect(parseSize('16G')).toBe(16 * 2 ** 30);
+    expect(parseSize('512M')).toBe(512 * 2 ** 20);
+    expect(parseSize('1.5GiB')).toBe(1.5 * 2 ** 30);
+    expect(parseSize('1048576')).toBe(2 ** 20);
+    expect(parseSize('16 gb')).toBe(16 * 2 ** 30);
+    expect(parseSize('x')).toBeUndefined();
+  });
+});
