@@ -2,7 +2,7 @@
 // both come from what npm installed (nsfwjs weights) or from code (resnet50).
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
-import { rename, rm } from 'node:fs/promises';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import { buildResnet50ToFile } from './build/resnet50.js';
@@ -12,9 +12,14 @@ import { MODEL_FILE } from './repository/repository.js';
 export interface BundledModel {
   name: string;
   version: string;
+  /** Bump when the generator's output changes, so prepared files are regenerated. */
+  generator: string;
   describe: string;
   generate: (outPath: string) => Promise<unknown>;
 }
+
+/** Beside a generated model: which generator made it (a stale file is regenerated). */
+const STAMP_FILE = '.generator';
 
 /** Where npm put the nsfwjs MobileNetV2 (TF.js layers bundle). */
 export function nsfwjsModelDir(): string {
@@ -27,12 +32,14 @@ export const BUNDLED_MODELS: readonly BundledModel[] = [
   {
     name: 'moderation',
     version: '1',
+    generator: 'import-tfjs/2',
     describe: 'import the nsfwjs MobileNetV2 (TF.js layers) into ONNX',
     generate: (out) => importTfjsToFile(nsfwjsModelDir(), out),
   },
   {
     name: 'resnet50',
     version: '1',
+    generator: 'resnet50/2',
     describe: 'build ResNet50 v1.5 with deterministic random weights',
     generate: (out) => buildResnet50ToFile(out),
   },
@@ -46,7 +53,9 @@ export async function prepareBundledModels(modelsDir: string, logger: Logger, op
     const modelDir = join(modelsDir, model.name);
     if (!existsSync(join(modelDir, 'config.json'))) continue;
     const out = join(modelDir, model.version, MODEL_FILE);
-    if (existsSync(out) && options.force !== true) continue;
+    const stamp = join(modelDir, model.version, STAMP_FILE);
+    const current = existsSync(stamp) ? (await readFile(stamp, 'utf8')).trim() : undefined;
+    if (existsSync(out) && current === model.generator && options.force !== true) continue;
     const started = performance.now();
     logger.info({ model: model.name }, `preparing ${model.name}: ${model.describe}…`);
     // Write beside and rename, so a crash never leaves a half-written model behind.
@@ -54,6 +63,7 @@ export async function prepareBundledModels(modelsDir: string, logger: Logger, op
     try {
       await model.generate(partial);
       await rename(partial, out);
+      await writeFile(stamp, `${model.generator}\n`);
     } finally {
       await rm(partial, { force: true });
     }
