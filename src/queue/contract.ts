@@ -53,7 +53,7 @@ export interface JobProducer {
   depth(key: string): number;
 }
 
-/** A job handed to a worker; the worker must complete it exactly once. */
+/** A job handed to a worker; the worker must complete it (a second outcome for it is ignored). */
 export interface Delivery {
   readonly job: InferenceJob;
   /** True once the caller no longer waits (client gone): do not start computing it. */

@@ -110,6 +110,12 @@ export class BatchWorker {
       await running;
       busy = true;
       running = this.execute(items, buffer)
+        .catch((err: unknown) => {
+          // Never leave a caller waiting: whatever was not answered gets INTERNAL.
+          this.options.onError?.(err);
+          const error = toWireError(err);
+          return Promise.all(items.map((item) => this.options.consumer.complete(item.delivery, { ok: false, error }))).then(() => undefined);
+        })
         .catch((err: unknown) => this.options.onError?.(err))
         .finally(() => {
           busy = false;
@@ -119,13 +125,13 @@ export class BatchWorker {
   }
 
   private startDecode(delivery: Delivery, slot: number, buffer: Float32Array): Item {
-    const ready = this.preprocessor.decode(delivery.job.body).then(
-      (pixels) => {
+    const ready = this.preprocessor
+      .decode(delivery.job.body)
+      .then((pixels) => {
         this.preprocessor.fill(pixels, buffer, slot);
         return undefined;
-      },
-      (err: unknown) => toWireError(err),
-    );
+      })
+      .catch((err: unknown) => toWireError(err));
     return { delivery, slot, ready };
   }
 
