@@ -6,17 +6,22 @@
 //    at batch 1, 8 and 32 the estimated worker memory and latency against a measurement in a
 //    fresh worker-like process (session thread, warm-up at 1 and B, timed runs at B, peak RSS),
 //    and what the seed document's per-layer formula would have said.
-// 3. Prints the table with PASS/FAIL against the ±25 % memory target, and writes everything to
-//    bench/results/planner-<ISO timestamp>.json. Exit code 1 if a memory error exceeds 25 %.
+// 3. Prints the table with PASS/FAIL against the ±25 % memory target.
+// 4. Measures the held-out generated models (VALIDATION_MODELS in
+//    src/planner/calibration-models.ts: never used to fit a constant) the same way and prints
+//    their errors in a second table, without a bound: how far the estimate generalises.
+// Writes everything to bench/results/planner-<ISO timestamp>.json (held-out rows under
+// `heldOut`). Exit code 1 if a bundled model's memory error exceeds 25 %.
 //
 // BENCH_PLANNER_SECONDS shortens or lengthens the timed runs per batch size (default 5).
 // BENCH_PLANNER_BUILT_IN=1 skips step 1 and uses the built-in constants.
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { loadavg } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundledModelsDir, packageRoot } from '../src/config/paths.js';
-import { analyzeGraph } from '../src/planner/analyze.js';
+import { analyzeGraph, type GraphAnalysis } from '../src/planner/analyze.js';
 import { calibrate } from '../src/planner/calibrate.js';
+import { VALIDATION_MODELS } from '../src/planner/calibration-models.js';
 import { BUILT_IN_CALIBRATION } from '../src/planner/calibration.js';
 import type { Calibration } from '../src/planner/contract.js';
 import { Estimator } from '../src/planner/estimate.js';
@@ -37,7 +42,9 @@ interface Row {
   memoryErrorPct: number;
   modelOnlyErrorPct: number;
   parts: { baseline: number; weights: number; loadPeak: number; arena: number; queued: number };
-  measuredParts: { baseline: number; afterLoad: number; loadPeak: number };
+  measuredParts: { baseline: number; baselineRss: number; afterLoad: number; loadPeak: number };
+  /** (measured RSS after load − session − FC factor × FC bytes) / non-FC weight bytes: the conv factor this model alone would give. */
+  impliedConvWeightFactor: number | null;
   seedFormulaBytes: number;
   seedFormulaErrorPct: number;
   latencyEstimateMs: number;
@@ -48,6 +55,51 @@ interface Row {
 }
 
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
+
+/** Graph facts of a model, printed and recorded. */
+function describeGraph(name: string, analysis: GraphAnalysis, graphFacts: Record<string, unknown>): void {
+  const t = analysis.totals;
+  graphFacts[name] = { parameters: t.parameters, storedValues: t.storedValues, macsPerImage: t.macsPerImage, weightBytes: t.weightBytes, seedFormulaBytes: analysis.seedFormula.bytes };
+  process.stdout.write(`   ${name}: ${fmtCount(t.parameters)} parameters, ${fmtCount(t.storedValues)} stored values, ${fmtSi(t.macsPerImage)} MACs per image, ${fmtBytes(t.weightBytes)} of weights\n`);
+}
+
+/** Estimates a model at each batch size and measures it in a fresh worker-like process per batch size. */
+async function measureModel(name: string, file: string, analysis: GraphAnalysis, calibration: Calibration, batches: readonly number[]): Promise<Row[]> {
+  const rows: Row[] = [];
+  const estimator = new Estimator(analysis, calibration);
+  for (const batch of batches) {
+    const est = estimator.memory(batch);
+    const r = await runChild({ model: file, batch, threads: 1, minRuns: 3, seconds, maxRuns: 50 });
+    const lat = estimator.latencyMs(batch, 1);
+    const measuredLat = median(r.latenciesMs);
+    rows.push({
+      model: name,
+      batch,
+      estimateBytes: est.totalBytes,
+      measuredBytes: r.peakBytes,
+      memoryErrorPct: errorPct(est.totalBytes, r.peakBytes),
+      modelOnlyErrorPct: errorPct(est.totalBytes - est.baselineBytes, r.peakBytes - r.baselinePeakBytes),
+      parts: { baseline: est.baselineBytes, weights: est.weightsBytes, loadPeak: est.loadPeakBytes, arena: est.arenaBytes, queued: est.queuedInputBytes },
+      measuredParts: { baseline: r.baselinePeakBytes, baselineRss: r.baselineRssBytes, afterLoad: r.afterLoadRssBytes, loadPeak: r.loadPeakBytes },
+      impliedConvWeightFactor:
+        estimator.split.otherBytes > 0 ? (r.afterLoadRssBytes - r.baselineRssBytes - calibration.sessionBytes - calibration.fcWeightFactor * estimator.split.fcBytes) / estimator.split.otherBytes : null,
+      seedFormulaBytes: analysis.seedFormula.bytes,
+      seedFormulaErrorPct: errorPct(analysis.seedFormula.bytes, r.peakBytes),
+      latencyEstimateMs: lat,
+      latencyMeasuredMs: measuredLat,
+      latencyErrorPct: errorPct(lat, measuredLat),
+      imagesPerSecondEstimate: (batch * 1000) / lat,
+      imagesPerSecondMeasured: (batch * 1000) / measuredLat,
+    });
+    process.stdout.write(`   measured ${name} batch ${batch}: ${r.latenciesMs.length} runs\n`);
+  }
+  return rows;
+}
+
+function printTable(header: string[], cells: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
+  for (const line of [header, widths.map((w) => '-'.repeat(w)), ...cells]) process.stdout.write(`   ${line.map((c, i) => (i < 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}\n`);
+}
 
 async function main(): Promise<void> {
   const started = Date.now();
@@ -72,34 +124,8 @@ async function main(): Promise<void> {
   for (const name of MODELS) {
     const file = join(bundledModelsDir(), name, '1', 'model.onnx');
     const analysis = analyzeGraph(readOnnxGraph(readFileSync(file), file));
-    const t = analysis.totals;
-    graphFacts[name] = { parameters: t.parameters, storedValues: t.storedValues, macsPerImage: t.macsPerImage, weightBytes: t.weightBytes, seedFormulaBytes: analysis.seedFormula.bytes };
-    process.stdout.write(`   ${name}: ${fmtCount(t.parameters)} parameters, ${fmtCount(t.storedValues)} stored values, ${fmtSi(t.macsPerImage)} MACs per image, ${fmtBytes(t.weightBytes)} of weights\n`);
-    const estimator = new Estimator(analysis, calibration);
-    for (const batch of BATCHES) {
-      const est = estimator.memory(batch);
-      const r = await runChild({ model: file, batch, threads: 1, minRuns: 3, seconds, maxRuns: 50 });
-      const lat = estimator.latencyMs(batch, 1);
-      const measuredLat = median(r.latenciesMs);
-      rows.push({
-        model: name,
-        batch,
-        estimateBytes: est.totalBytes,
-        measuredBytes: r.peakBytes,
-        memoryErrorPct: errorPct(est.totalBytes, r.peakBytes),
-        modelOnlyErrorPct: errorPct(est.totalBytes - est.baselineBytes, r.peakBytes - r.baselinePeakBytes),
-        parts: { baseline: est.baselineBytes, weights: est.weightsBytes, loadPeak: est.loadPeakBytes, arena: est.arenaBytes, queued: est.queuedInputBytes },
-        measuredParts: { baseline: r.baselinePeakBytes, afterLoad: r.afterLoadRssBytes, loadPeak: r.loadPeakBytes },
-        seedFormulaBytes: analysis.seedFormula.bytes,
-        seedFormulaErrorPct: errorPct(analysis.seedFormula.bytes, r.peakBytes),
-        latencyEstimateMs: lat,
-        latencyMeasuredMs: measuredLat,
-        latencyErrorPct: errorPct(lat, measuredLat),
-        imagesPerSecondEstimate: (batch * 1000) / lat,
-        imagesPerSecondMeasured: (batch * 1000) / measuredLat,
-      });
-      process.stdout.write(`   measured ${name} batch ${batch}: ${r.latenciesMs.length} runs\n`);
-    }
+    describeGraph(name, analysis, graphFacts);
+    rows.push(...(await measureModel(name, file, analysis, calibration, BATCHES)));
   }
 
   process.stdout.write('\n3. estimate against measurement (worker RSS peak; latency and images/s at 1 thread)\n');
@@ -120,15 +146,50 @@ async function main(): Promise<void> {
     r.imagesPerSecondEstimate.toFixed(1),
     r.imagesPerSecondMeasured.toFixed(1),
   ]);
-  const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-  for (const line of [header, widths.map((w) => '-'.repeat(w)), ...cells]) process.stdout.write(`   ${line.map((c, i) => (i < 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}\n`);
+  printTable(header, cells);
   const failed = rows.filter((r) => Math.abs(r.memoryErrorPct) > TARGET_PCT);
   process.stdout.write(`\n   memory: ${failed.length === 0 ? `every estimate within ±${TARGET_PCT}%` : `${failed.length} estimate(s) outside ±${TARGET_PCT}%`}; throughput has no target yet (errors reported above)\n`);
+
+  process.stdout.write('\n4. held-out generated models (not calibrated on)\n');
+  process.stdout.write('   held out = generated like the calibration models but never used to fit any constant: their errors show how far the estimate generalises (no bound)\n');
+  const heldOut: Row[] = [];
+  const heldOutFacts: Record<string, unknown> = {};
+  const tmp = mkdtempSync(join(tmpdir(), 'swarmserve-bench-heldout-'));
+  try {
+    for (const m of VALIDATION_MODELS) {
+      const bytes = m.build().toBytes();
+      const file = join(tmp, `${m.name}.onnx`);
+      writeFileSync(file, bytes);
+      const analysis = analyzeGraph(readOnnxGraph(bytes, m.name));
+      describeGraph(`${m.name} (${m.describe})`, analysis, heldOutFacts);
+      heldOut.push(...(await measureModel(m.name, file, analysis, calibration, m.batches)));
+    }
+  } finally {
+    rmSync(tmp, { recursive: true, force: true });
+  }
+  process.stdout.write(`\n   held-out generated models (not calibrated on); loaded = RSS after load − before (session + weights); conv × = the conv weight factor this model's load implies (calibrated ×${calibration.convWeightFactor.toFixed(2)})\n`);
+  printTable(
+    ['model', 'batch', 'estimate', 'measured', 'error', 'model-only', 'loaded est.', 'measured', 'conv ×', 'latency est.', 'measured', 'error'],
+    heldOut.map((r) => [
+      r.model,
+      String(r.batch),
+      fmtBytes(r.estimateBytes),
+      fmtBytes(r.measuredBytes),
+      pct(r.memoryErrorPct),
+      pct(r.modelOnlyErrorPct),
+      fmtBytes(r.parts.weights),
+      fmtBytes(r.measuredParts.afterLoad - r.measuredParts.baselineRss),
+      r.impliedConvWeightFactor === null ? '-' : r.impliedConvWeightFactor.toFixed(2),
+      `${r.latencyEstimateMs.toFixed(0)} ms`,
+      `${r.latencyMeasuredMs.toFixed(0)} ms`,
+      pct(r.latencyErrorPct),
+    ]),
+  );
 
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `planner-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(out, `${JSON.stringify({ targetPct: TARGET_PCT, seconds, loadavg: loadavg(), calibration, graphFacts, rows, durationS: (Date.now() - started) / 1000 }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ targetPct: TARGET_PCT, seconds, loadavg: loadavg(), calibration, graphFacts, rows, heldOut: { note: 'generated models never used to fit any constant (VALIDATION_MODELS); no bound', graphFacts: heldOutFacts, rows: heldOut }, durationS: (Date.now() - started) / 1000 }, null, 2)}\n`);
   process.stdout.write(`   written to ${out} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
   if (failed.length > 0) process.exitCode = 1;
 }

@@ -188,3 +188,56 @@ export const CALIBRATION_MODELS: readonly CalibrationModel[] = [
   { name: 'cal-depthwise', describe: 'depthwise-separable inverted residuals, 192×192 NHWC', batches: [1, 4, 16], build: () => depthwiseStack(192, [{ width: 24, expand: 4, blocks: 2 }, { width: 40, expand: 6, blocks: 2 }, { width: 80, expand: 6, blocks: 2 }]) },
   { name: 'cal-classifier', describe: 'small conv stem, 3-layer fully-connected classifier (8.7 M Gemm weights)', batches: [1, 8], build: classifierHeavy },
 ];
+
+
+/** VGG-style: a few very large 3×3 convolutions (up to 512×512×3×3) on a small input. */
+function hugeConvStack(size: number, widths: number[]): GraphBuilder {
+  const w = BlockWriter.create(`val-vgg-${size}`, 11);
+  let x = w.g.input('input', ['N', 3, size, size]);
+  let c = 3;
+  widths.forEach((width, i) => {
+    if (i > 0) x = w.g.node('MaxPool', [x], { kernel_shape: [2, 2], strides: [2, 2] });
+    x = w.convBnRelu(x, c, width, 3);
+    x = w.convBnRelu(x, width, width, 3);
+    c = width;
+  });
+  return w.finish(w.head(x, c, 100), ['N', 100]);
+}
+
+/** A small U-Net: 3×3 encoder with MaxPool, nearest Resize ×2 up, Concat with the skip, 1×1 segmentation head. */
+function unet(size: number, widths: number[], classes: number): GraphBuilder {
+  const w = BlockWriter.create(`val-unet-${size}`, 13);
+  let x = w.g.input('input', ['N', 3, size, size]);
+  let c = 3;
+  const skips: Array<{ x: string; c: number }> = [];
+  widths.forEach((width, i) => {
+    if (i > 0) {
+      skips.push({ x, c });
+      x = w.g.node('MaxPool', [x], { kernel_shape: [2, 2], strides: [2, 2] });
+    }
+    x = w.convBnRelu(x, c, width, 3);
+    if (i < widths.length - 1) x = w.convBnRelu(x, width, width, 3);
+    c = width;
+  });
+  for (const skip of skips.reverse()) {
+    const up = w.g.node('Resize', [x, '', w.g.floatTensor('scales', [4], Float32Array.of(1, 1, 2, 2))], { mode: 'nearest' }, 'up');
+    x = w.g.node('Concat', [up, skip.x], { axis: 1 });
+    x = w.convBnRelu(x, c + skip.c, skip.c, 3);
+    c = skip.c;
+  }
+  const logits = w.conv(x, c, classes, 1, { bias: true, stem: 'seg' });
+  return w.finish(logits, ['N', classes, size, size]);
+}
+
+/**
+ * Held-out generated models: NEVER used to fit any constant (calibrate.ts reads only
+ * CALIBRATION_MODELS). `npm run bench:planner` measures them after calibrating to show how
+ * far the estimate generalises beyond the calibration set. `val-vgg` is the kind of model
+ * left out of the calibration set (a few very large 3×3 convolutions, whose weights cost
+ * more after load than ResNet-like ones); `val-unet` is an architecture the calibration set
+ * does not have (skip Concat, Resize, full-resolution output).
+ */
+export const VALIDATION_MODELS: readonly CalibrationModel[] = [
+  { name: 'val-vgg', describe: 'VGG-style 3×3 stack with MaxPool, channels 64…512 (three 512×512×3×3 convs), 64×64 NCHW', batches: [1, 8], build: () => hugeConvStack(64, [64, 128, 256, 512, 512]) },
+  { name: 'val-unet', describe: 'small U-Net: 3×3 encoder 32…256, Resize ×2 + Concat skips, 1×1 head, 128×128 NCHW', batches: [1, 8], build: () => unet(128, [32, 64, 128, 256], 2) },
+];
