@@ -10,6 +10,11 @@
 // 4. Measures the held-out generated models (VALIDATION_MODELS in
 //    src/planner/calibration-models.ts: never used to fit a constant) the same way and prints
 //    their errors in a second table, without a bound: how far the estimate generalises.
+// 5. Prints the weights part alone (resident after load, load peak) against the measurement.
+// 6. Refits the constants without each calibration model in turn and prints the range of the
+//    bundled models' errors: the answer must not hinge on the choice of calibration models.
+// 7. Measures the bundled models again without the worker's allocator setting
+//    (src/worker/allocator.ts) and prints what the setting saves.
 // Writes everything to bench/results/planner-<ISO timestamp>.json (held-out rows under
 // `heldOut`). Exit code 1 if a bundled model's memory error exceeds 25 %.
 //
@@ -20,7 +25,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundledModelsDir, packageRoot } from '../src/config/paths.js';
 import { analyzeGraph, type GraphAnalysis } from '../src/planner/analyze.js';
-import { calibrate } from '../src/planner/calibrate.js';
+import { fitCalibration, measureCalibrationModels, type CalibrationMeasurements } from '../src/planner/calibrate.js';
 import { VALIDATION_MODELS } from '../src/planner/calibration-models.js';
 import { BUILT_IN_CALIBRATION } from '../src/planner/calibration.js';
 import type { Calibration } from '../src/planner/contract.js';
@@ -43,8 +48,9 @@ interface Row {
   modelOnlyErrorPct: number;
   parts: { baseline: number; weights: number; loadPeak: number; arena: number; queued: number };
   measuredParts: { baseline: number; baselineRss: number; afterLoad: number; loadPeak: number };
-  /** (measured RSS after load − session − FC factor × FC bytes) / non-FC weight bytes: the conv factor this model alone would give. */
-  impliedConvWeightFactor: number | null;
+  /** Measured RSS after load − before, and load peak − baseline peak (the estimate's `weights` and `loadPeak`). */
+  measuredWeights: number;
+  measuredLoadPeak: number;
   seedFormulaBytes: number;
   seedFormulaErrorPct: number;
   latencyEstimateMs: number;
@@ -81,8 +87,8 @@ async function measureModel(name: string, file: string, analysis: GraphAnalysis,
       modelOnlyErrorPct: errorPct(est.totalBytes - est.baselineBytes, r.peakBytes - r.baselinePeakBytes),
       parts: { baseline: est.baselineBytes, weights: est.weightsBytes, loadPeak: est.loadPeakBytes, arena: est.arenaBytes, queued: est.queuedInputBytes },
       measuredParts: { baseline: r.baselinePeakBytes, baselineRss: r.baselineRssBytes, afterLoad: r.afterLoadRssBytes, loadPeak: r.loadPeakBytes },
-      impliedConvWeightFactor:
-        estimator.split.otherBytes > 0 ? (r.afterLoadRssBytes - r.baselineRssBytes - calibration.sessionBytes - calibration.fcWeightFactor * estimator.split.fcBytes) / estimator.split.otherBytes : null,
+      measuredWeights: r.afterLoadRssBytes - r.baselineRssBytes,
+      measuredLoadPeak: r.loadPeakBytes - r.baselinePeakBytes,
       seedFormulaBytes: analysis.seedFormula.bytes,
       seedFormulaErrorPct: errorPct(analysis.seedFormula.bytes, r.peakBytes),
       latencyEstimateMs: lat,
@@ -105,14 +111,16 @@ async function main(): Promise<void> {
   const started = Date.now();
   process.stdout.write(`planner benchmark: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on this machine disturbs latencies more than memory)\n\n`);
   let calibration: Calibration;
+  let measured: CalibrationMeasurements | undefined;
   if (process.env.BENCH_PLANNER_BUILT_IN === '1') {
     calibration = BUILT_IN_CALIBRATION;
   } else {
     process.stdout.write('1. calibrating on generated models (cal-*), never on the models below…\n');
-    calibration = await calibrate({ log: (l) => process.stdout.write(`   ${l}\n`) });
+    measured = await measureCalibrationModels({ log: (l) => process.stdout.write(`   ${l}\n`) });
+    calibration = fitCalibration(measured.analyses, measured.points, measured.base);
   }
   process.stdout.write(
-    `   constants: baseline ${fmtBytes(calibration.baselineBytes)}, session ${fmtBytes(calibration.sessionBytes)}, conv weights ×${calibration.convWeightFactor.toFixed(3)}, FC weights ×${calibration.fcWeightFactor.toFixed(3)} (load ×${calibration.fcLoadFactor.toFixed(3)}), arena ×${calibration.arenaFactor.toFixed(3)}, ${(calibration.denseMacsPerSecond / 1e9).toFixed(1)} G dense / ${(calibration.groupedMacsPerSecond / 1e9).toFixed(2)} G grouped MACs/s per thread, parallel efficiency ${calibration.parallelEfficiency.toFixed(2)}\n`,
+    `   constants: baseline ${fmtBytes(calibration.baselineBytes)}, session ${fmtBytes(calibration.sessionBytes)}, small tensors ×${calibration.smallTensorFactor.toFixed(2)}, load copies ${calibration.loadCopies.toFixed(2)} × rewritten + ${calibration.rewriteCopies.toFixed(2)} × largest, prepack + ${calibration.prepackCopies.toFixed(2)} × largest FC, arena ×${calibration.arenaFactor.toFixed(3)}, ${(calibration.denseMacsPerSecond / 1e9).toFixed(1)} G dense / ${(calibration.groupedMacsPerSecond / 1e9).toFixed(2)} G grouped MACs/s per thread, parallel efficiency ${calibration.parallelEfficiency.toFixed(2)} (mmap threshold ${fmtBytes(calibration.mmapThresholdBytes)})\n`,
   );
   process.stdout.write(`   fit on the calibration models: memory ${calibration.fits.map((f) => pct(f.memoryErrorPct)).join(' ')}\n`);
   for (const w of calibration.warnings) process.stdout.write(`   WARNING: ${w}\n`);
@@ -120,10 +128,12 @@ async function main(): Promise<void> {
 
   const rows: Row[] = [];
   const graphFacts: Record<string, unknown> = {};
+  const bundled = new Map<string, GraphAnalysis>();
   process.stdout.write('2. the bundled models\n');
   for (const name of MODELS) {
     const file = join(bundledModelsDir(), name, '1', 'model.onnx');
     const analysis = analyzeGraph(readOnnxGraph(readFileSync(file), file));
+    bundled.set(name, analysis);
     describeGraph(name, analysis, graphFacts);
     rows.push(...(await measureModel(name, file, analysis, calibration, BATCHES)));
   }
@@ -167,29 +177,58 @@ async function main(): Promise<void> {
   } finally {
     rmSync(tmp, { recursive: true, force: true });
   }
-  process.stdout.write(`\n   held-out generated models (not calibrated on); loaded = RSS after load − before (session + weights); conv × = the conv weight factor this model's load implies (calibrated ×${calibration.convWeightFactor.toFixed(2)})\n`);
+  process.stdout.write('\n   held-out generated models (not calibrated on)\n');
   printTable(
-    ['model', 'batch', 'estimate', 'measured', 'error', 'model-only', 'loaded est.', 'measured', 'conv ×', 'latency est.', 'measured', 'error'],
-    heldOut.map((r) => [
-      r.model,
-      String(r.batch),
-      fmtBytes(r.estimateBytes),
-      fmtBytes(r.measuredBytes),
-      pct(r.memoryErrorPct),
-      pct(r.modelOnlyErrorPct),
-      fmtBytes(r.parts.weights),
-      fmtBytes(r.measuredParts.afterLoad - r.measuredParts.baselineRss),
-      r.impliedConvWeightFactor === null ? '-' : r.impliedConvWeightFactor.toFixed(2),
-      `${r.latencyEstimateMs.toFixed(0)} ms`,
-      `${r.latencyMeasuredMs.toFixed(0)} ms`,
-      pct(r.latencyErrorPct),
-    ]),
+    ['model', 'batch', 'estimate', 'measured', 'error', 'model-only', 'latency est.', 'measured', 'error'],
+    heldOut.map((r) => [r.model, String(r.batch), fmtBytes(r.estimateBytes), fmtBytes(r.measuredBytes), pct(r.memoryErrorPct), pct(r.modelOnlyErrorPct), `${r.latencyEstimateMs.toFixed(0)} ms`, `${r.latencyMeasuredMs.toFixed(0)} ms`, pct(r.latencyErrorPct)]),
+  );
+
+  process.stdout.write('\n5. the weights part alone (bundled and held-out): resident after load, and the load peak, above the baseline\n');
+  const byModel = [...rows, ...heldOut].filter((r, i, all) => all.findIndex((x) => x.model === r.model) === i);
+  printTable(
+    ['model', 'weights est.', 'measured', 'error', 'load peak est.', 'measured', 'error'],
+    byModel.map((r) => [r.model, fmtBytes(r.parts.weights), fmtBytes(r.measuredWeights), pct(errorPct(r.parts.weights, r.measuredWeights)), fmtBytes(r.parts.loadPeak), fmtBytes(r.measuredLoadPeak), pct(errorPct(r.parts.loadPeak, r.measuredLoadPeak))]),
+  );
+
+  // Does the answer depend on which generated models were in the calibration set? Refit
+  // without each one in turn and re-estimate the bundled models.
+  const sensitivity: Array<{ model: string; batch: number; minErrorPct: number; maxErrorPct: number; minWithout: string; maxWithout: string }> = [];
+  if (measured !== undefined) {
+    const m = measured;
+    process.stdout.write('\n6. calibration-set sensitivity: the bundled models\' memory error when the constants are refitted without each calibration model in turn\n');
+    const names = [...new Set(m.points.map((p) => p.model))];
+    const refits = names.map((left) => ({ left, calibration: fitCalibration(m.analyses, m.points.filter((p) => p.model !== left), m.base) }));
+    for (const r of rows) {
+      const errors = refits.map(({ left, calibration: c }) => ({ left, error: errorPct(new Estimator(bundled.get(r.model) as GraphAnalysis, c).memory(r.batch).totalBytes, r.measuredBytes) }));
+      const lo = errors.reduce((a, b) => (b.error < a.error ? b : a));
+      const hi = errors.reduce((a, b) => (b.error > a.error ? b : a));
+      sensitivity.push({ model: r.model, batch: r.batch, minErrorPct: lo.error, maxErrorPct: hi.error, minWithout: lo.left, maxWithout: hi.left });
+    }
+    printTable(
+      ['model', 'batch', 'error (all)', 'lowest', 'without', 'highest', 'without'],
+      sensitivity.map((x) => {
+        const r = rows.find((y) => y.model === x.model && y.batch === x.batch) as Row;
+        return [x.model, String(x.batch), pct(r.memoryErrorPct), pct(x.minErrorPct), x.minWithout, pct(x.maxErrorPct), x.maxWithout];
+      }),
+    );
+  }
+
+  process.stdout.write(`\n7. what the worker's allocator setting (MALLOC_MMAP_THRESHOLD_=${calibration.mmapThresholdBytes}, src/worker/allocator.ts) saves: the bundled models measured again without it\n`);
+  const allocator: Array<{ model: string; batch: number; tunedBytes: number; defaultBytes: number; defaultAfterLoadBytes: number; tunedAfterLoadBytes: number }> = [];
+  for (const r of rows) {
+    const file = join(bundledModelsDir(), r.model, '1', 'model.onnx');
+    const d = await runChild({ model: file, batch: r.batch, threads: 1, minRuns: 3, seconds: 1, maxRuns: 10 }, undefined, false);
+    allocator.push({ model: r.model, batch: r.batch, tunedBytes: r.measuredBytes, defaultBytes: d.peakBytes, tunedAfterLoadBytes: r.measuredWeights, defaultAfterLoadBytes: d.afterLoadRssBytes - d.baselineRssBytes });
+  }
+  printTable(
+    ['model', 'batch', 'peak, set', 'peak, unset', 'saved', 'weights after load, set', 'unset'],
+    allocator.map((a) => [a.model, String(a.batch), fmtBytes(a.tunedBytes), fmtBytes(a.defaultBytes), `${fmtBytes(a.defaultBytes - a.tunedBytes)} (${((1 - a.tunedBytes / a.defaultBytes) * 100).toFixed(0)}%)`, fmtBytes(a.tunedAfterLoadBytes), fmtBytes(a.defaultAfterLoadBytes)]),
   );
 
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `planner-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(out, `${JSON.stringify({ targetPct: TARGET_PCT, seconds, loadavg: loadavg(), calibration, graphFacts, rows, heldOut: { note: 'generated models never used to fit any constant (VALIDATION_MODELS); no bound', graphFacts: heldOutFacts, rows: heldOut }, durationS: (Date.now() - started) / 1000 }, null, 2)}\n`);
+  writeFileSync(out, `${JSON.stringify({ targetPct: TARGET_PCT, seconds, loadavg: loadavg(), calibration, graphFacts, rows, sensitivity, allocator, heldOut: { note: 'generated models never used to fit any constant (VALIDATION_MODELS); no bound', graphFacts: heldOutFacts, rows: heldOut }, durationS: (Date.now() - started) / 1000 }, null, 2)}\n`);
   process.stdout.write(`   written to ${out} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
   if (failed.length > 0) process.exitCode = 1;
 }

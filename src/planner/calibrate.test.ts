@@ -15,9 +15,10 @@ describe('fitCalibration', () => {
       ...BUILT_IN_CALIBRATION,
       baselineBytes: 90 * MiB,
       sessionBytes: 2 * MiB,
-      convWeightFactor: 2.7,
-      fcWeightFactor: 1.2,
-      fcLoadFactor: 2.1,
+      smallTensorFactor: 3.5,
+      loadCopies: 2.2,
+      rewriteCopies: 2.8,
+      prepackCopies: 1.3,
       arenaFactor: 1.08,
       denseMacsPerSecond: 40e9,
       groupedMacsPerSecond: 6e9,
@@ -41,16 +42,18 @@ describe('fitCalibration', () => {
             peakBytes: mem.totalBytes,
             inputBufferBytes: mem.queuedInputBytes,
             latenciesMs: [e.latencyMs(batch, threads)],
+            mmapThreshold: String(truth.mmapThresholdBytes),
           },
         });
       }
     }
-    const fit = fitCalibration(analyses, points, { schema: truth.schema, source: 'test', measuredAt: '2026-01-01', machine: truth.machine });
+    const fit = fitCalibration(analyses, points, { schema: truth.schema, source: 'test', measuredAt: '2026-01-01', machine: truth.machine, mmapThresholdBytes: truth.mmapThresholdBytes });
     expect(fit.baselineBytes).toBe(truth.baselineBytes);
     expect(fit.sessionBytes / MiB).toBeCloseTo(2, 3);
-    expect(fit.convWeightFactor).toBeCloseTo(2.7, 4);
-    expect(fit.fcWeightFactor).toBeCloseTo(1.2, 4);
-    expect(fit.fcLoadFactor).toBeCloseTo(2.1, 4);
+    expect(fit.smallTensorFactor).toBeCloseTo(3.5, 4);
+    expect(fit.loadCopies).toBeCloseTo(2.2, 4);
+    expect(fit.rewriteCopies).toBeCloseTo(2.8, 4);
+    expect(fit.prepackCopies).toBeCloseTo(1.3, 4);
     expect(fit.arenaFactor).toBeCloseTo(1.08, 3);
     expect(fit.denseMacsPerSecond / 1e9).toBeCloseTo(40, 3);
     expect(fit.groupedMacsPerSecond / 1e9).toBeCloseTo(6, 3);

@@ -1,26 +1,29 @@
 // Measures the calibration constants on generated models (calibration-models.ts) — never on
 // the models being planned — in fresh worker-like child processes, and fits them:
 //   baseline            median RSS of the children before any real model
-//   session + weights   least squares over the models: RSS after load = session
-//                       + convWeightFactor × non-FC bytes + fcWeightFactor × FC bytes;
-//                       fcLoadFactor from the load peaks of the models with FC weights
+//   session, small      least squares over the models: RSS after load − weights = session
+//                       + (smallTensorFactor − 1) × bytes of tensors below the mmap threshold
+//   load copies         least squares over the load peaks of the models whose weights are
+//                       mostly rewritten (conv): loadCopies × R + rewriteCopies × largest R;
+//                       prepackCopies from the FC-dominated models (see estimate.ts)
 //   arenaFactor         Σ measured activation RSS / Σ simulated arena pages
 //   MACs per second     least squares of seconds per image = dense/d + grouped/g (1 thread)
 //   parallel efficiency one model at 2 threads against 1
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { MMAP_THRESHOLD_BYTES } from '../worker/allocator.js';
 import { analyzeGraph, type GraphAnalysis } from './analyze.js';
 import { CALIBRATION_MODELS } from './calibration-models.js';
 import { machineInfo } from './calibration.js';
 import { CALIBRATION_SCHEMA_ID, type Calibration } from './contract.js';
-import { Estimator } from './estimate.js';
+import { Estimator, weightStats, type WeightStats } from './estimate.js';
 import { errorPct, median, runChild } from './measure.js';
 import type { ChildResult } from './measure-child.js';
 import { readOnnxGraph } from './onnx-graph.js';
 
 /** What a calibration records besides the fitted constants. */
-export type CalibrationBase = Pick<Calibration, 'schema' | 'source' | 'measuredAt' | 'machine'>;
+export type CalibrationBase = Pick<Calibration, 'schema' | 'source' | 'measuredAt' | 'machine' | 'mmapThresholdBytes'>;
 
 export interface CalibrationPoint {
   model: string;
@@ -67,33 +70,35 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
   const single = points.filter((p) => p.threads === 1);
   const baselineBytes = median(single.map((p) => p.result.baselinePeakBytes));
 
-  // weights: one row per model (median over its children)
+  // weights: one row per model (median over its children), fitted term by term (estimate.ts)
   const models = [...new Set(single.map((p) => p.model))];
-  const splits = new Map(models.map((m) => [m, new Estimator(analyses.get(m) as GraphAnalysis, { ...provisional(base), baselineBytes }).split]));
-  const resident = models.map((m) => median(single.filter((p) => p.model === m).map((p) => p.result.afterLoadRssBytes - p.result.baselineRssBytes)));
-  const loadPeak = models.map((m) => median(single.filter((p) => p.model === m).map((p) => p.result.loadPeakBytes - p.result.baselinePeakBytes)));
-  const rows = models.map((m) => [1, splits.get(m)?.otherBytes ?? 0, splits.get(m)?.fcBytes ?? 0]);
-  let [sessionBytes, convWeightFactor, fcWeightFactor] = leastSquares(rows, resident) ?? [0, 3, 1.1];
-  if ((sessionBytes ?? 0) < 0 || (convWeightFactor ?? 0) <= 0 || (fcWeightFactor ?? 0) <= 0) {
+  const stats = new Map(models.map((m) => [m, weightStats(analyses.get(m) as GraphAnalysis, base.mmapThresholdBytes)]));
+  const w = (m: string): WeightStats => stats.get(m) as WeightStats;
+  const resident = new Map(models.map((m) => [m, median(single.filter((p) => p.model === m).map((p) => p.result.afterLoadRssBytes - p.result.baselineRssBytes))]));
+  const loadPeak = new Map(models.map((m) => [m, median(single.filter((p) => p.model === m).map((p) => p.result.loadPeakBytes - p.result.baselinePeakBytes))]));
+  const at = (map: ReadonlyMap<string, number>, m: string): number => map.get(m) ?? 0;
+  // resident after load − W = session + (smallTensorFactor − 1) × S
+  let [sessionBytes = 0, smallExtra = 0] = leastSquares(models.map((m) => [1, w(m).smallBytes]), models.map((m) => at(resident, m) - w(m).totalBytes)) ?? [];
+  if (sessionBytes < 0) {
     sessionBytes = 0;
-    [convWeightFactor, fcWeightFactor] = leastSquares(rows.map((r) => r.slice(1)), resident) ?? [3, 1.1];
+    [smallExtra = 0] = leastSquares(models.map((m) => [w(m).smallBytes]), models.map((m) => at(resident, m) - w(m).totalBytes)) ?? [];
   }
-  const conv = Math.max(convWeightFactor ?? 3, 0.5);
-  const fc = Math.max(fcWeightFactor ?? 1.1, 0.5);
-  const session = Math.max(sessionBytes ?? 0, 0);
-  let num = 0;
-  let den = 0;
-  models.forEach((m, i) => {
-    const f = splits.get(m)?.fcBytes ?? 0;
-    num += ((loadPeak[i] ?? 0) - session - conv * (splits.get(m)?.otherBytes ?? 0)) * f;
-    den += f * f;
-  });
-  const fcLoadFactor = Math.max(den > 0 ? num / den : fc, fc);
+  const smallTensorFactor = 1 + Math.max(0, smallExtra);
+  const fixed = (m: string): number => sessionBytes + (smallTensorFactor - 1) * w(m).smallBytes;
+  // load peak of the models whose weights are mostly rewritten = fixed + a × R + b × largest R + F
+  const rewritten = models.filter((m) => w(m).fcBytes < 0.2 * w(m).totalBytes);
+  let [loadCopies = 2, rewriteCopies = 3] = leastSquares(rewritten.map((m) => [w(m).rewrittenBytes, w(m).largestRewrittenBytes]), rewritten.map((m) => at(loadPeak, m) - fixed(m) - w(m).fcBytes)) ?? [];
+  loadCopies = Math.max(1, loadCopies);
+  rewriteCopies = Math.max(0, rewriteCopies);
+  // load peak of the models whose weights are mostly fully-connected = fixed + W + p × largest F
+  const connected = models.filter((m) => w(m).fcBytes >= 0.5 * w(m).totalBytes);
+  const [prepackFit] = leastSquares(connected.map((m) => [w(m).largestFcBytes]), connected.map((m) => at(loadPeak, m) - fixed(m) - w(m).totalBytes)) ?? [];
+  const prepackCopies = Math.max(0, prepackFit ?? 1);
 
   // arena: activation RSS beyond the loaded model, where the run (not the load) set the peak
   let measuredArena = 0;
   let simulatedArena = 0;
-  const unit = { ...provisional(base), baselineBytes, sessionBytes: session, convWeightFactor: conv, fcWeightFactor: fc, fcLoadFactor, arenaFactor: 1 };
+  const unit = { ...provisional(base), baselineBytes, sessionBytes, smallTensorFactor, loadCopies, rewriteCopies, prepackCopies, arenaFactor: 1 };
   for (const p of single) {
     const r = p.result;
     const simulated = new Estimator(analyses.get(p.model) as GraphAnalysis, unit).memory(p.batch).arenaBytes;
@@ -104,10 +109,11 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
   }
   const arenaFactor = simulatedArena > 0 ? measuredArena / simulatedArena : 1;
 
-  // speed: the largest batch of each model, one thread
+  // speed: the largest batch of each model, one thread; not the FC-dominated models, whose
+  // time goes to reading weights (memory bandwidth), not to multiply-accumulates
   const speedRows: number[][] = [];
   const seconds: number[] = [];
-  for (const m of models) {
+  for (const m of models.filter((x) => !connected.includes(x))) {
     const runs = single.filter((p) => p.model === m);
     const best = runs.reduce((a, b) => (b.batch > a.batch ? b : a));
     const t = analyses.get(m)?.totals;
@@ -136,10 +142,11 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
   const calibration: Calibration = {
     ...base,
     baselineBytes,
-    sessionBytes: session,
-    convWeightFactor: conv,
-    fcWeightFactor: fc,
-    fcLoadFactor,
+    sessionBytes,
+    smallTensorFactor,
+    loadCopies,
+    rewriteCopies,
+    prepackCopies,
     arenaFactor,
     denseMacsPerSecond,
     groupedMacsPerSecond,
@@ -167,13 +174,20 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
 }
 
 function provisional(base: CalibrationBase): Calibration {
-  return { ...base, baselineBytes: 0, sessionBytes: 0, convWeightFactor: 1, fcWeightFactor: 1, fcLoadFactor: 1, arenaFactor: 1, denseMacsPerSecond: 1, groupedMacsPerSecond: 1, parallelEfficiency: 1, warnings: [], fits: [] };
+  return { ...base, baselineBytes: 0, sessionBytes: 0, smallTensorFactor: 1, loadCopies: 1, rewriteCopies: 0, prepackCopies: 0, arenaFactor: 1, denseMacsPerSecond: 1, groupedMacsPerSecond: 1, parallelEfficiency: 1, warnings: [], fits: [] };
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
-/** Generates the calibration models, measures them in child processes, and fits the constants. */
-export async function calibrate(options: CalibrateOptions = {}): Promise<Calibration> {
+/** What a calibration measured: enough to fit the constants again (bench/planner.ts refits without each model). */
+export interface CalibrationMeasurements {
+  analyses: Map<string, GraphAnalysis>;
+  points: CalibrationPoint[];
+  base: CalibrationBase;
+}
+
+/** Generates the calibration models and measures them in worker-like child processes. */
+export async function measureCalibrationModels(options: CalibrateOptions = {}): Promise<CalibrationMeasurements> {
   const log = options.log ?? ((): void => undefined);
   const dir = await mkdtemp(join(tmpdir(), 'swarmserve-calibrate-'));
   try {
@@ -195,10 +209,16 @@ export async function calibrate(options: CalibrateOptions = {}): Promise<Calibra
     for (const m of CALIBRATION_MODELS) for (const b of m.batches) await measure(m.name, b, 1);
     const machine = machineInfo();
     if (machine.cores >= 2) await measure('cal-residual', 4, 2);
-    const fitted = fitCalibration(analyses, points, { schema: CALIBRATION_SCHEMA_ID, source: 'measured now', measuredAt: new Date().toISOString().slice(0, 10), machine });
-    for (const w of fitted.warnings) log(`calibrate: WARNING: ${w}`);
-    return fitted;
+    return { analyses, points, base: { schema: CALIBRATION_SCHEMA_ID, source: 'measured now', measuredAt: new Date().toISOString().slice(0, 10), machine, mmapThresholdBytes: MMAP_THRESHOLD_BYTES } };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+}
+
+/** Generates the calibration models, measures them in child processes, and fits the constants. */
+export async function calibrate(options: CalibrateOptions = {}): Promise<Calibration> {
+  const measured = await measureCalibrationModels(options);
+  const fitted = fitCalibration(measured.analyses, measured.points, measured.base);
+  for (const w of fitted.warnings) (options.log ?? ((): void => undefined))(`calibrate: WARNING: ${w}`);
+  return fitted;
 }

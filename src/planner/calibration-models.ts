@@ -176,6 +176,25 @@ function classifierHeavy(): GraphBuilder {
   return w.finish(w.fc(fc2, 2048, 500), ['N', 500]);
 }
 
+/** A few very large 3×3 convolutions with BN on a tiny input: the load copies of big rewritten tensors. */
+function bigConvs(count: number, channels: number): GraphBuilder {
+  const w = BlockWriter.create(`cal-big-conv-${count}`, 17 + count);
+  let x = w.g.input('input', ['N', channels, 8, 8]);
+  for (let i = 0; i < count; i++) x = w.convBnRelu(x, channels, channels, 3);
+  return w.finish(x, ['N', channels, 8, 8]);
+}
+
+/** A multi-layer perceptron: fully-connected weights only (prepacked, not rewritten). */
+function perceptron(sizes: number[]): GraphBuilder {
+  const w = BlockWriter.create('cal-mlp', 19);
+  let x = w.g.input('input', ['N', sizes[0] ?? 1]);
+  for (let i = 1; i < sizes.length; i++) {
+    x = w.fc(x, sizes[i - 1] ?? 1, sizes[i] ?? 1);
+    if (i < sizes.length - 1) x = w.relu(x);
+  }
+  return w.finish(x, ['N', sizes.at(-1) ?? 1]);
+}
+
 export const CALIBRATION_MODELS: readonly CalibrationModel[] = [
   { name: 'cal-plain', describe: 'VGG-like 3×3 conv stack, 160×160 NCHW', batches: [1, 4, 16], build: () => plainStack(160, [32, 64, 128, 256]) },
   { name: 'cal-residual', describe: 'bottleneck residual blocks, 192×192 NCHW', batches: [1, 4, 16], build: () => residualStack(192, 32, [{ width: 32, blocks: 2 }, { width: 64, blocks: 2 }, { width: 128, blocks: 2 }]) },
@@ -187,6 +206,9 @@ export const CALIBRATION_MODELS: readonly CalibrationModel[] = [
   },
   { name: 'cal-depthwise', describe: 'depthwise-separable inverted residuals, 192×192 NHWC', batches: [1, 4, 16], build: () => depthwiseStack(192, [{ width: 24, expand: 4, blocks: 2 }, { width: 40, expand: 6, blocks: 2 }, { width: 80, expand: 6, blocks: 2 }]) },
   { name: 'cal-classifier', describe: 'small conv stem, 3-layer fully-connected classifier (8.7 M Gemm weights)', batches: [1, 8], build: classifierHeavy },
+  { name: 'cal-big-conv-1', describe: 'one 512×512×3×3 conv + BN on 8×8 (a single 9 MiB rewritten tensor)', batches: [1, 4], build: () => bigConvs(1, 512) },
+  { name: 'cal-big-conv-3', describe: 'three 512×512×3×3 convs + BN on 8×8', batches: [1, 4], build: () => bigConvs(3, 512) },
+  { name: 'cal-mlp', describe: 'perceptron 1024→4096→4096→10 (80 MiB of Gemm weights)', batches: [1, 8], build: () => perceptron([1024, 4096, 4096, 10]) },
 ];
 
 

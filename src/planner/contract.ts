@@ -4,8 +4,8 @@
 // them, and `swarmserve plan --json-schema` prints them as JSON Schema (docs/planner.md).
 import { z } from 'zod';
 
-export const PLAN_REPORT_SCHEMA_ID = 'swarmserve.plan/1';
-export const CALIBRATION_SCHEMA_ID = 'swarmserve.calibration/1';
+export const PLAN_REPORT_SCHEMA_ID = 'swarmserve.plan/2';
+export const CALIBRATION_SCHEMA_ID = 'swarmserve.calibration/2';
 
 const count = z.number().int().nonnegative();
 const bytes = z.number().nonnegative().describe('bytes');
@@ -24,10 +24,12 @@ export const calibrationSchema = z
       onnxruntime: z.string(),
     }),
     baselineBytes: bytes.describe('RSS of a worker process (Node, onnxruntime on a session thread, a one-node model loaded and run) before any real model'),
+    mmapThresholdBytes: count.describe("the worker's fixed glibc mmap threshold (MALLOC_MMAP_THRESHOLD_) the constants were measured with"),
     sessionBytes: z.number().describe('fixed RSS of one more loaded session'),
-    convWeightFactor: z.number().positive().describe('RSS per stored byte of weights other than fully-connected ones, after load with graphOptimizationLevel all'),
-    fcWeightFactor: z.number().positive().describe('RSS per stored byte of Gemm/MatMul weights, after load'),
-    fcLoadFactor: z.number().positive().describe('peak RSS per stored byte of Gemm/MatMul weights during load (prepacking copies)'),
+    smallTensorFactor: z.number().min(1).describe('resident bytes per stored byte of constants below the mmap threshold (their load-time copies stay on the heap)'),
+    loadCopies: z.number().min(1).describe('copies of the rewritten (non-FC) weights resident together while onnxruntime optimizes the graph'),
+    rewriteCopies: z.number().nonnegative().describe('further transient copies of the largest rewritten tensor (folded, reordered, …)'),
+    prepackCopies: z.number().nonnegative().describe('further transient copies of the largest Gemm/MatMul weight while it is prepacked'),
     arenaFactor: z.number().positive().describe('measured activation RSS / simulated BFC-arena pages'),
     denseMacsPerSecond: z.number().positive().describe('one intra-op thread, Conv (1 group) / Gemm / MatMul'),
     groupedMacsPerSecond: z.number().positive().describe('one intra-op thread, grouped and depthwise Conv'),
@@ -65,8 +67,8 @@ const layerSchema = z.object({
 
 const memoryEstimateSchema = z.object({
   baselineBytes: bytes,
-  weightsBytes: bytes.describe('resident after load: session + weights × factors'),
-  loadPeakBytes: bytes.describe('weights during load (transient copies)'),
+  weightsBytes: bytes.describe('resident after load: session + weights (+ the heap copies of tensors below the mmap threshold)'),
+  loadPeakBytes: bytes.describe('peak while loading (the transient copies onnxruntime makes while optimizing and prepacking)'),
   arenaBytes: bytes.describe('activation arena after warm-up at batch 1 and B and runs at B'),
   queuedInputBytes: bytes.describe("the worker's two batch input buffers and one output"),
   totalBytes: bytes.describe('baseline + max(load peak, weights + arena + queued)'),
@@ -109,7 +111,7 @@ export const measurementSchema = z.object({
   measured: z.object({
     baselineBytes: bytes.describe('the child before loading the model'),
     afterLoadBytes: bytes,
-    peakBytes: bytes.describe('peak RSS of the worker-like child (process.resourceUsage().maxRSS)'),
+    peakBytes: bytes.describe('peak RSS of the worker-like child (VmHWM on Linux)'),
     latencyMedianMs: z.number(),
     latencyP95Ms: z.number(),
     imagesPerSecond: z.number(),

@@ -1,49 +1,79 @@
 // One worker's memory at batch B, and its speed, from the graph analysis and the calibration
 // constants (measured on generated models: calibrate.ts).
 //
-//   memory = baseline                                 Node + onnxruntime worker process (measured)
-//          + max(load peak, weights + arena + queued) whichever is higher: loading, or serving
+//   memory   = baseline                                 Node + onnxruntime worker process (measured)
+//            + max(load peak, weights + arena + queued) whichever is higher: loading, or serving
+//   weights  = session + W + (smallTensorFactor − 1) × S
+//   load peak= session + (smallTensorFactor − 1) × S
+//            + max(loadCopies × R + rewriteCopies × largest R tensor + F,   while rewriting (BN folding, NCHWc)
+//                  W + prepackCopies × largest F tensor)                     while prepacking FC weights
 //   queued   = the worker's two batch input buffers and one output
-//   weights  = session + convWeightFactor × non-FC weight bytes + fcWeightFactor × FC weight bytes
-//   load peak= session + convWeightFactor × non-FC weight bytes + fcLoadFactor × FC weight bytes
 //   arena    = arenaFactor × pages the simulated BFC arena has touched (ort-memory.ts) after
 //              the worker's warm-up (batch 1, batch B) and steady runs at batch B
+//   W = stored bytes of all constants, F = of fully-connected (Gemm/MatMul) weights, R = W − F,
+//   S = of tensors below the worker's mmap threshold (src/worker/allocator.ts): glibc returns
+//   freed blocks above it, so only small tensors leave their load-time copies behind.
+//
 //   seconds per image per thread = dense MACs / denseMacsPerSecond + grouped MACs / groupedMacsPerSecond
 import { inferAt, parameterOwners, peakOf, type GraphAnalysis } from './analyze.js';
 import type { BatchEstimate, Calibration, MemoryEstimate } from './contract.js';
 import { planExecution, simulateWorkerArena, type ExecutionPlan } from './ort-memory.js';
 import { operatorName } from './shape-inference.js';
 
-export interface WeightSplit {
-  /** Stored bytes of Gemm / MatMul constant operands. */
+/** What the weight-memory model needs to know about a graph's constants. */
+export interface WeightStats {
+  /** Stored bytes of every constant (initializers and Constant nodes). */
+  totalBytes: number;
+  /** Of Gemm / MatMul weight operands (prepacked, not rewritten). */
   fcBytes: number;
-  /** All other stored bytes (convolution weights, BN statistics, …). */
-  otherBytes: number;
+  largestFcBytes: number;
+  /** Of all other constants (rewritten by the optimizers: BN folding, NCHWc reordering, …). */
+  rewrittenBytes: number;
+  largestRewrittenBytes: number;
+  /** Of constants smaller than the mmap threshold. */
+  smallBytes: number;
 }
 
-export function weightSplit(analysis: GraphAnalysis): WeightSplit {
+export function weightStats(analysis: GraphAnalysis, mmapThresholdBytes: number): WeightStats {
   const graph = analysis.graph;
-  let fcBytes = 0;
-  const seen = new Set<string>();
+  const fc = new Set<string>();
   for (const [name, node] of parameterOwners(graph)) {
     const op = operatorName(node);
-    if ((op === 'Gemm' || op === 'MatMul') && !seen.has(name)) {
-      seen.add(name);
-      fcBytes += graph.constants.get(name)?.byteLength ?? 0;
+    if (op === 'Gemm' || op === 'MatMul') fc.add(name);
+  }
+  const s: WeightStats = { totalBytes: 0, fcBytes: 0, largestFcBytes: 0, rewrittenBytes: 0, largestRewrittenBytes: 0, smallBytes: 0 };
+  for (const [name, c] of graph.constants) {
+    const b = c.byteLength;
+    s.totalBytes += b;
+    if (b < mmapThresholdBytes) s.smallBytes += b;
+    if (fc.has(name)) {
+      s.fcBytes += b;
+      s.largestFcBytes = Math.max(s.largestFcBytes, b);
+    } else {
+      s.rewrittenBytes += b;
+      s.largestRewrittenBytes = Math.max(s.largestRewrittenBytes, b);
     }
   }
-  return { fcBytes, otherBytes: analysis.totals.weightBytes - fcBytes };
+  return s;
+}
+
+/** Resident weights after load, and the load peak, both above the baseline. */
+export function weightMemory(w: WeightStats, c: Calibration): { weightsBytes: number; loadPeakBytes: number } {
+  const small = (c.smallTensorFactor - 1) * w.smallBytes;
+  const rewriting = c.loadCopies * w.rewrittenBytes + c.rewriteCopies * w.largestRewrittenBytes + w.fcBytes;
+  const prepacking = w.totalBytes + c.prepackCopies * w.largestFcBytes;
+  return { weightsBytes: c.sessionBytes + w.totalBytes + small, loadPeakBytes: c.sessionBytes + small + Math.max(rewriting, prepacking) };
 }
 
 export class Estimator {
   private readonly plans = new Map<number, ExecutionPlan>();
-  readonly split: WeightSplit;
+  readonly weights: WeightStats;
 
   constructor(
     readonly analysis: GraphAnalysis,
     readonly calibration: Calibration,
   ) {
-    this.split = weightSplit(analysis);
+    this.weights = weightStats(analysis, calibration.mmapThresholdBytes);
   }
 
   private plan(batch: number): ExecutionPlan {
@@ -66,8 +96,7 @@ export class Estimator {
     const warmUp = batch === 1 ? [serving] : [this.plan(1), serving];
     const arena = simulateWorkerArena({ warmUp, serving });
     const arenaBytes = c.arenaFactor * arena.touchedBytes;
-    const weightsBytes = c.sessionBytes + c.convWeightFactor * this.split.otherBytes + c.fcWeightFactor * this.split.fcBytes;
-    const loadPeakBytes = c.sessionBytes + c.convWeightFactor * this.split.otherBytes + c.fcLoadFactor * this.split.fcBytes;
+    const { weightsBytes, loadPeakBytes } = weightMemory(this.weights, c);
     const queuedInputBytes = this.queuedBytes(batch);
     const totalBytes = c.baselineBytes + Math.max(loadPeakBytes, weightsBytes + arenaBytes + queuedInputBytes);
     return { baselineBytes: c.baselineBytes, weightsBytes, loadPeakBytes, arenaBytes, queuedInputBytes, totalBytes };

@@ -7,6 +7,7 @@
 //   node dist/src/planner/measure-child.js '{"model":"…","batch":8,"threads":1,"minRuns":3,"seconds":5}'
 //
 // Prints one JSON line (ChildResult) on stdout.
+import { readFileSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -38,6 +39,8 @@ export interface ChildResult {
   peakBytes: number;
   inputBufferBytes: number;
   latenciesMs: number[];
+  /** MALLOC_MMAP_THRESHOLD_ as the child saw it (null: unset, glibc's dynamic threshold). */
+  mmapThreshold: string | null;
 }
 
 export function sessionOptions(threads: number): Record<string, unknown> {
@@ -45,7 +48,26 @@ export function sessionOptions(threads: number): Record<string, unknown> {
   return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', enableCpuMemArena: true, enableMemPattern: true };
 }
 
-const maxRss = (): number => process.resourceUsage().maxRSS * 1024;
+/**
+ * Peak RSS of this process so far. Linux: VmHWM, the high-water mark of this process's own
+ * address space. Not getrusage's maxRSS: a spawned child inherits its parent's RSS at fork
+ * in maxRSS, so a planner that has read a 100 MB model would see every child "peak" at its
+ * own size.
+ */
+export function peakRssBytes(status = readProcStatus()): number {
+  const match = status === undefined ? null : /^VmHWM:\s+(\d+) kB/m.exec(status);
+  return match?.[1] !== undefined ? Number(match[1]) * 1024 : process.resourceUsage().maxRSS * 1024;
+}
+
+function readProcStatus(): string | undefined {
+  try {
+    return readFileSync('/proc/self/status', 'utf8');
+  } catch {
+    return undefined;
+  }
+}
+
+const maxRss = (): number => peakRssBytes();
 
 export async function measureInThisProcess(req: ChildRequest): Promise<ChildResult> {
   const dir = await mkdtemp(join(tmpdir(), 'swarmserve-measure-'));
@@ -101,7 +123,7 @@ export async function measureInThisProcess(req: ChildRequest): Promise<ChildResu
       latenciesMs.push(await run(latenciesMs.length % 2, req.batch));
     }
     buffers = [];
-    return { baselinePeakBytes, baselineRssBytes, loadPeakBytes, afterLoadRssBytes, peakBytes: maxRss(), inputBufferBytes: length(req.batch) * 4 * 2, latenciesMs };
+    return { baselinePeakBytes, baselineRssBytes, loadPeakBytes, afterLoadRssBytes, peakBytes: maxRss(), inputBufferBytes: length(req.batch) * 4 * 2, latenciesMs, mmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? null };
   } finally {
     await thread.close();
     await rm(dir, { recursive: true, force: true });

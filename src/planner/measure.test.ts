@@ -7,6 +7,7 @@ import { leastSquares } from './calibrate.js';
 import { BUILT_IN_CALIBRATION } from './calibration.js';
 import { planReportSchema } from './contract.js';
 import { median, percentile, runChild } from './measure.js';
+import { peakRssBytes } from './measure-child.js';
 import { buildPlan } from './plan.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'swarmserve-measure-test-'));
@@ -27,6 +28,24 @@ describe('measuring in a fresh worker-like process', () => {
     expect(r.loadPeakBytes).toBeGreaterThanOrEqual(r.baselinePeakBytes);
     expect(r.peakBytes).toBeGreaterThanOrEqual(r.loadPeakBytes);
     expect(r.inputBufferBytes).toBe(2 * 4 * 3 * 64 * 64 * 4);
+  });
+
+  it('runs the child with the worker allocator setting, or without it when asked', async () => {
+    expect((await runChild({ model, batch: 1, threads: 1, minRuns: 1, seconds: 0 })).mmapThreshold).toBe('131072');
+    expect((await runChild({ model, batch: 1, threads: 1, minRuns: 1, seconds: 0 }, undefined, false)).mmapThreshold).toBeNull();
+  });
+
+  it("reports the child's own peak, not its parent's RSS (getrusage's maxRSS inherits it at fork)", async () => {
+    const ballast = Buffer.alloc(400 * 2 ** 20, 1); // this process's RSS grows by 400 MiB
+    const r = await runChild({ model, batch: 1, threads: 1, minRuns: 1, seconds: 0 });
+    expect(ballast[ballast.length - 1]).toBe(1);
+    expect(r.peakBytes).toBeLessThan(300 * 2 ** 20);
+    expect(r.baselinePeakBytes).toBeLessThan(300 * 2 ** 20);
+  });
+
+  it('reads the peak from VmHWM', () => {
+    expect(peakRssBytes('Name:\tnode\nVmPeak:\t 1000 kB\nVmHWM:\t   40400 kB\nVmRSS:\t 30000 kB\n')).toBe(40400 * 1024);
+    expect(peakRssBytes(undefined)).toBeGreaterThan(0);
   });
 
   it('plan --measure: estimate, measurement and error side by side, per batch size', async () => {
