@@ -13,8 +13,8 @@
 // 5. Prints the weights part alone (resident after load, load peak) against the measurement.
 // 6. Refits the constants without each calibration model in turn and prints the range of the
 //    bundled models' errors: the answer must not hinge on the choice of calibration models.
-// 7. Measures the bundled models again without the worker's allocator setting
-//    (src/worker/allocator.ts) and prints what the setting saves.
+// 7. Measures the bundled models again without the worker's malloc tuning
+//    (src/worker/allocator.ts) and prints what the tuning saves.
 // Writes everything to bench/results/planner-<ISO timestamp>.json (held-out rows under
 // `heldOut`). Exit code 1 if a bundled model's memory error exceeds 25 %.
 //
@@ -120,7 +120,7 @@ async function main(): Promise<void> {
     calibration = fitCalibration(measured.analyses, measured.points, measured.base);
   }
   process.stdout.write(
-    `   constants: baseline ${fmtBytes(calibration.baselineBytes)}, session ${fmtBytes(calibration.sessionBytes)}, small tensors ×${calibration.smallTensorFactor.toFixed(2)}, load copies ${calibration.loadCopies.toFixed(2)} × rewritten + ${calibration.rewriteCopies.toFixed(2)} × largest, prepack + ${calibration.prepackCopies.toFixed(2)} × largest FC, arena ×${calibration.arenaFactor.toFixed(3)}, ${(calibration.denseMacsPerSecond / 1e9).toFixed(1)} G dense / ${(calibration.groupedMacsPerSecond / 1e9).toFixed(2)} G grouped MACs/s per thread, parallel efficiency ${calibration.parallelEfficiency.toFixed(2)} (mmap threshold ${fmtBytes(calibration.mmapThresholdBytes)})\n`,
+    `   constants: baseline ${fmtBytes(calibration.baselineBytes)}, session ${fmtBytes(calibration.sessionBytes)}, small tensors ×${calibration.smallTensorFactor.toFixed(2)} (×${calibration.smallLoadFactor.toFixed(2)} while loading), load copies ${calibration.loadCopies.toFixed(2)} × rewritten + ${calibration.rewriteCopies.toFixed(2)} × largest, prepack + ${calibration.prepackCopies.toFixed(2)} × largest FC, arena ×${calibration.arenaFactor.toFixed(3)}, ${(calibration.denseMacsPerSecond / 1e9).toFixed(1)} G dense / ${(calibration.groupedMacsPerSecond / 1e9).toFixed(2)} G grouped MACs/s per thread, parallel efficiency ${calibration.parallelEfficiency.toFixed(2)} (load-time mmap threshold ${fmtBytes(calibration.mmapThresholdBytes)})\n`,
   );
   process.stdout.write(`   fit on the calibration models: memory ${calibration.fits.map((f) => pct(f.memoryErrorPct)).join(' ')}\n`);
   for (const w of calibration.warnings) process.stdout.write(`   WARNING: ${w}\n`);
@@ -213,15 +213,15 @@ async function main(): Promise<void> {
     );
   }
 
-  process.stdout.write(`\n7. what the worker's allocator setting (MALLOC_MMAP_THRESHOLD_=${calibration.mmapThresholdBytes}, src/worker/allocator.ts) saves: the bundled models measured again without it\n`);
+  process.stdout.write("\n7. what the worker's malloc tuning (src/worker/allocator.ts) saves: the bundled models measured again without it (--no-malloc-tuning)\n");
   const allocator: Array<{ model: string; batch: number; tunedBytes: number; defaultBytes: number; defaultAfterLoadBytes: number; tunedAfterLoadBytes: number }> = [];
   for (const r of rows) {
     const file = join(bundledModelsDir(), r.model, '1', 'model.onnx');
-    const d = await runChild({ model: file, batch: r.batch, threads: 1, minRuns: 3, seconds: 1, maxRuns: 10 }, undefined, false);
+    const d = await runChild({ model: file, batch: r.batch, threads: 1, minRuns: 3, seconds: 1, maxRuns: 10, mallocTuning: false });
     allocator.push({ model: r.model, batch: r.batch, tunedBytes: r.measuredBytes, defaultBytes: d.peakBytes, tunedAfterLoadBytes: r.measuredWeights, defaultAfterLoadBytes: d.afterLoadRssBytes - d.baselineRssBytes });
   }
   printTable(
-    ['model', 'batch', 'peak, set', 'peak, unset', 'saved', 'weights after load, set', 'unset'],
+    ['model', 'batch', 'peak, tuned', 'untuned', 'saved', 'weights after load, tuned', 'untuned'],
     allocator.map((a) => [a.model, String(a.batch), fmtBytes(a.tunedBytes), fmtBytes(a.defaultBytes), `${fmtBytes(a.defaultBytes - a.tunedBytes)} (${((1 - a.tunedBytes / a.defaultBytes) * 100).toFixed(0)}%)`, fmtBytes(a.tunedAfterLoadBytes), fmtBytes(a.defaultAfterLoadBytes)]),
   );
 

@@ -10,6 +10,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { loadRepository } from '../src/model/repository/repository.js';
+import { afterModelLoad, beforeModelLoad, releaseFreeMemory } from '../src/worker/allocator.js';
 import { ModelSession } from '../src/worker/model-session.js';
 import { ImagePreprocessor } from '../src/worker/preprocess.js';
 import type { RawReport, RawResultMessage, RawRunMessage, RawRunOptions } from './raw.js';
@@ -68,11 +69,15 @@ async function run(options: RawRunOptions): Promise<RawReport> {
   const images = await Promise.all(options.imagePaths.map((path) => readFile(path)));
   if (images.length === 0) throw new Error('no images');
 
+  // malloc tuning as the server applies it (src/embedded/embedded-server.ts)
+  const tuned = beforeModelLoad();
   const session = await ModelSession.create(entry, version, { intraOpThreads: options.intraOpThreads });
   try {
+    if (tuned) releaseFreeMemory();
     const preprocessor = new ImagePreprocessor(entry.config.preprocess, options.maxPixels);
     const maxBatch = Math.min(options.maxBatchSize, session.maxBatch);
     await session.warmUp([1, maxBatch]);
+    if (tuned) afterModelLoad();
     const common = {
       model: entry.name,
       version: version.version,

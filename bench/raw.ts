@@ -7,7 +7,6 @@ import { fork } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { LatencySummaryMs } from '../src/loadtest/contract.js';
-import { WORKER_ALLOCATOR_ENV } from '../src/worker/allocator.js';
 
 export type RawMode = 'throughput' | 'sequential';
 
@@ -91,7 +90,7 @@ const MARGIN_MS = 90_000;
 export function runRawInChildProcess(options: RawRunOptions, hooks: RawChildHooks = {}): Promise<RawReport> {
   const entry = fileURLToPath(new URL('./raw-runner.js', import.meta.url));
   if (!existsSync(entry)) return Promise.reject(new Error(`${entry} not found: run \`npm run build\` first.`));
-  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [], env: { ...process.env, ...WORKER_ALLOCATOR_ENV } });
+  const child = fork(entry, [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'], execArgv: [] });
   if (child.pid !== undefined) hooks.onStart?.(child.pid);
   return new Promise<RawReport>((resolve, reject) => {
     let report: RawReport | undefined;

@@ -5,7 +5,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { createInterface } from 'node:readline';
-import { WORKER_ALLOCATOR_ENV } from '../src/worker/allocator.js';
 
 export interface ServerHandle {
   pid: number;
@@ -43,7 +42,7 @@ const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms
 /** Starts `node <mainJs> serve <args>` and waits for GET /health/ready = 200. */
 export async function startServer(mainJs: string, args: string[], url: string, readyTimeoutMs = 120_000): Promise<ServerHandle> {
   const started = performance.now();
-  const child = spawn(process.execPath, [mainJs, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...WORKER_ALLOCATOR_ENV } });
+  const child = spawn(process.execPath, [mainJs, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
   forward(child, '    [server] ');
   let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
   const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {

@@ -3,15 +3,12 @@ import { createLogger } from '../common/logger.js';
 import { addOptions, cliFlags, resolveOptions } from '../config/options.js';
 import { SERVE_OPTIONS } from '../config/serve-config.js';
 import { EmbeddedServer } from '../embedded/embedded-server.js';
-import { allocatorWarning } from '../worker/allocator.js';
 
 export function registerServeCommand(program: Command): void {
   const serve = program.command('serve').description('embedded mode: gateway, queue and inference in one process (no Redis)');
   addOptions(serve, SERVE_OPTIONS).action(async () => {
     const config = resolveOptions(SERVE_OPTIONS, cliFlags(serve));
     const logger = createLogger(config.logLevel);
-    const malloc = allocatorWarning();
-    if (malloc !== undefined) logger.warn(malloc);
     const server = await EmbeddedServer.create(config, logger);
     const url = await server.listen();
     logger.info({ url, models: [...server.repository.models.keys()], defaultModel: server.defaultModel }, `swarmserve listening on ${url} (POST ${url}/predict)`);

@@ -2,6 +2,13 @@ import { z } from 'zod';
 import { bundledModelsDir } from './paths.js';
 import { intFrom, type OptionTable } from './options.js';
 
+/** A switch that is on unless its --no- flag or its env var (false / 0) turns it off. */
+const onByDefault = () =>
+  z
+    .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
+    .default(true)
+    .transform((v) => v === true || v === 'true' || v === '1');
+
 export const SERVE_OPTIONS = {
   port: { flag: '-p, --port <port>', env: 'SWARMSERVE_PORT', description: 'HTTP port (0 picks a free one)', schema: intFrom(0, 65535, 8080) },
   host: { flag: '--host <host>', env: 'SWARMSERVE_HOST', description: 'interface to listen on', schema: z.string().min(1).default('0.0.0.0') },
@@ -23,14 +30,17 @@ export const SERVE_OPTIONS = {
   threads: { flag: '--threads <n>', env: 'SWARMSERVE_THREADS', description: "override every model's intra-op threads", schema: z.coerce.number().int().min(1).max(256).optional() },
   drainTimeoutMs: { flag: '--drain-timeout-ms <ms>', env: 'SWARMSERVE_DRAIN_TIMEOUT_MS', description: 'on SIGTERM, how long in-flight work may take', schema: intFrom(0, 600_000, 30_000) },
   logLevel: { flag: '--log-level <level>', env: 'SWARMSERVE_LOG_LEVEL', description: 'fatal|error|warn|info|debug|trace|silent', schema: z.enum(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent']).default('info') },
+  mallocTuning: {
+    flag: '--no-malloc-tuning',
+    env: 'SWARMSERVE_MALLOC_TUNING',
+    description: 'do not tune glibc malloc around model loading (docs/configuration.md)',
+    schema: onByDefault(),
+  },
   prepare: {
     flag: '--no-prepare',
     env: 'SWARMSERVE_PREPARE',
     description: 'do not generate missing bundled model files at start',
-    schema: z
-      .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
-      .default(true)
-      .transform((v) => v === true || v === 'true' || v === '1'),
+    schema: onByDefault(),
   },
 } satisfies OptionTable;
 

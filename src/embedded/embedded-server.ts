@@ -13,6 +13,7 @@ import type { ModelEntry, ModelRepository } from '../model/repository/contract.j
 import { loadRepository } from '../model/repository/repository.js';
 import { queueKey } from '../queue/contract.js';
 import { MemoryQueue } from '../queue/memory-queue.js';
+import { afterModelLoad, beforeModelLoad } from '../worker/allocator.js';
 import { BatchWorker } from '../worker/batch-worker.js';
 import { resolve } from 'node:path';
 
@@ -44,6 +45,7 @@ export class EmbeddedServer {
     const queue = await MemoryQueue.create();
     const metrics = new ServeMetrics(() => depths(repository, queue));
     const workers: BatchWorker[] = [];
+    const tuned = config.mallocTuning && beforeModelLoad();
     try {
       for (const entry of repository.models.values()) {
         for (const version of entry.versions) {
@@ -57,6 +59,7 @@ export class EmbeddedServer {
             ...(config.maxBatchSize === undefined ? {} : { maxBatchSize: config.maxBatchSize }),
             ...(config.maxQueueDelayMs === undefined ? {} : { maxQueueDelayMs: config.maxQueueDelayMs }),
             ...(config.threads === undefined ? {} : { intraOpThreads: config.threads }),
+            releaseMemoryAfterLoad: tuned,
             onError: (err) => logger.error({ err, model: entry.name }, 'worker loop failed'),
           });
           workers.push(worker);
@@ -67,6 +70,8 @@ export class EmbeddedServer {
       await Promise.all(workers.map((w) => w.close()));
       throw err;
     }
+    if (tuned) afterModelLoad();
+    logger.info({ mallocTuning: tuned ? 'applied' : config.mallocTuning ? 'unavailable (not glibc)' : 'off' }, 'memory allocator');
     const lifecycle: Lifecycle = { ready: false };
     const app = await buildGateway({
       producer: queue,

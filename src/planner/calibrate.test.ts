@@ -15,7 +15,8 @@ describe('fitCalibration', () => {
       ...BUILT_IN_CALIBRATION,
       baselineBytes: 90 * MiB,
       sessionBytes: 2 * MiB,
-      smallTensorFactor: 3.5,
+      smallTensorFactor: 1.2,
+      smallLoadFactor: 3.5,
       loadCopies: 2.2,
       rewriteCopies: 2.8,
       prepackCopies: 1.3,
@@ -42,7 +43,7 @@ describe('fitCalibration', () => {
             peakBytes: mem.totalBytes,
             inputBufferBytes: mem.queuedInputBytes,
             latenciesMs: [e.latencyMs(batch, threads)],
-            mmapThreshold: String(truth.mmapThresholdBytes),
+            mallocTuned: true,
           },
         });
       }
@@ -50,7 +51,8 @@ describe('fitCalibration', () => {
     const fit = fitCalibration(analyses, points, { schema: truth.schema, source: 'test', measuredAt: '2026-01-01', machine: truth.machine, mmapThresholdBytes: truth.mmapThresholdBytes });
     expect(fit.baselineBytes).toBe(truth.baselineBytes);
     expect(fit.sessionBytes / MiB).toBeCloseTo(2, 3);
-    expect(fit.smallTensorFactor).toBeCloseTo(3.5, 4);
+    expect(fit.smallTensorFactor).toBeCloseTo(1.2, 4);
+    expect(fit.smallLoadFactor).toBeCloseTo(3.5, 4);
     expect(fit.loadCopies).toBeCloseTo(2.2, 4);
     expect(fit.rewriteCopies).toBeCloseTo(2.8, 4);
     expect(fit.prepackCopies).toBeCloseTo(1.3, 4);

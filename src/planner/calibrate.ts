@@ -1,10 +1,12 @@
 // Measures the calibration constants on generated models (calibration-models.ts) — never on
 // the models being planned — in fresh worker-like child processes, and fits them:
 //   baseline            median RSS of the children before any real model
-//   session, small      least squares over the models: RSS after load − weights = session
-//                       + (smallTensorFactor − 1) × bytes of tensors below the mmap threshold
+//   session, small      least squares over the models: RSS after load (memory released)
+//                       − weights = session + (smallTensorFactor − 1) × bytes of tensors
+//                       below the load-time mmap threshold
 //   load copies         least squares over the load peaks of the models whose weights are
-//                       mostly rewritten (conv): loadCopies × R + rewriteCopies × largest R;
+//                       mostly rewritten (conv): loadCopies × R + rewriteCopies × largest R
+//                       + (smallLoadFactor − 1) × small bytes;
 //                       prepackCopies from the FC-dominated models (see estimate.ts)
 //   arenaFactor         Σ measured activation RSS / Σ simulated arena pages
 //   MACs per second     least squares of seconds per image = dense/d + grouped/g (1 thread)
@@ -12,7 +14,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { MMAP_THRESHOLD_BYTES } from '../worker/allocator.js';
+import { LOAD_MMAP_THRESHOLD_BYTES } from '../worker/allocator.js';
 import { analyzeGraph, type GraphAnalysis } from './analyze.js';
 import { CALIBRATION_MODELS } from './calibration-models.js';
 import { machineInfo } from './calibration.js';
@@ -84,12 +86,15 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
     [smallExtra = 0] = leastSquares(models.map((m) => [w(m).smallBytes]), models.map((m) => at(resident, m) - w(m).totalBytes)) ?? [];
   }
   const smallTensorFactor = 1 + Math.max(0, smallExtra);
-  const fixed = (m: string): number => sessionBytes + (smallTensorFactor - 1) * w(m).smallBytes;
-  // load peak of the models whose weights are mostly rewritten = fixed + a × R + b × largest R + F
+  // load peak of the models whose weights are mostly rewritten
+  //   = session + a × R + b × largest R + F + (smallLoadFactor − 1) × S
   const rewritten = models.filter((m) => w(m).fcBytes < 0.2 * w(m).totalBytes);
-  let [loadCopies = 2, rewriteCopies = 3] = leastSquares(rewritten.map((m) => [w(m).rewrittenBytes, w(m).largestRewrittenBytes]), rewritten.map((m) => at(loadPeak, m) - fixed(m) - w(m).fcBytes)) ?? [];
-  loadCopies = Math.max(1, loadCopies);
-  rewriteCopies = Math.max(0, rewriteCopies);
+  const [fitCopies = 2, fitRewrite = 3, smallLoadExtra = 0] =
+    leastSquares(rewritten.map((m) => [w(m).rewrittenBytes, w(m).largestRewrittenBytes, w(m).smallBytes]), rewritten.map((m) => at(loadPeak, m) - sessionBytes - w(m).fcBytes)) ?? [];
+  const loadCopies = Math.max(1, fitCopies);
+  const rewriteCopies = Math.max(0, fitRewrite);
+  const smallLoadFactor = 1 + Math.max(0, smallLoadExtra);
+  const fixed = (m: string): number => sessionBytes + (smallLoadFactor - 1) * w(m).smallBytes;
   // load peak of the models whose weights are mostly fully-connected = fixed + W + p × largest F
   const connected = models.filter((m) => w(m).fcBytes >= 0.5 * w(m).totalBytes);
   const [prepackFit] = leastSquares(connected.map((m) => [w(m).largestFcBytes]), connected.map((m) => at(loadPeak, m) - fixed(m) - w(m).totalBytes)) ?? [];
@@ -98,7 +103,7 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
   // arena: activation RSS beyond the loaded model, where the run (not the load) set the peak
   let measuredArena = 0;
   let simulatedArena = 0;
-  const unit = { ...provisional(base), baselineBytes, sessionBytes, smallTensorFactor, loadCopies, rewriteCopies, prepackCopies, arenaFactor: 1 };
+  const unit = { ...provisional(base), baselineBytes, sessionBytes, smallTensorFactor, smallLoadFactor, loadCopies, rewriteCopies, prepackCopies, arenaFactor: 1 };
   for (const p of single) {
     const r = p.result;
     const simulated = new Estimator(analyses.get(p.model) as GraphAnalysis, unit).memory(p.batch).arenaBytes;
@@ -144,6 +149,7 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
     baselineBytes,
     sessionBytes,
     smallTensorFactor,
+    smallLoadFactor,
     loadCopies,
     rewriteCopies,
     prepackCopies,
@@ -174,7 +180,7 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
 }
 
 function provisional(base: CalibrationBase): Calibration {
-  return { ...base, baselineBytes: 0, sessionBytes: 0, smallTensorFactor: 1, loadCopies: 1, rewriteCopies: 0, prepackCopies: 0, arenaFactor: 1, denseMacsPerSecond: 1, groupedMacsPerSecond: 1, parallelEfficiency: 1, warnings: [], fits: [] };
+  return { ...base, baselineBytes: 0, sessionBytes: 0, smallTensorFactor: 1, smallLoadFactor: 1, loadCopies: 1, rewriteCopies: 0, prepackCopies: 0, arenaFactor: 1, denseMacsPerSecond: 1, groupedMacsPerSecond: 1, parallelEfficiency: 1, warnings: [], fits: [] };
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
@@ -209,7 +215,7 @@ export async function measureCalibrationModels(options: CalibrateOptions = {}): 
     for (const m of CALIBRATION_MODELS) for (const b of m.batches) await measure(m.name, b, 1);
     const machine = machineInfo();
     if (machine.cores >= 2) await measure('cal-residual', 4, 2);
-    return { analyses, points, base: { schema: CALIBRATION_SCHEMA_ID, source: 'measured now', measuredAt: new Date().toISOString().slice(0, 10), machine, mmapThresholdBytes: MMAP_THRESHOLD_BYTES } };
+    return { analyses, points, base: { schema: CALIBRATION_SCHEMA_ID, source: 'measured now', measuredAt: new Date().toISOString().slice(0, 10), machine, mmapThresholdBytes: LOAD_MMAP_THRESHOLD_BYTES } };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

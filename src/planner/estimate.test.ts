@@ -33,7 +33,7 @@ describe('weight memory model', () => {
   });
 
   it('resident weights and the load peak (hand-computed)', () => {
-    const c = { ...BUILT_IN_CALIBRATION, sessionBytes: 1_048_576, smallTensorFactor: 4, loadCopies: 2, rewriteCopies: 3, prepackCopies: 1 };
+    const c = { ...BUILT_IN_CALIBRATION, sessionBytes: 1_048_576, smallTensorFactor: 4, smallLoadFactor: 4, loadCopies: 2, rewriteCopies: 3, prepackCopies: 1 };
     const w = weightStats(model(), 131072);
     // resident: session + W + 3 × small; load: session + 3 × small + max(2 × 10,240 + 3 × 9,216 + 2,600,000, W + 2,560,000)
     expect(weightMemory(w, c)).toEqual({ weightsBytes: 1_048_576 + 2_610_240 + 150_720, loadPeakBytes: 1_048_576 + 150_720 + 5_170_240 });

@@ -3,16 +3,17 @@
 //
 //   memory   = baseline                                 Node + onnxruntime worker process (measured)
 //            + max(load peak, weights + arena + queued) whichever is higher: loading, or serving
-//   weights  = session + W + (smallTensorFactor − 1) × S
-//   load peak= session + (smallTensorFactor − 1) × S
+//   weights  = session + W + (smallTensorFactor − 1) × S       after the load, freed memory released
+//   load peak= session + (smallLoadFactor − 1) × S
 //            + max(loadCopies × R + rewriteCopies × largest R tensor + F,   while rewriting (BN folding, NCHWc)
 //                  W + prepackCopies × largest F tensor)                     while prepacking FC weights
 //   queued   = the worker's two batch input buffers and one output
 //   arena    = arenaFactor × pages the simulated BFC arena has touched (ort-memory.ts) after
 //              the worker's warm-up (batch 1, batch B) and steady runs at batch B
 //   W = stored bytes of all constants, F = of fully-connected (Gemm/MatMul) weights, R = W − F,
-//   S = of tensors below the worker's mmap threshold (src/worker/allocator.ts): glibc returns
-//   freed blocks above it, so only small tensors leave their load-time copies behind.
+//   S = of tensors below the worker's mmap threshold while loading (src/worker/allocator.ts):
+//   glibc returns freed blocks above it at once; the copies of small tensors stay on the heap
+//   until the worker releases free memory after the load.
 //
 //   seconds per image per thread = dense MACs / denseMacsPerSecond + grouped MACs / groupedMacsPerSecond
 import { inferAt, parameterOwners, peakOf, type GraphAnalysis } from './analyze.js';
@@ -59,10 +60,12 @@ export function weightStats(analysis: GraphAnalysis, mmapThresholdBytes: number)
 
 /** Resident weights after load, and the load peak, both above the baseline. */
 export function weightMemory(w: WeightStats, c: Calibration): { weightsBytes: number; loadPeakBytes: number } {
-  const small = (c.smallTensorFactor - 1) * w.smallBytes;
   const rewriting = c.loadCopies * w.rewrittenBytes + c.rewriteCopies * w.largestRewrittenBytes + w.fcBytes;
   const prepacking = w.totalBytes + c.prepackCopies * w.largestFcBytes;
-  return { weightsBytes: c.sessionBytes + w.totalBytes + small, loadPeakBytes: c.sessionBytes + small + Math.max(rewriting, prepacking) };
+  return {
+    weightsBytes: c.sessionBytes + w.totalBytes + (c.smallTensorFactor - 1) * w.smallBytes,
+    loadPeakBytes: c.sessionBytes + (c.smallLoadFactor - 1) * w.smallBytes + Math.max(rewriting, prepacking),
+  };
 }
 
 export class Estimator {

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { GraphBuilder } from '../model/onnx/graph-builder.js';
+import { afterModelLoad, beforeModelLoad, releaseFreeMemory } from '../worker/allocator.js';
 import { SessionThread } from '../worker/session-thread.js';
 
 export interface ChildRequest {
@@ -26,6 +27,8 @@ export interface ChildRequest {
   maxRuns?: number;
   /** Sizes of symbolic dims other than the batch. */
   dims?: Record<string, number>;
+  /** The worker's malloc tuning (src/worker/allocator.ts); default true. */
+  mallocTuning?: boolean;
 }
 
 export interface ChildResult {
@@ -39,8 +42,8 @@ export interface ChildResult {
   peakBytes: number;
   inputBufferBytes: number;
   latenciesMs: number[];
-  /** MALLOC_MMAP_THRESHOLD_ as the child saw it (null: unset, glibc's dynamic threshold). */
-  mmapThreshold: string | null;
+  /** Whether the worker's malloc tuning was applied (false: off, or not glibc). */
+  mallocTuned: boolean;
 }
 
 export function sessionOptions(threads: number): Record<string, unknown> {
@@ -72,6 +75,9 @@ const maxRss = (): number => peakRssBytes();
 export async function measureInThisProcess(req: ChildRequest): Promise<ChildResult> {
   const dir = await mkdtemp(join(tmpdir(), 'swarmserve-measure-'));
   const thread = new SessionThread();
+  // as src/embedded/embedded-server.ts: tuned before any model loads, memory released after
+  // the load, serving threshold after the warm-up
+  const tuned = req.mallocTuning !== false && beforeModelLoad();
   try {
     const g = new GraphBuilder('baseline');
     const x = g.input('x', ['N', 4]);
@@ -98,6 +104,7 @@ export async function measureInThisProcess(req: ChildRequest): Promise<ChildResu
       });
     const length = (batch: number): number => dimsAt(batch).reduce((a, b) => a * b, 1);
     const loadPeakBytes = maxRss();
+    if (tuned) releaseFreeMemory();
     const afterLoadRssBytes = process.memoryUsage().rss;
     let buffers = [new Float32Array(length(req.batch)), new Float32Array(length(req.batch))];
     let seed = 12345;
@@ -116,6 +123,7 @@ export async function measureInThisProcess(req: ChildRequest): Promise<ChildResu
     // warm-up as ModelSession.warmUp([1, maxBatch])
     await run(0, 1);
     if (req.batch !== 1) await run(1, req.batch);
+    if (tuned) afterModelLoad();
     const latenciesMs: number[] = [];
     const started = performance.now();
     const maxRuns = req.maxRuns ?? 50;
@@ -123,7 +131,7 @@ export async function measureInThisProcess(req: ChildRequest): Promise<ChildResu
       latenciesMs.push(await run(latenciesMs.length % 2, req.batch));
     }
     buffers = [];
-    return { baselinePeakBytes, baselineRssBytes, loadPeakBytes, afterLoadRssBytes, peakBytes: maxRss(), inputBufferBytes: length(req.batch) * 4 * 2, latenciesMs, mmapThreshold: process.env.MALLOC_MMAP_THRESHOLD_ ?? null };
+    return { baselinePeakBytes, baselineRssBytes, loadPeakBytes, afterLoadRssBytes, peakBytes: maxRss(), inputBufferBytes: length(req.batch) * 4 * 2, latenciesMs, mallocTuned: tuned };
   } finally {
     await thread.close();
     await rm(dir, { recursive: true, force: true });

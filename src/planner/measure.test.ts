@@ -4,10 +4,12 @@ import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { GraphBuilder } from '../model/onnx/graph-builder.js';
 import { leastSquares } from './calibrate.js';
+import { CALIBRATION_MODELS } from './calibration-models.js';
 import { BUILT_IN_CALIBRATION } from './calibration.js';
 import { planReportSchema } from './contract.js';
 import { median, percentile, runChild } from './measure.js';
 import { peakRssBytes } from './measure-child.js';
+import { mallocTuningAvailable } from '../worker/allocator.js';
 import { buildPlan } from './plan.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'swarmserve-measure-test-'));
@@ -30,9 +32,9 @@ describe('measuring in a fresh worker-like process', () => {
     expect(r.inputBufferBytes).toBe(2 * 4 * 3 * 64 * 64 * 4);
   });
 
-  it('runs the child with the worker allocator setting, or without it when asked', async () => {
-    expect((await runChild({ model, batch: 1, threads: 1, minRuns: 1, seconds: 0 })).mmapThreshold).toBe('131072');
-    expect((await runChild({ model, batch: 1, threads: 1, minRuns: 1, seconds: 0 }, undefined, false)).mmapThreshold).toBeNull();
+  it("applies the worker's malloc tuning, or not when asked", async () => {
+    expect((await runChild({ model, batch: 1, threads: 1, minRuns: 1, seconds: 0 })).mallocTuned).toBe(mallocTuningAvailable());
+    expect((await runChild({ model, batch: 1, threads: 1, minRuns: 1, seconds: 0, mallocTuning: false })).mallocTuned).toBe(false);
   });
 
   it("reports the child's own peak, not its parent's RSS (getrusage's maxRSS inherits it at fork)", async () => {
@@ -41,6 +43,17 @@ describe('measuring in a fresh worker-like process', () => {
     expect(ballast[ballast.length - 1]).toBe(1);
     expect(r.peakBytes).toBeLessThan(300 * 2 ** 20);
     expect(r.baselinePeakBytes).toBeLessThan(300 * 2 ** 20);
+  });
+
+  it.runIf(mallocTuningAvailable())('with the malloc tuning, loaded weights cost about their size; without it, several times more', async () => {
+    // three 512×512×3×3 convolutions + BN: 27 MiB of weights that onnxruntime folds and reorders
+    const big = join(dir, 'big.onnx');
+    writeFileSync(big, CALIBRATION_MODELS.find((m) => m.name === 'cal-big-conv-3')?.build().toBytes() ?? new Uint8Array());
+    const weights = 3 * 512 * 512 * 9 * 4;
+    const tuned = await runChild({ model: big, batch: 1, threads: 1, minRuns: 1, seconds: 0 });
+    const untuned = await runChild({ model: big, batch: 1, threads: 1, minRuns: 1, seconds: 0, mallocTuning: false });
+    expect((tuned.afterLoadRssBytes - tuned.baselineRssBytes) / weights).toBeLessThan(1.3);
+    expect((untuned.afterLoadRssBytes - untuned.baselineRssBytes) / weights).toBeGreaterThan(2);
   });
 
   it('reads the peak from VmHWM', () => {

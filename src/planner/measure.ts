@@ -5,7 +5,6 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ServeError } from '../common/errors.js';
 import { packageRoot } from '../config/paths.js';
-import { WORKER_ALLOCATOR_ENV } from '../worker/allocator.js';
 import type { ChildRequest, ChildResult } from './measure-child.js';
 
 /** The compiled child script (the child must run compiled code: it starts a worker thread from dist). */
@@ -13,12 +12,11 @@ export function childScriptPath(): string {
   return join(packageRoot(), 'dist', 'src', 'planner', 'measure-child.js');
 }
 
-/** `tunedAllocator` false leaves glibc's dynamic mmap threshold on (to show what the setting saves). */
-export async function runChild(req: ChildRequest, timeoutMs = 10 * 60_000, tunedAllocator = true): Promise<ChildResult> {
+export async function runChild(req: ChildRequest, timeoutMs = 10 * 60_000): Promise<ChildResult> {
   const script = childScriptPath();
   if (!existsSync(script)) throw new ServeError('CONFIG_INVALID', `${script} is missing: run "npm run build" first (measuring runs compiled code in a child process)`);
   return new Promise<ChildResult>((resolve, reject) => {
-    const child = spawn(process.execPath, [script, JSON.stringify(req)], { stdio: ['ignore', 'pipe', 'pipe'], env: tunedAllocator ? { ...process.env, ...WORKER_ALLOCATOR_ENV } : withoutAllocatorEnv(process.env) });
+    const child = spawn(process.execPath, [script, JSON.stringify(req)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout.setEncoding('utf8').on('data', (d: string) => (out += d));
@@ -42,12 +40,6 @@ export async function runChild(req: ChildRequest, timeoutMs = 10 * 60_000, tuned
       }
     });
   });
-}
-
-function withoutAllocatorEnv(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
-  const out = { ...env };
-  for (const name of Object.keys(WORKER_ALLOCATOR_ENV)) delete out[name];
-  return out;
 }
 
 export function median(xs: readonly number[]): number {

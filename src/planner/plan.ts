@@ -73,7 +73,7 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
   const estimator = new Estimator(analysis, calibration);
   const maxQueueDelayMs = options.recommend.maxQueueDelayMs ?? model.entry?.config.batching.maxQueueDelayMs ?? 5;
   const recommendation = analysis.complete
-    ? recommend({ memoryBytes: (b) => estimator.memory(b).totalBytes, latencyMs: (b, t) => estimator.latencyMs(b, t) }, { ...options.recommend, batches, maxQueueDelayMs, modelName: model.name, mmapThresholdBytes: calibration.mmapThresholdBytes })
+    ? recommend({ memoryBytes: (b) => estimator.memory(b).totalBytes, latencyMs: (b, t) => estimator.latencyMs(b, t) }, { ...options.recommend, batches, maxQueueDelayMs, modelName: model.name })
     : null;
   const threads = options.threads ?? recommendation?.threadsPerReplica ?? 1;
   const batchEstimates = batches.map((b) => estimator.batchEstimate(b, threads));

@@ -54,9 +54,9 @@ describe('recommend', () => {
     expect(dockerMemory(100 * MiB + 1)).toBe('101M');
     expect(systemReserveBytes(2 * GiB)).toBe(512 * MiB);
     expect(systemReserveBytes(64 * GiB)).toBeCloseTo(6.4 * GiB);
-    const r = recommend(model, { ...base, service: 'classifier', modelName: 'resnet50', mmapThresholdBytes: 131072 });
+    const r = recommend(model, { ...base, service: 'classifier', modelName: 'resnet50' });
     expect(r.compose).toBe(
-      composeSnippet(r, { service: 'classifier', modelName: 'resnet50', nodeCpus: 4, nodeMemoryBytes: 2 * GiB, mmapThresholdBytes: 131072 }),
+      composeSnippet(r, { service: 'classifier', modelName: 'resnet50', nodeCpus: 4, nodeMemoryBytes: 2 * GiB }),
     );
     expect(r.compose.split('\n').filter((l) => !l.startsWith('#'))).toEqual([
       'version: "3.8"',
@@ -66,7 +66,6 @@ describe('recommend', () => {
       '      SWARMSERVE_THREADS: "1"',
       '      SWARMSERVE_MAX_BATCH_SIZE: "1"',
       '      SWARMSERVE_ONLY: "resnet50"',
-      '      MALLOC_MMAP_THRESHOLD_: "131072" # glibc setting the memory estimate assumes',
       '    deploy:',
       '      replicas: 4',
       '      placement:',

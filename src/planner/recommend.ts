@@ -25,8 +25,6 @@ export interface RecommendOptions {
   headroom?: number;
   /** Compose service name (default 'swarmserve'). */
   service?: string;
-  /** The worker's glibc mmap threshold the memory estimate assumes (set in the snippet's environment). */
-  mmapThresholdBytes?: number;
   /** Model name for SWARMSERVE_ONLY / the comment (omitted when the model is a file). */
   modelName?: string | null;
 }
@@ -132,7 +130,7 @@ export function dockerMemory(bytes: number): string {
 }
 
 /** The `deploy` section, replicas and worker settings for the stack file, as YAML. */
-export function composeSnippet(rec: Omit<Recommendation, 'compose'>, options: Pick<RecommendOptions, 'service' | 'modelName' | 'nodeCpus' | 'nodeMemoryBytes' | 'mmapThresholdBytes'>): string {
+export function composeSnippet(rec: Omit<Recommendation, 'compose'>, options: Pick<RecommendOptions, 'service' | 'modelName' | 'nodeCpus' | 'nodeMemoryBytes'>): string {
   const service = options.service ?? 'swarmserve';
   const lines = [
     `# swarmserve plan${options.modelName === undefined || options.modelName === null ? '' : ` ${options.modelName}`}: batch ${rec.batch}, ${rec.threadsPerReplica} thread(s) per replica,`,
@@ -146,7 +144,6 @@ export function composeSnippet(rec: Omit<Recommendation, 'compose'>, options: Pi
     `      SWARMSERVE_THREADS: "${rec.threadsPerReplica}"`,
     `      SWARMSERVE_MAX_BATCH_SIZE: "${rec.batch}"`,
     ...(options.modelName === undefined || options.modelName === null ? [] : [`      SWARMSERVE_ONLY: "${options.modelName}"`]),
-    ...(options.mmapThresholdBytes === undefined ? [] : [`      MALLOC_MMAP_THRESHOLD_: "${options.mmapThresholdBytes}" # glibc setting the memory estimate assumes`]),
     '    deploy:',
     `      replicas: ${rec.replicas}`,
     '      placement:',

@@ -8,6 +8,7 @@ import { queueKey, type Delivery, type JobConsumer } from '../queue/contract.js'
 import { ModelSession } from './model-session.js';
 import { predictionsForRow } from './postprocess.js';
 import { ImagePreprocessor } from './preprocess.js';
+import { releaseFreeMemory } from './allocator.js';
 
 export interface WorkerMetrics {
   observeBatch(model: string, version: string, size: number, inferenceSeconds: number): void;
@@ -23,6 +24,8 @@ export interface BatchWorkerOptions {
   maxBatchSize?: number;
   maxQueueDelayMs?: number;
   intraOpThreads?: number;
+  /** Return the memory onnxruntime freed while loading before warming up (src/worker/allocator.ts). */
+  releaseMemoryAfterLoad?: boolean;
   onError?: (err: unknown) => void;
 }
 
@@ -60,6 +63,7 @@ export class BatchWorker {
 
   static async create(options: BatchWorkerOptions): Promise<BatchWorker> {
     const session = await ModelSession.create(options.entry, options.version, options.intraOpThreads === undefined ? undefined : { intraOpThreads: options.intraOpThreads });
+    if (options.releaseMemoryAfterLoad === true) releaseFreeMemory();
     const preprocessor = new ImagePreprocessor(options.entry.config.preprocess, options.maxPixels);
     const worker = new BatchWorker(options, session, preprocessor);
     await session.warmUp([1, worker.maxBatch]);

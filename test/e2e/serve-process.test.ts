@@ -5,6 +5,7 @@ import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadRepository } from '../../src/model/repository/repository.js';
 import type { ModelEntry } from '../../src/model/repository/contract.js';
+import { mallocTuningAvailable } from '../../src/worker/allocator.js';
 import { softmax } from '../../src/worker/postprocess.js';
 import { ImagePreprocessor } from '../../src/worker/preprocess.js';
 import { PHOTOS, photo } from '../helpers/images.js';
@@ -64,6 +65,10 @@ async function predict(model: string, name: (typeof PHOTOS)[number], topK: numbe
 describe('swarmserve serve (embedded, bundled models)', () => {
   it('logs its URL', () => {
     expect(serve.output()).toContain(`listening on ${serve.url}`);
+  });
+
+  it('tunes malloc around model loading where it can (glibc)', () => {
+    expect(serve.output()).toContain(`"mallocTuning":"${mallocTuningAvailable() ? 'applied' : 'unavailable (not glibc)'}"`);
   });
 
   it.each(PHOTOS)('moderation on %s: all labels, probabilities sum to 1, same top-1 as onnxruntime directly', async (name) => {
