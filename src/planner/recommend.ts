@@ -136,6 +136,7 @@ export function composeSnippet(rec: Omit<Recommendation, 'compose'>, options: Pi
     `# swarmserve plan${options.modelName === undefined || options.modelName === null ? '' : ` ${options.modelName}`}: batch ${rec.batch}, ${rec.threadsPerReplica} thread(s) per replica,`,
     `# ${rec.replicasPerNode} replica(s) per node of ${options.nodeCpus} CPUs / ${dockerMemory(options.nodeMemoryBytes)}, ${rec.nodesNeeded} node(s);`,
     `# estimated ${Math.round(rec.replicaImagesPerSecond * 10) / 10} images/s and p95 ≈ ${Math.round(rec.p95LatencyMs)} ms per replica.`,
+    '# Memory: the estimate for one worker + headroom; a replica that also decodes requests needs more under load (docs/planner.md).',
     '# Merge into the stack file (or: docker stack deploy -c stack.yml -c this.yml). 3.8: max_replicas_per_node.',
     'version: "3.8"',
     'services:',
