@@ -61,6 +61,9 @@ interface Row {
   imagesPerSecondMeasured: number;
 }
 
+/** The default version's file of a bundled model. */
+const bundledFile = (name: string): string => join(bundledModelsDir(), name, '1', 'model.onnx');
+
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
 
 /** Graph facts of a model, printed and recorded. */
@@ -132,7 +135,7 @@ async function main(): Promise<void> {
   const bundled = new Map<string, GraphAnalysis>();
   process.stdout.write('2. the bundled models\n');
   for (const name of MODELS) {
-    const file = join(bundledModelsDir(), name, '1', 'model.onnx');
+    const file = bundledFile(name);
     const analysis = analyzeGraph(readOnnxGraph(readFileSync(file), file));
     bundled.set(name, analysis);
     describeGraph(name, analysis, graphFacts);
@@ -217,7 +220,7 @@ async function main(): Promise<void> {
   process.stdout.write("\n7. what the worker's malloc tuning (src/worker/allocator.ts) saves: the bundled models measured again without it (--no-malloc-tuning)\n");
   const allocator: Array<{ model: string; batch: number; tunedBytes: number; defaultBytes: number; defaultAfterLoadBytes: number; tunedAfterLoadBytes: number }> = [];
   for (const r of rows) {
-    const file = join(bundledModelsDir(), r.model, '1', 'model.onnx');
+    const file = bundledFile(r.model);
     const d = await runChild({ model: file, batch: r.batch, threads: 1, minRuns: 3, seconds: 1, maxRuns: 10, mallocTuning: false });
     allocator.push({ model: r.model, batch: r.batch, tunedBytes: r.measuredBytes, defaultBytes: d.peakBytes, tunedAfterLoadBytes: r.measuredWeights, defaultAfterLoadBytes: d.afterLoadRssBytes - d.baselineRssBytes });
   }
@@ -229,7 +232,7 @@ async function main(): Promise<void> {
   process.stdout.write('\n8. more intra-op threads (the estimate assumes 1): the bundled models at batch 8 on 2 threads\n');
   const twoThreads: Array<{ model: string; batch: number; estimateBytes: number; measuredBytes: number; errorPct: number }> = [];
   for (const name of MODELS) {
-    const file = join(bundledModelsDir(), name, '1', 'model.onnx');
+    const file = bundledFile(name);
     const r = await runChild({ model: file, batch: 8, threads: 2, minRuns: 3, seconds: 1, maxRuns: 10 });
     const estimateBytes = new Estimator(bundled.get(name) as GraphAnalysis, calibration).memory(8).totalBytes;
     twoThreads.push({ model: name, batch: 8, estimateBytes, measuredBytes: r.peakBytes, errorPct: errorPct(estimateBytes, r.peakBytes) });

@@ -70,7 +70,6 @@ function readProcStatus(): string | undefined {
   }
 }
 
-const maxRss = (): number => peakRssBytes();
 
 export async function measureInThisProcess(req: ChildRequest): Promise<ChildResult> {
   const dir = await mkdtemp(join(tmpdir(), 'swarmserve-measure-'));
@@ -86,7 +85,7 @@ export async function measureInThisProcess(req: ChildRequest): Promise<ChildResu
     await g.save(tiny);
     await thread.load(tiny, sessionOptions(req.threads));
     await thread.run(new ArrayBuffer(16), 4, [1, 4], 'x', 'y');
-    const baselinePeakBytes = maxRss();
+    const baselinePeakBytes = peakRssBytes();
     const baselineRssBytes = process.memoryUsage().rss;
 
     // The worker allocates its two batch buffers once (src/worker/batch-worker.ts).
@@ -103,7 +102,7 @@ export async function measureInThisProcess(req: ChildRequest): Promise<ChildResu
         throw new Error(`input dim ${String(d)} needs a size`);
       });
     const length = (batch: number): number => dimsAt(batch).reduce((a, b) => a * b, 1);
-    const loadPeakBytes = maxRss();
+    const loadPeakBytes = peakRssBytes();
     if (tuned) releaseFreeMemory();
     const afterLoadRssBytes = process.memoryUsage().rss;
     let buffers = [new Float32Array(length(req.batch)), new Float32Array(length(req.batch))];
@@ -131,7 +130,7 @@ export async function measureInThisProcess(req: ChildRequest): Promise<ChildResu
       latenciesMs.push(await run(latenciesMs.length % 2, req.batch));
     }
     buffers = [];
-    return { baselinePeakBytes, baselineRssBytes, loadPeakBytes, afterLoadRssBytes, peakBytes: maxRss(), inputBufferBytes: length(req.batch) * 4 * 2, latenciesMs, mallocTuned: tuned };
+    return { baselinePeakBytes, baselineRssBytes, loadPeakBytes, afterLoadRssBytes, peakBytes: peakRssBytes(), inputBufferBytes: length(req.batch) * 4 * 2, latenciesMs, mallocTuned: tuned };
   } finally {
     await thread.close();
     await rm(dir, { recursive: true, force: true });

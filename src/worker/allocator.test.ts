@@ -6,13 +6,10 @@ describe('malloc tuning around model loading', () => {
     expect(mallocTuningAvailable()).toBe(process.platform === 'linux' && runsOnGlibc());
   });
 
-  it('applies the load and serving settings and releases freed memory', () => {
+  it('applies the load and serving settings where available (their effect: src/planner/measure.test.ts)', () => {
     const available = mallocTuningAvailable();
     expect(beforeModelLoad()).toBe(available);
-    // 64 MiB in 512 KiB blocks (above the load threshold: mmapped), freed, then released
-    const blocks = Array.from({ length: 128 }, () => Buffer.alloc(512 * 1024, 1));
-    expect(blocks.length).toBe(128);
-    expect(typeof releaseFreeMemory()).toBe('boolean');
+    expect(releaseFreeMemory() && !available).toBe(false);
     expect(afterModelLoad()).toBe(available);
   });
 });
