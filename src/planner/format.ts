@@ -14,14 +14,20 @@ export function formatReport(report: PlanReport, format: PlanFormat, options: { 
   return formatTable(report, options.layers ?? true);
 }
 
-export function fmtBytes(bytes: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let v = bytes;
+/** Divides by `base` until the value is below it (or the units run out): [value, unit index]. */
+function scaled(value: number, base: number, unitCount: number): [number, number] {
+  let v = value;
   let u = 0;
-  while (Math.abs(v) >= 1024 && u < units.length - 1) {
-    v /= 1024;
+  while (Math.abs(v) >= base && u < unitCount - 1) {
+    v /= base;
     u++;
   }
+  return [v, u];
+}
+
+export function fmtBytes(bytes: number): string {
+  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
+  const [v, u] = scaled(bytes, 1024, units.length);
   return u === 0 ? `${Math.round(v)} B` : `${v.toFixed(v >= 100 ? 0 : 1)} ${units[u]}`;
 }
 
@@ -31,12 +37,7 @@ export function fmtCount(n: number): string {
 
 export function fmtSi(n: number): string {
   const units = ['', 'k', 'M', 'G', 'T'];
-  let v = n;
-  let u = 0;
-  while (Math.abs(v) >= 1000 && u < units.length - 1) {
-    v /= 1000;
-    u++;
-  }
+  const [v, u] = scaled(n, 1000, units.length);
   return `${u === 0 ? Math.round(v) : v.toFixed(2)}${units[u] === '' ? '' : ` ${units[u]}`}`;
 }
 

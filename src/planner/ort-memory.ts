@@ -419,6 +419,15 @@ interface Chunk {
   next: Chunk | undefined;
 }
 
+/** Merges a chunk's (free) right neighbour into it. */
+function absorbNext(c: Chunk): void {
+  const next = c.next;
+  if (next === undefined) return;
+  c.size += next.size;
+  c.next = next.next;
+  if (next.next !== undefined) next.next.prev = c;
+}
+
 interface Region {
   index: number;
   size: number;
@@ -468,19 +477,14 @@ export class BfcArena {
   free(chunk: Chunk): void {
     chunk.free = true;
     let c = chunk;
-    const next = c.next;
-    if (next?.free === true) {
-      this.freeChunks.delete(next);
-      c.size += next.size;
-      c.next = next.next;
-      if (next.next !== undefined) next.next.prev = c;
+    if (c.next?.free === true) {
+      this.freeChunks.delete(c.next);
+      absorbNext(c);
     }
     const prev = c.prev;
     if (prev?.free === true) {
       this.freeChunks.delete(prev);
-      prev.size += c.size;
-      prev.next = c.next;
-      if (c.next !== undefined) c.next.prev = prev;
+      absorbNext(prev);
       c = prev;
     }
     this.freeChunks.add(c);

@@ -190,15 +190,19 @@ export function windowOutput(inSizes: number[], kernel: number[], strides: numbe
   });
 }
 
-const conv: OpHandler = (ctx) => {
+/** X, W and the window attributes shared by Conv and ConvTranspose. */
+function convOperands(ctx: Parameters<OpHandler>[0]) {
   const x = input(ctx, 0, 'X');
   const w = input(ctx, 1, 'W');
-  if (x.shape.length < 3 || w.shape.length !== x.shape.length) throw new InferenceError(`X [${x.shape.join(',')}] and W [${w.shape.join(',')}] ranks do not fit a convolution`);
   const spatial = x.shape.length - 2;
-  const group = attrInt(ctx, 'group', 1);
   const kernel = attrInts(ctx, 'kernel_shape') ?? w.shape.slice(2);
-  const { strides, dilations, pads } = spatialParams(ctx, spatial, kernel);
   const [n = 1, cin = 1] = x.shape;
+  return { x, w, spatial, n, cin, group: attrInt(ctx, 'group', 1), kernel, ...spatialParams(ctx, spatial, kernel) };
+}
+
+const conv: OpHandler = (ctx) => {
+  const { x, w, n, cin, group, kernel, strides, dilations, pads } = convOperands(ctx);
+  if (x.shape.length < 3 || w.shape.length !== x.shape.length) throw new InferenceError(`X [${x.shape.join(',')}] and W [${w.shape.join(',')}] ranks do not fit a convolution`);
   const [cout = 1, cinPerGroup = 1] = w.shape;
   if (cin !== cinPerGroup * group) throw new InferenceError(`X has ${cin} channels but W expects ${cinPerGroup} × group ${group}`);
   const outSpatial = windowOutput(x.shape.slice(2), kernel, strides, dilations, pads, attrString(ctx, 'auto_pad', 'NOTSET'), false);
@@ -207,13 +211,7 @@ const conv: OpHandler = (ctx) => {
 };
 
 const convTranspose: OpHandler = (ctx) => {
-  const x = input(ctx, 0, 'X');
-  const w = input(ctx, 1, 'W');
-  const spatial = x.shape.length - 2;
-  const group = attrInt(ctx, 'group', 1);
-  const kernel = attrInts(ctx, 'kernel_shape') ?? w.shape.slice(2);
-  const { strides, dilations, pads } = spatialParams(ctx, spatial, kernel);
-  const [n = 1, cin = 1] = x.shape;
+  const { x, w, spatial, n, cin, group, kernel, strides, dilations, pads } = convOperands(ctx);
   const [wIn = 1, coutPerGroup = 1] = w.shape;
   if (cin !== wIn) throw new InferenceError(`X has ${cin} channels but W has ${wIn}`);
   const outputPadding = attrInts(ctx, 'output_padding') ?? new Array<number>(spatial).fill(0);
