@@ -167,8 +167,8 @@ export function windowStats(before: readonly Series[], after: readonly Series[],
   const requestsByStatus: Record<string, number> = {};
   for (const s of after) {
     if (s.name !== 'swarmserve_requests_total' || s.labels.model !== model) continue;
-    const status = s.labels.status ?? '?';
-    const n = delta('swarmserve_requests_total', { model, status });
+    const status = s.labels.code ?? '?';
+    const n = delta('swarmserve_requests_total', { model, code: status });
     if (n > 0) requestsByStatus[status] = n;
   }
   const r = (v: number, d = 100): number => Math.round(v * d) / d;
@@ -178,9 +178,9 @@ export function windowStats(before: readonly Series[], after: readonly Series[],
     batchSizeBuckets: buckets,
     meanInferenceMs: batches > 0 ? r((inferenceS * 1000) / batches) : 0,
     inferenceBusyFraction: windowMs > 0 ? r((inferenceS * 1000) / windowMs, 1000) : 0,
-    eventLoopLagMinMs: r(pick(after, 'swarmserve_nodejs_eventloop_lag_min_seconds') * 1000),
-    eventLoopLagP99Ms: r(pick(after, 'swarmserve_nodejs_eventloop_lag_p99_seconds') * 1000),
-    eventLoopLagMaxMs: r(pick(after, 'swarmserve_nodejs_eventloop_lag_max_seconds') * 1000),
+    eventLoopLagMinMs: r(pick(after, 'nodejs_eventloop_lag_min_seconds') * 1000),
+    eventLoopLagP99Ms: r(pick(after, 'nodejs_eventloop_lag_p99_seconds') * 1000),
+    eventLoopLagMaxMs: r(pick(after, 'nodejs_eventloop_lag_max_seconds') * 1000),
     requestsByStatus,
   };
 }

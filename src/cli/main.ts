@@ -1,10 +1,12 @@
 #!/usr/bin/env node
 // The swarmserve command line.
 import { Command } from 'commander';
+import { registerGatewayCommand } from './gateway-command.js';
 import { registerModelsCommands } from './models-commands.js';
 import { registerPlanCommand } from './plan-command.js';
 import { registerPredictCommand } from './predict-command.js';
 import { registerServeCommand } from './serve-command.js';
+import { registerWorkerCommand } from './worker-command.js';
 import { runCli } from './run.js';
 
 const program = new Command('swarmserve')
@@ -13,6 +15,8 @@ const program = new Command('swarmserve')
   .showHelpAfterError('(run with --help for usage)');
 
 registerServeCommand(program);
+registerGatewayCommand(program);
+registerWorkerCommand(program);
 registerModelsCommands(program);
 registerPredictCommand(program);
 registerPlanCommand(program);

@@ -3,6 +3,7 @@ import { createLogger } from '../common/logger.js';
 import { addOptions, cliFlags, resolveOptions } from '../config/options.js';
 import { SERVE_OPTIONS } from '../config/serve-config.js';
 import { EmbeddedServer } from '../embedded/embedded-server.js';
+import { drainOnSignals } from './signals.js';
 
 export function registerServeCommand(program: Command): void {
   const serve = program.command('serve').description('embedded mode: gateway, queue and inference in one process (no Redis)');
@@ -12,23 +13,6 @@ export function registerServeCommand(program: Command): void {
     const server = await EmbeddedServer.create(config, logger);
     const url = await server.listen();
     logger.info({ url, models: [...server.repository.models.keys()], defaultModel: server.defaultModel }, `swarmserve listening on ${url} (POST ${url}/predict)`);
-    let stopping = false;
-    const stop = (signal: string): void => {
-      if (stopping) return;
-      stopping = true;
-      logger.info(`${signal}: draining (no new requests; finishing those in flight)`);
-      server.close().then(
-        () => {
-          logger.info('stopped');
-          process.exit(0);
-        },
-        (err: unknown) => {
-          logger.error({ err }, 'shutdown failed');
-          process.exit(1);
-        },
-      );
-    };
-    process.once('SIGTERM', () => stop('SIGTERM'));
-    process.once('SIGINT', () => stop('SIGINT'));
+    drainOnSignals(logger, () => server.close());
   });
 }

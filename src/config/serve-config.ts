@@ -16,7 +16,7 @@ export const SERVE_OPTIONS = {
   only: {
     flag: '--only <names>',
     env: 'SWARMSERVE_ONLY',
-    description: 'comma-separated models to load (default: all)',
+    description: 'comma-separated models to load, or model:version pairs (default: all)',
     schema: z
       .string()
       .optional()
@@ -24,6 +24,12 @@ export const SERVE_OPTIONS = {
   },
   defaultModel: { flag: '--default-model <name>', env: 'SWARMSERVE_DEFAULT_MODEL', description: 'model used when a request names none', schema: z.string().default('moderation') },
   bodyLimit: { flag: '--body-limit <bytes>', env: 'SWARMSERVE_BODY_LIMIT', description: 'largest request body in bytes', schema: intFrom(1024, 1 << 30, 10 * 1024 * 1024) },
+  maxQueuedBytes: {
+    flag: '--max-queued-bytes <bytes>',
+    env: 'SWARMSERVE_MAX_QUEUED_BYTES',
+    description: 'bytes of request bodies held at once (reading, queued, answering); beyond it 503 + Retry-After',
+    schema: intFrom(1024, 1 << 40, 256 * 1024 * 1024),
+  },
   maxPixels: { flag: '--max-pixels <n>', env: 'SWARMSERVE_MAX_PIXELS', description: 'largest image in pixels (decompression-bomb guard)', schema: intFrom(1, 1_000_000_000, 40_000_000) },
   maxBatchSize: { flag: '--max-batch-size <n>', env: 'SWARMSERVE_MAX_BATCH_SIZE', description: "override every model's batching.maxBatchSize", schema: z.coerce.number().int().min(1).max(1024).optional() },
   maxQueueDelayMs: { flag: '--max-queue-delay-ms <ms>', env: 'SWARMSERVE_MAX_QUEUE_DELAY_MS', description: "override every model's batching.maxQueueDelayMs", schema: z.coerce.number().min(0).max(10_000).optional() },

@@ -1,6 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import type { JobProducer } from '../queue/contract.js';
-import type { ServeMetrics } from './metrics.js';
+import type { Registry } from 'prom-client';
+import type { GatewayMetrics } from './metrics.js';
 
 /** What the gateway knows of a model: enough to validate a request and route it. */
 export interface CatalogModel {
@@ -18,11 +19,17 @@ export interface GatewayOptions {
   producer: JobProducer;
   catalog: ReadonlyMap<string, CatalogModel>;
   defaultModel: string;
-  metrics: ServeMetrics;
+  metrics: GatewayMetrics;
+  /** What GET /metrics serves (default: metrics.registry; embedded mode merges the workers' in). */
+  metricsRegistry?: Registry;
   /** Largest accepted request body (raw image or whole multipart body). */
   bodyLimitBytes: number;
-  /** Ready to take traffic: models loaded and not draining. */
-  isReady: () => boolean;
+  /** Bytes of request bodies held at once (reading, queued, answering); beyond it new requests get 503. */
+  maxHeldBytes: number;
+  /** Why the gateway should not take traffic now (undefined: ready). */
+  notReadyReason: () => string | undefined;
+  /** Shutting down: answers close their connections. */
+  isDraining: () => boolean;
   /** A pino logger (fastify's logger type, which pino satisfies). */
   logger: FastifyBaseLogger;
 }

@@ -1,7 +1,7 @@
 // The one place errors become HTTP responses.
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import { ServeError, type ErrorCode } from '../common/errors.js';
-import type { ServeMetrics } from './metrics.js';
+import type { GatewayMetrics } from './metrics.js';
 
 const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_BODY_TOO_LARGE: 'PAYLOAD_TOO_LARGE',
@@ -17,6 +17,9 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: 'BAD_PARAMETER',
 };
 
+/** 5xx answers that are the system working as designed (backpressure, shutdown), not faults to log. */
+const QUIET_CODES = new Set<ErrorCode>(['QUEUE_FULL', 'SHUTTING_DOWN', 'NOT_READY', 'QUEUE_UNAVAILABLE']);
+
 export function toServeError(err: unknown): ServeError {
   if (err instanceof ServeError) return err;
   const fe = err as Partial<FastifyError> | undefined;
@@ -30,7 +33,7 @@ export function toServeError(err: unknown): ServeError {
 
 export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
   const error = toServeError(err);
-  if (error.status >= 500 && error.code !== 'QUEUE_FULL' && error.code !== 'SHUTTING_DOWN' && error.code !== 'NOT_READY') {
+  if (error.status >= 500 && !QUIET_CODES.has(error.code)) {
     request.log.error({ err, code: error.code }, 'request failed');
   }
   request.errorCode = error.code;
@@ -43,11 +46,12 @@ declare module 'fastify' {
     modelName: string;
     startedAt: number;
     counted: boolean;
+    heldBytes: number;
   }
 }
 
 /** Counts a /predict request once, whichever way it ends (answered, or its client gone). */
-export function countRequest(metrics: ServeMetrics, request: FastifyRequest, status: number, code: string): void {
+export function countRequest(metrics: GatewayMetrics, request: FastifyRequest, status: number, code: string): void {
   if (request.counted || request.routeOptions.url !== '/predict') return;
   request.counted = true;
   metrics.observeRequest(request.modelName || 'unknown', status, code, (performance.now() - request.startedAt) / 1000);

@@ -1,7 +1,7 @@
 import type { FastifyInstance } from 'fastify';
 import { ServeError, fromWireError } from '../common/errors.js';
 import { sniffImageFormat } from '../common/image-format.js';
-import type { InferenceJob } from '../queue/contract.js';
+import type { JobRequest } from '../queue/contract.js';
 import type { CatalogModel, GatewayOptions } from './contract.js';
 import { countRequest } from './errors.js';
 import { readPredictInput } from './request-input.js';
@@ -31,16 +31,13 @@ export function registerPredictRoute(app: FastifyInstance, options: GatewayOptio
     const timeoutMs = parseIntParam('timeout_ms', input.params.timeout_ms, model.timeoutMs, 1, 600_000);
     sniffImageFormat(input.image);
 
-    const now = Date.now();
-    const job: InferenceJob = {
-      id: request.id,
+    const job: JobRequest = {
+      requestId: request.id,
       model: model.name,
       version,
-      contentType: input.contentType,
-      body: input.image,
+      payload: { kind: 'image', contentType: input.contentType, bytes: input.image },
       topK,
-      deadline: now + timeoutMs,
-      enqueuedAt: now,
+      timeoutMs,
     };
     // One signal for "stop waiting": the client went away, or the deadline passed.
     const stop = new AbortController();

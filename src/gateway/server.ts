@@ -16,7 +16,22 @@ function requestId(req: IncomingMessage): string {
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
 }
 
-export async function buildGateway(options: GatewayOptions): Promise<FastifyInstance> {
+/** Bytes of request bodies held by a gateway, against its bound. */
+export class HeldBytes {
+  bytes = 0;
+  constructor(readonly bound: number) {}
+  reserve(n: number): boolean {
+    if (this.bytes + n > this.bound) return false;
+    this.bytes += n;
+    return true;
+  }
+  release(request: { heldBytes: number }): void {
+    this.bytes -= request.heldBytes;
+    request.heldBytes = 0;
+  }
+}
+
+export async function buildGateway(options: GatewayOptions, held = new HeldBytes(options.maxHeldBytes)): Promise<FastifyInstance> {
   const app = Fastify({
     loggerInstance: options.logger,
     // Per-request logs cost more than the request at high rates; errors are logged where handled.
@@ -32,6 +47,7 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   app.decorateRequest('modelName', '');
   app.decorateRequest('startedAt', 0);
   app.decorateRequest('counted', false);
+  app.decorateRequest('heldBytes', 0);
 
   await app.register(multipart, {
     limits: { fileSize: options.bodyLimitBytes, files: 2, fields: 16, fieldSize: 1024, parts: 20, headerPairs: 100 },
@@ -43,20 +59,33 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   app.addHook('onRequest', (request, reply, done) => {
     request.startedAt = performance.now();
     reply.header('x-request-id', request.id);
+    // Reserve the body's bytes before reading it: a burst of big uploads gets 503s, not an
+    // out-of-memory kill that would lose every request the process holds.
+    if (request.method === 'POST') {
+      const declared = Number(request.headers['content-length']);
+      const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, options.bodyLimitBytes) : options.bodyLimitBytes;
+      if (!held.reserve(bytes)) {
+        done(new ServeError('QUEUE_FULL', `This gateway holds ${held.bytes} bytes of requests (bound ${options.maxHeldBytes}, --max-queued-bytes); retry later.`, { headers: { 'retry-after': '1' } }));
+        return;
+      }
+      request.heldBytes = bytes;
+    }
     done();
   });
   // While draining, every answer closes its connection, so keep-alive clients cannot hold
   // the shutdown open.
   app.addHook('onSend', (_request, reply, payload, done) => {
-    if (!options.isReady()) reply.header('connection', 'close');
+    if (options.isDraining()) reply.header('connection', 'close');
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
+    held.release(request);
     countRequest(options.metrics, request, reply.statusCode, request.errorCode);
     done();
   });
   // A client that leaves while uploading gets no response, so onResponse never runs for it.
   app.addHook('onRequestAbort', (request, done) => {
+    held.release(request);
     countRequest(options.metrics, request, 499, 'CLIENT_CLOSED');
     done();
   });
@@ -66,12 +95,14 @@ export async function buildGateway(options: GatewayOptions): Promise<FastifyInst
   registerPredictRoute(app, options);
   app.get('/health/live', () => ({ status: 'live' }));
   app.get('/health/ready', (_request, reply) => {
-    if (!options.isReady()) throw new ServeError('NOT_READY');
+    const reason = options.notReadyReason();
+    if (reason !== undefined) throw new ServeError('NOT_READY', `Not ready: ${reason}.`);
     return reply.send({ status: 'ready', models: [...options.catalog.keys()] });
   });
+  const registry = options.metricsRegistry ?? options.metrics.registry;
   app.get('/metrics', async (_request, reply) => {
-    const text = await options.metrics.registry.metrics();
-    return reply.type(options.metrics.registry.contentType).send(text);
+    const text = await registry.metrics();
+    return reply.type(registry.contentType).send(text);
   });
   return app;
 }

@@ -3,8 +3,9 @@
 import { createRequire } from 'node:module';
 import { existsSync } from 'node:fs';
 import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { dirname, join } from 'node:path';
+import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../common/logger.js';
+import { bundledModelsDir } from '../config/paths.js';
 import { buildResnet50ToFile } from './build/resnet50.js';
 import { importTfjsToFile } from './import/tfjs-layers.js';
 import { MODEL_FILE } from './repository/repository.js';
@@ -71,4 +72,14 @@ export async function prepareBundledModels(modelsDir: string, logger: Logger, op
     made.push(out);
   }
   return made;
+}
+
+/**
+ * At a server's start: generates the missing bundled models when `modelsDir` is the bundled
+ * repository (a user's repository is never written to). `only` as --only gives it (names or
+ * model:version pairs).
+ */
+export async function prepareIfBundled(modelsDir: string, only: readonly string[] | undefined, logger: Logger): Promise<void> {
+  if (resolve(modelsDir) !== resolve(bundledModelsDir())) return;
+  await prepareBundledModels(modelsDir, logger, only === undefined ? {} : { only: only.map((s) => s.split(':')[0] ?? s) });
 }

@@ -1,25 +1,51 @@
 // The Queue contract between gateways and workers. Embedded mode uses the in-memory
-// implementation; the Redis Streams transport implements the same interfaces, so the
-// gateway and the batching worker loop do not change between modes.
+// transport (src/queue/memory-queue.ts); distributed mode uses Redis Streams
+// (src/queue/redis/). The gateway and the batching worker loop are written against these
+// interfaces only, so they do not change between modes. One conformance suite
+// (src/queue/conformance.ts) runs against every transport.
+//
+// Delivery guarantee: at least once. A job is handed to one worker at a time; if that
+// worker dies (or its transport says it is gone) the job is handed to another, so a job
+// may be computed more than once, but its caller gets exactly one outcome.
 import type { WireError } from '../common/errors.js';
+
+/** Version of the messages a transport writes; a process meeting another version answers with a clear error. */
+export const PROTOCOL_VERSION = 1;
 
 export interface Prediction {
   label: string;
   probability: number;
 }
 
-/** One inference request as it travels from gateway to worker: raw image bytes, never a tensor. */
-export interface InferenceJob {
-  /** The request id (X-Request-Id). */
-  id: string;
+/** What a job carries as its input. */
+export type JobPayload =
+  /** Encoded image bytes as uploaded (JPEG, PNG, …): decoded and preprocessed by the worker. */
+  | { kind: 'image'; contentType: string; bytes: Uint8Array }
+  /** One item already in the model's input layout (no batch dim): float32, little-endian. */
+  | { kind: 'tensor'; dtype: 'float32'; shape: readonly number[]; bytes: Uint8Array };
+
+/** What a gateway submits. The transport adds the job id and the reply address. */
+export interface JobRequest {
+  /** Correlation id (the client's X-Request-Id or one made by the gateway); not unique. */
+  requestId: string;
   model: string;
   version: string;
-  contentType: string;
-  body: Uint8Array;
+  payload: JobPayload;
+  /** Predictions wanted in the answer. */
   topK: number;
-  /** Epoch ms after which the job is answered DEADLINE_EXCEEDED instead of computed. */
+  /** Also return the model's whole output row (for tensor protocols). */
+  wantOutput?: boolean;
+  /** How long the job may take from submission, in ms. Relative, so hosts' clocks need not agree. */
+  timeoutMs: number;
+}
+
+/** A job as a worker sees it. */
+export interface InferenceJob extends JobRequest {
+  /** Unique id made by the transport. */
+  id: string;
+  /** When the job must be answered DEADLINE_EXCEEDED instead of computed, in the consumer's clock (epoch ms). */
   deadline: number;
-  /** Epoch ms when the gateway enqueued it. */
+  /** When the job was enqueued, in the consumer's clock (epoch ms). */
   enqueuedAt: number;
 }
 
@@ -30,7 +56,7 @@ export interface JobTimings {
 }
 
 export type JobOutcome =
-  | { ok: true; predictions: Prediction[]; timings: JobTimings }
+  | { ok: true; predictions: Prediction[]; timings: JobTimings; output?: Float32Array }
   | { ok: false; error: WireError };
 
 /** The queue a job goes to: one per model version. */
@@ -39,39 +65,82 @@ export function queueKey(model: string, version: string): string {
 }
 
 export interface SubmitOptions {
-  /** Jobs allowed to wait in this queue; beyond it submit rejects with QUEUE_FULL. */
+  /** Jobs allowed to wait (not yet taken by a worker) in this queue; beyond it submit rejects with QUEUE_FULL. */
   bound: number;
-  /** Aborted when the client goes away or the deadline passes: a job not yet started is dropped, and submit rejects at once (with the abort reason when it is a ServeError). */
+  /**
+   * Aborted when the caller stops waiting (client gone, deadline passed): submit rejects
+   * at once (with the abort reason when it is a ServeError), and the transport carries the
+   * cancellation to the workers, which do not start computing a cancelled job.
+   */
   signal?: AbortSignal;
 }
 
 /** Gateway side. */
 export interface JobProducer {
-  /** Enqueues and resolves with the worker's outcome. Rejects with a ServeError (QUEUE_FULL, SHUTTING_DOWN, CLIENT_CLOSED). */
-  submit(job: InferenceJob, options: SubmitOptions): Promise<JobOutcome>;
-  /** Jobs waiting (not yet taken by a worker) in a queue. */
-  depth(key: string): number;
+  /**
+   * Enqueues and resolves with the job's outcome, exactly once. Rejects with a ServeError:
+   * QUEUE_FULL (bound reached, or the queue's memory is full), QUEUE_UNAVAILABLE (the
+   * transport is unreachable), SHUTTING_DOWN (closed), or the abort reason.
+   */
+  submit(request: JobRequest, options: SubmitOptions): Promise<JobOutcome>;
+  /** Jobs waiting (not yet taken by a worker) in a queue (key from queueKey). */
+  depth(key: string): Promise<number>;
+  /** Whether jobs can be submitted now (e.g. the transport is connected). */
+  isAvailable(): boolean;
+  /** Refuses new jobs and rejects the jobs this producer still waits for with SHUTTING_DOWN. */
+  close(): Promise<void>;
 }
 
-/** A job handed to a worker; the worker must complete it (a second outcome for it is ignored). */
+/** A job handed to a worker. */
 export interface Delivery {
   readonly job: InferenceJob;
-  /** True once the caller no longer waits (client gone): do not start computing it. */
+  /** 1 on the first delivery; more when the job was reclaimed from a worker that died. */
+  readonly deliveryCount: number;
+  /** True once the caller no longer waits: a job not yet started must not be computed. */
   isCancelled(): boolean;
 }
+
+/** What complete() did: answered the caller, or found the job already answered (by a peer that took it over, or earlier). */
+export type CompleteResult = 'completed' | 'duplicate';
 
 /** Worker side. */
 export interface JobConsumer {
   /**
-   * Takes up to `maxItems` jobs from `key`, waiting at most `waitMs` for the first
-   * (no polling). Resolves [] on timeout or when `signal` aborts first.
+   * Takes up to `maxItems` jobs from `key`, waiting at most `waitMs` (> 0) for the first
+   * (blocking, no polling). Resolves [] on timeout. When `signal` aborts it resolves early,
+   * possibly with jobs it had already taken (they are this worker's and must be completed).
+   * A job is held for this consumer from delivery until complete(): while the consumer
+   * lives, no peer reclaims it, however long its batch runs.
    */
   receive(key: string, maxItems: number, waitMs: number, signal?: AbortSignal): Promise<Delivery[]>;
-  /** Sends the outcome back to the job's gateway and acknowledges the job. */
-  complete(delivery: Delivery, outcome: JobOutcome): Promise<void>;
+  /**
+   * Sends the outcome to the job's caller and acknowledges the job. Idempotent: a second
+   * completion of the same job (here or by a peer) sends nothing and returns 'duplicate'.
+   */
+  complete(delivery: Delivery, outcome: JobOutcome): Promise<CompleteResult>;
+  /**
+   * Stops reading. Jobs delivered and not completed are left for peers to reclaim; call it
+   * after the worker loop has completed what it took (SIGTERM drain).
+   */
+  close(): Promise<void>;
 }
 
-export interface Queue extends JobProducer, JobConsumer {
-  /** Refuses new jobs, rejects waiting ones with SHUTTING_DOWN, wakes waiting receivers. */
-  close(): Promise<void>;
+/** What a worker says of itself in the registry. */
+export interface WorkerInfo {
+  id: string;
+  host: string;
+  pid: number;
+  /** Queue keys it serves (model:version). */
+  keys: string[];
+  batches: number;
+  items: number;
+  startedAt: number;
+  /** Epoch ms of its last heartbeat, in the registry's clock. */
+  lastSeen: number;
+}
+
+/** Live workers, as gateways, dashboards and autoscalers see them. */
+export interface WorkerRegistry {
+  /** Workers whose last heartbeat is within the expiry. */
+  liveWorkers(): Promise<WorkerInfo[]>;
 }

@@ -3,15 +3,21 @@ import { makeRepository } from '../../test/helpers/tiny-model.js';
 import { solidPng } from '../../test/helpers/images.js';
 import { loadRepository } from '../model/repository/repository.js';
 import type { ModelEntry } from '../model/repository/contract.js';
-import type { InferenceJob, JobOutcome } from '../queue/contract.js';
+import type { JobOutcome, JobRequest } from '../queue/contract.js';
 import { MemoryQueue } from '../queue/memory-queue.js';
-import { BatchWorker, type WorkerMetrics } from './batch-worker.js';
+import { BatchWorker } from './batch-worker.js';
+import type { BatchObserver } from './contract.js';
 
-class BatchLog implements WorkerMetrics {
+class BatchLog implements BatchObserver {
   sizes: number[] = [];
+  skipped: string[] = [];
   observeBatch(_model: string, _version: string, size: number): void {
     this.sizes.push(size);
   }
+  observeSkipped(_model: string, _version: string, reason: string): void {
+    this.skipped.push(reason);
+  }
+  observeDuplicate(): void {}
 }
 
 let repo: Awaited<ReturnType<typeof makeRepository>>;
@@ -28,13 +34,13 @@ afterAll(async () => repo.cleanup());
 async function startWorker(overrides: { maxBatchSize?: number; maxQueueDelayMs?: number } = {}): Promise<{ queue: MemoryQueue; worker: BatchWorker; log: BatchLog }> {
   const queue = await MemoryQueue.create();
   const log = new BatchLog();
-  const worker = await BatchWorker.create({ consumer: queue, entry, version: entry.versions[0]!, metrics: log, ...overrides });
+  const worker = await BatchWorker.create({ consumer: queue.consumer(), entry, version: entry.versions[0]!, metrics: log, ...overrides });
   worker.start();
   return { queue, worker, log };
 }
 
-function job(id: string, body: Uint8Array = image, deadline = Date.now() + 10_000): InferenceJob {
-  return { id, model: 'tiny', version: '1', contentType: 'image/png', body, topK: 5, deadline, enqueuedAt: Date.now() };
+function job(id: string, body: Uint8Array = image, timeoutMs = 10_000): JobRequest {
+  return { requestId: id, model: 'tiny', version: '1', payload: { kind: 'image', contentType: 'image/png', bytes: body }, topK: 5, timeoutMs };
 }
 
 describe('BatchWorker', () => {
@@ -72,9 +78,10 @@ describe('BatchWorker', () => {
 
   it('never computes an expired job: it is answered DEADLINE_EXCEEDED', async () => {
     const { queue, worker, log } = await startWorker();
-    const outcome = await queue.submit(job('late', image, Date.now() - 1), { bound: 64 });
+    const outcome = await queue.submit(job('late', image, 0), { bound: 64 });
     expect(outcome).toMatchObject({ ok: false, error: { code: 'DEADLINE_EXCEEDED' } });
     expect(log.sizes).toEqual([]);
+    expect(log.skipped).toEqual(['expired']);
     await worker.close();
   });
 
@@ -87,6 +94,24 @@ describe('BatchWorker', () => {
     leaving.abort();
     await expect(gone).rejects.toMatchObject({ code: 'CLIENT_CLOSED' });
     await expect(staying).resolves.toMatchObject({ ok: true });
+    expect(log.sizes).toEqual([1]);
+    expect(log.skipped).toEqual(['cancelled']);
+    await worker.close();
+  });
+
+  it('a tensor payload skips decoding; a wrong shape fails alone; the output row comes back when asked', async () => {
+    const { queue, worker, log } = await startWorker({ maxBatchSize: 4, maxQueueDelayMs: 50 });
+    const dims = worker.session.itemDims;
+    const tensor = new Float32Array(worker.session.itemSize).fill(0.5);
+    const request = (shape: readonly number[], bytes: Uint8Array): JobRequest => ({ ...job('t'), payload: { kind: 'tensor', dtype: 'float32', shape, bytes }, wantOutput: true });
+    const [good, bad] = await Promise.all([
+      queue.submit(request(dims, new Uint8Array(tensor.buffer)), { bound: 64 }),
+      queue.submit(request([1, 2, 3], new Uint8Array(12)), { bound: 64 }),
+    ]);
+    expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_TENSOR' } });
+    const ok = good as Extract<JobOutcome, { ok: true }>;
+    expect(ok.ok).toBe(true);
+    expect(ok.output).toHaveLength(5);
     expect(log.sizes).toEqual([1]);
     await worker.close();
   });
@@ -107,7 +132,7 @@ describe('BatchWorker', () => {
     const fixedEntry = (await loadRepository(fixed.root)).models.get('fixed')!;
     const queue = await MemoryQueue.create();
     const log = new BatchLog();
-    const worker = await BatchWorker.create({ consumer: queue, entry: fixedEntry, version: fixedEntry.versions[0]!, metrics: log });
+    const worker = await BatchWorker.create({ consumer: queue.consumer(), entry: fixedEntry, version: fixedEntry.versions[0]!, metrics: log });
     worker.start();
     expect(worker.maxBatchSize).toBe(1);
     await Promise.all(Array.from({ length: 3 }, (_, i) => queue.submit({ ...job(`f${i}`), model: 'fixed' }, { bound: 64 })));

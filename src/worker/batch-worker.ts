@@ -3,31 +3,14 @@
 // maxQueueDelayMs has passed since its first job (and the session is free), runs one
 // session.run, and answers each job. Decoding of the next batch overlaps inference.
 import { ServeError, toWireError, type WireError } from '../common/errors.js';
-import type { ModelEntry, ModelVersion } from '../model/repository/contract.js';
-import { queueKey, type Delivery, type JobConsumer } from '../queue/contract.js';
+import { queueKey, type Delivery, type InferenceJob, type JobOutcome } from '../queue/contract.js';
+import { releaseFreeMemory } from './allocator.js';
+import type { BatchSession, BatchWorkerOptions, ImageDecoder } from './contract.js';
 import { ModelSession } from './model-session.js';
 import { predictionsForRow } from './postprocess.js';
 import { ImagePreprocessor } from './preprocess.js';
-import { releaseFreeMemory } from './allocator.js';
 
-export interface WorkerMetrics {
-  observeBatch(model: string, version: string, size: number, inferenceSeconds: number): void;
-}
-
-export interface BatchWorkerOptions {
-  consumer: JobConsumer;
-  entry: ModelEntry;
-  version: ModelVersion;
-  maxPixels?: number;
-  metrics?: WorkerMetrics;
-  /** Overrides of the model config, e.g. for benchmarks. */
-  maxBatchSize?: number;
-  maxQueueDelayMs?: number;
-  intraOpThreads?: number;
-  /** Return the memory onnxruntime freed while loading before warming up (src/worker/allocator.ts). */
-  releaseMemoryAfterLoad?: boolean;
-  onError?: (err: unknown) => void;
-}
+export type { BatchWorkerOptions } from './contract.js';
 
 /** How long an idle worker blocks in one receive before re-checking for shutdown. */
 const IDLE_WAIT_MS = 1000;
@@ -35,7 +18,7 @@ const IDLE_WAIT_MS = 1000;
 interface Item {
   delivery: Delivery;
   slot: number;
-  /** Resolves once the image is decoded into its slot, or with the error to answer. */
+  /** Resolves once the input is in its slot, or with the error to answer. */
   ready: Promise<WireError | undefined>;
 }
 
@@ -43,29 +26,34 @@ export class BatchWorker {
   readonly key: string;
   private readonly maxBatch: number;
   private readonly maxDelayMs: number;
+  private readonly now: () => number;
   /** Input buffers: one in the session thread, one being filled by the next batch. */
   private readonly freeBuffers: Float32Array[];
   private stopping = false;
   private readonly stopSignal = new AbortController();
   private loopDone: Promise<void> = Promise.resolve();
+  /** Batches run and items computed, for the worker registry. */
+  readonly counters = { batches: 0, items: 0 };
 
   private constructor(
     private readonly options: BatchWorkerOptions,
-    readonly session: ModelSession,
-    readonly preprocessor: ImagePreprocessor,
+    readonly session: BatchSession,
+    readonly decoder: ImageDecoder,
   ) {
     const { entry, version } = options;
     this.key = queueKey(entry.name, version.version);
     this.maxBatch = Math.min(options.maxBatchSize ?? entry.config.batching.maxBatchSize, session.maxBatch);
     this.maxDelayMs = options.maxQueueDelayMs ?? entry.config.batching.maxQueueDelayMs;
+    this.now = options.now ?? Date.now;
     this.freeBuffers = [this.newBuffer(), this.newBuffer()];
   }
 
   static async create(options: BatchWorkerOptions): Promise<BatchWorker> {
-    const session = await ModelSession.create(options.entry, options.version, options.intraOpThreads === undefined ? undefined : { intraOpThreads: options.intraOpThreads });
+    const threads = options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads };
+    const session = options.openSession === undefined ? await ModelSession.create(options.entry, options.version, threads) : await options.openSession(options.entry, options.version, threads);
     if (options.releaseMemoryAfterLoad === true) releaseFreeMemory();
-    const preprocessor = new ImagePreprocessor(options.entry.config.preprocess, options.maxPixels);
-    const worker = new BatchWorker(options, session, preprocessor);
+    const decoder = options.openDecoder?.(options.entry, options.maxPixels) ?? new ImagePreprocessor(options.entry.config.preprocess, options.maxPixels);
+    const worker = new BatchWorker(options, session, decoder);
     await session.warmUp([1, worker.maxBatch]);
     return worker;
   }
@@ -78,7 +66,7 @@ export class BatchWorker {
     this.loopDone = this.loop().catch((err: unknown) => this.options.onError?.(err));
   }
 
-  /** Stops taking jobs, finishes the batch in flight, releases the session. */
+  /** Stops taking jobs, finishes (and answers) the batch running and the one being filled, releases the session. */
   async close(): Promise<void> {
     this.stopping = true;
     this.stopSignal.abort();
@@ -87,15 +75,16 @@ export class BatchWorker {
   }
 
   private async loop(): Promise<void> {
+    const { consumer } = this.options;
     let running: Promise<void> = Promise.resolve();
     let busy = false;
     while (!this.stopping) {
-      const first = await this.options.consumer.receive(this.key, this.maxBatch, IDLE_WAIT_MS, this.stopSignal.signal);
+      const first = await this.receive(this.maxBatch, IDLE_WAIT_MS, this.stopSignal.signal);
       if (first.length === 0) continue;
       const buffer = this.freeBuffers.pop() ?? this.newBuffer();
       const items: Item[] = [];
       const add = (deliveries: Delivery[]): void => {
-        for (const delivery of deliveries) items.push(this.startDecode(delivery, items.length, buffer));
+        for (const delivery of deliveries) items.push(this.startLoad(delivery, items.length, buffer));
       };
       add(first);
       const closeAt = performance.now() + this.maxDelayMs;
@@ -107,7 +96,7 @@ export class BatchWorker {
         const onStop = (): void => wake.abort();
         this.stopSignal.signal.addEventListener('abort', onStop, { once: true });
         if (busy) void running.then(() => wake.abort());
-        const more = await this.options.consumer.receive(this.key, this.maxBatch - items.length, remaining > 0 ? remaining : IDLE_WAIT_MS, wake.signal);
+        const more = await this.receive(this.maxBatch - items.length, remaining > 0 ? remaining : IDLE_WAIT_MS, wake.signal);
         this.stopSignal.signal.removeEventListener('abort', onStop);
         add(more);
       }
@@ -118,7 +107,7 @@ export class BatchWorker {
           // Never leave a caller waiting: whatever was not answered gets INTERNAL.
           this.options.onError?.(err);
           const error = toWireError(err);
-          return Promise.all(items.map((item) => this.options.consumer.complete(item.delivery, { ok: false, error }))).then(() => undefined);
+          return Promise.all(items.map((item) => consumer.complete(item.delivery, { ok: false, error }))).then(() => undefined);
         })
         .catch((err: unknown) => this.options.onError?.(err))
         .finally(() => {
@@ -128,27 +117,55 @@ export class BatchWorker {
     await running;
   }
 
-  private startDecode(delivery: Delivery, slot: number, buffer: Float32Array): Item {
-    const ready = this.preprocessor
-      .decode(delivery.job.body)
+  /** A receive that never throws: a transport failure is reported and waited out, and the loop goes on. */
+  private async receive(maxItems: number, waitMs: number, signal: AbortSignal): Promise<Delivery[]> {
+    try {
+      return await this.options.consumer.receive(this.key, maxItems, Math.max(1, waitMs), signal);
+    } catch (err) {
+      this.options.onError?.(err);
+      await new Promise((r) => setTimeout(r, Math.min(waitMs, 250)));
+      return [];
+    }
+  }
+
+  private startLoad(delivery: Delivery, slot: number, buffer: Float32Array): Item {
+    const { payload } = delivery.job;
+    if (payload.kind === 'tensor') return { delivery, slot, ready: Promise.resolve(this.copyTensor(delivery.job, slot, buffer)) };
+    const ready = this.decoder
+      .decode(payload.bytes)
       .then((pixels) => {
-        this.preprocessor.fill(pixels, buffer, slot);
+        this.decoder.fill(pixels, buffer, slot);
         return undefined;
       })
       .catch((err: unknown) => toWireError(err));
     return { delivery, slot, ready };
   }
 
+  /** A tensor payload goes into its slot as it is: float32 little-endian, the model's item shape. */
+  private copyTensor(job: InferenceJob, slot: number, buffer: Float32Array): WireError | undefined {
+    const { payload } = job;
+    if (payload.kind !== 'tensor') return undefined;
+    const dims = this.session.itemDims;
+    const shapeOk = payload.dtype === 'float32' && payload.shape.length === dims.length && payload.shape.every((d, i) => d === dims[i]);
+    if (!shapeOk || payload.bytes.length !== this.session.itemSize * 4) {
+      return toWireError(new ServeError('INVALID_TENSOR', `The input must be float32 of shape [${dims.join(', ')}] (${this.session.itemSize * 4} bytes); got ${payload.dtype} [${payload.shape.join(', ')}] (${payload.bytes.length} bytes).`));
+    }
+    new Uint8Array(buffer.buffer, buffer.byteOffset + slot * this.session.itemSize * 4, payload.bytes.length).set(payload.bytes);
+    return undefined;
+  }
+
   private async execute(items: Item[], buffer: Float32Array): Promise<void> {
-    const { consumer, entry, version } = this.options;
+    const { entry, version, metrics, logger } = this.options;
     const errors = await Promise.all(items.map((item) => item.ready));
-    const now = Date.now();
+    const now = this.now();
     const runnable: Item[] = [];
     const answers: Promise<void>[] = [];
     items.forEach((item, i) => {
-      const error = errors[i] ?? skipReason(item.delivery, now);
+      const skip = this.skipReason(item.delivery, now);
+      if (skip !== undefined) metrics?.observeSkipped(entry.name, version.version, skip.code === 'DEADLINE_EXCEEDED' ? 'expired' : 'cancelled');
+      const error = errors[i] ?? skip;
       if (error === undefined) runnable.push(item);
-      else answers.push(consumer.complete(item.delivery, { ok: false, error }));
+      else answers.push(this.answer(item.delivery, { ok: false, error }));
     });
     if (runnable.length > 0) {
       // Close the holes left by dropped items so the batch is contiguous.
@@ -161,17 +178,23 @@ export class BatchWorker {
       try {
         const { output, inferenceMs, input } = await this.session.run(buffer, runnable.length);
         this.freeBuffers.push(input);
-        this.options.metrics?.observeBatch(entry.name, version.version, runnable.length, inferenceMs / 1000);
+        this.counters.batches++;
+        this.counters.items += runnable.length;
+        metrics?.observeBatch(entry.name, version.version, runnable.length, inferenceMs / 1000);
         const { softmax } = entry.config.postprocess;
+        const width = this.session.outputSize;
         runnable.forEach((item, row) => {
           const { job } = item.delivery;
-          const predictions = predictionsForRow(output, row, this.session.outputSize, entry.labels, softmax, job.topK);
+          logger?.debug({ requestId: job.requestId, job: job.id, model: entry.name, version: version.version, batchSize: runnable.length, delivery: item.delivery.deliveryCount }, 'job computed');
+          const predictions = predictionsForRow(output, row, width, entry.labels, softmax, job.topK);
           const timings = { queueMs: Math.max(0, now - job.enqueuedAt), inferenceMs, batchSize: runnable.length };
-          answers.push(consumer.complete(item.delivery, { ok: true, predictions, timings }));
+          const outcome: JobOutcome = { ok: true, predictions, timings };
+          if (job.wantOutput === true) outcome.output = output.slice(row * width, (row + 1) * width);
+          answers.push(this.answer(item.delivery, outcome));
         });
       } catch (err) {
         const error = toWireError(err instanceof ServeError ? err : new ServeError('INFERENCE_FAILED', undefined, { cause: err }));
-        for (const item of runnable) answers.push(consumer.complete(item.delivery, { ok: false, error }));
+        for (const item of runnable) answers.push(this.answer(item.delivery, { ok: false, error }));
       }
     }
     await Promise.all(answers);
@@ -179,14 +202,24 @@ export class BatchWorker {
     if (runnable.length === 0) this.freeBuffers.push(buffer);
   }
 
+  private async answer(delivery: Delivery, outcome: JobOutcome): Promise<void> {
+    const { entry, version, metrics, logger } = this.options;
+    if (!outcome.ok) logger?.debug({ requestId: delivery.job.requestId, job: delivery.job.id, code: outcome.error.code }, 'job answered with an error');
+    const result = await this.options.consumer.complete(delivery, outcome);
+    if (result === 'duplicate') {
+      metrics?.observeDuplicate(entry.name, version.version);
+      logger?.debug({ requestId: delivery.job.requestId, job: delivery.job.id }, 'job was already answered (taken over by a peer); this answer is dropped');
+    }
+  }
+
+  /** Why a decoded job must not be computed: its deadline passed, or its caller left (a gateway also cancels at the deadline, so the deadline is checked first). */
+  private skipReason(delivery: Delivery, now: number): WireError | undefined {
+    if (now > delivery.job.deadline) return { code: 'DEADLINE_EXCEEDED', message: 'The request expired in the queue and was not computed.' };
+    if (delivery.isCancelled()) return { code: 'CLIENT_CLOSED', message: 'The client closed the request before its batch started.' };
+    return undefined;
+  }
+
   private newBuffer(): Float32Array {
     return new Float32Array(this.maxBatch * this.session.itemSize);
   }
-}
-
-/** Why a decoded job must not be computed: its client left, or its deadline passed. */
-function skipReason(delivery: Delivery, now: number): WireError | undefined {
-  if (delivery.isCancelled()) return { code: 'CLIENT_CLOSED', message: 'The client closed the request before its batch started.' };
-  if (now > delivery.job.deadline) return { code: 'DEADLINE_EXCEEDED', message: 'The request expired in the queue and was not computed.' };
-  return undefined;
 }

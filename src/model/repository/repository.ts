@@ -9,8 +9,14 @@ import type { ModelEntry, ModelRepository, ModelVersion } from './contract.js';
 export const MODEL_FILE = 'model.onnx';
 const NAME_PATTERN = /^[a-z0-9][a-z0-9._-]{0,63}$/i;
 
-export async function loadRepository(root: string, only?: readonly string[]): Promise<ModelRepository> {
+/**
+ * Loads the repository. `only` selects what to load: model names (every version) or
+ * `name:version` pairs (that version; a worker replica may serve one version).
+ */
+export async function loadRepository(root: string, selection?: readonly string[]): Promise<ModelRepository> {
   const absRoot = resolve(root);
+  const wanted = selection === undefined ? undefined : parseSelection(selection);
+  const only = wanted === undefined ? undefined : [...wanted.keys()];
   const entries = await readdir(absRoot, { withFileTypes: true }).catch((err: unknown) => {
     throw new ServeError('CONFIG_INVALID', `Model repository ${absRoot} cannot be read: ${String(err)}`);
   });
@@ -19,13 +25,39 @@ export async function loadRepository(root: string, only?: readonly string[]): Pr
     if (!entry.isDirectory() || (only !== undefined && !only.includes(entry.name))) continue;
     const dir = join(absRoot, entry.name);
     if (!(await exists(join(dir, 'config.json')))) continue;
-    models.set(entry.name, await loadModel(entry.name, dir));
+    models.set(entry.name, selectVersions(await loadModel(entry.name, dir), wanted?.get(entry.name)));
   }
   for (const name of only ?? []) {
     if (!models.has(name)) throw new ServeError('CONFIG_INVALID', `Model "${name}" has no config.json in ${absRoot}`);
   }
   if (models.size === 0) throw new ServeError('CONFIG_INVALID', `Model repository ${absRoot} holds no model (expected <name>/config.json)`);
   return { root: absRoot, models };
+}
+
+/** name → the versions asked for (undefined: all). */
+function parseSelection(selection: readonly string[]): Map<string, Set<string> | undefined> {
+  const wanted = new Map<string, Set<string> | undefined>();
+  for (const item of selection) {
+    const [name = '', version, extra] = item.split(':');
+    if (name === '' || extra !== undefined || (version !== undefined && !/^\d+$/.test(version))) {
+      throw new ServeError('CONFIG_INVALID', `"${item}" in --only is neither a model name nor a model:version pair (e.g. resnet50 or resnet50:1)`);
+    }
+    if (version === undefined) wanted.set(name, undefined);
+    else if (!wanted.has(name) || wanted.get(name) !== undefined) wanted.set(name, new Set([...(wanted.get(name) ?? []), version]));
+  }
+  return wanted;
+}
+
+function selectVersions(entry: ModelEntry, versions: Set<string> | undefined): ModelEntry {
+  if (versions === undefined) return entry;
+  for (const v of versions) {
+    if (!entry.versions.some((mv) => mv.version === v)) {
+      throw new ServeError('CONFIG_INVALID', `Model "${entry.name}" has no version ${v} (versions: ${entry.versions.map((mv) => mv.version).join(', ')})`);
+    }
+  }
+  const kept = entry.versions.filter((mv) => versions.has(mv.version));
+  const defaultVersion = kept.some((mv) => mv.version === entry.defaultVersion) ? entry.defaultVersion : (kept.at(-1) as ModelVersion).version;
+  return { ...entry, versions: kept, defaultVersion };
 }
 
 export async function loadModel(name: string, dir: string): Promise<ModelEntry> {

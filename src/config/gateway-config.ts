@@ -1,0 +1,28 @@
+// Options of `swarmserve gateway`: the HTTP side of the serve options (a gateway loads no
+// model, so no batching, threads or image limits) and the Redis options.
+import { resolveOptions, type OptionTable, type OptionValues } from './options.js';
+import { REDIS_OPTIONS, completeRedisOptions, type RedisSecret } from './redis-options.js';
+import { SERVE_OPTIONS } from './serve-config.js';
+
+const { port, host, models, only, defaultModel, bodyLimit, maxQueuedBytes, drainTimeoutMs, logLevel, prepare } = SERVE_OPTIONS;
+
+export const GATEWAY_OPTIONS = {
+  port,
+  host,
+  models,
+  only,
+  defaultModel,
+  bodyLimit,
+  maxQueuedBytes,
+  drainTimeoutMs,
+  logLevel,
+  prepare,
+  ...REDIS_OPTIONS,
+} satisfies OptionTable;
+
+export type GatewayConfig = OptionValues<typeof GATEWAY_OPTIONS> & RedisSecret;
+
+/** Flags beat env vars beat defaults; then the cross-option checks and the password file. Throws CONFIG_INVALID. */
+export async function resolveGatewayConfig(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): Promise<GatewayConfig> {
+  return await completeRedisOptions(resolveOptions(GATEWAY_OPTIONS, flags, env));
+}

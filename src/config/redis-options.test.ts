@@ -1,0 +1,105 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { ServeError } from '../common/errors.js';
+import { createLogger } from '../common/logger.js';
+import { REDIS_DEFAULTS } from '../queue/redis/options.js';
+import { resolveGatewayConfig } from './gateway-config.js';
+import { redactRedisUrl, redisConnection } from './redis-options.js';
+import { resolveWorkerConfig } from './worker-config.js';
+
+const URL = { SWARMSERVE_REDIS_URL: 'redis://redis:6379' };
+
+/** The ServeError a rejected resolve gives. */
+async function configError(promise: Promise<unknown>): Promise<ServeError> {
+  const err = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(err).toBeInstanceOf(ServeError);
+  expect((err as ServeError).code).toBe('CONFIG_INVALID');
+  return err as ServeError;
+}
+
+describe.each([
+  ['gateway', resolveGatewayConfig],
+  ['worker', resolveWorkerConfig],
+] as const)('%s Redis options', (_name, resolve) => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'swarmserve-config-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('defaults: prefix and heartbeat timing', async () => {
+    const config = await resolve({}, URL);
+    expect(config).toMatchObject({ redis: 'redis://redis:6379', redisPrefix: REDIS_DEFAULTS.prefix, heartbeatIntervalMs: 2000, heartbeatExpiryMs: 10000 });
+    expect(config.redisPassword).toBeUndefined();
+  });
+
+  it('a missing Redis URL names the flag and the env var', async () => {
+    for (const env of [{}, { SWARMSERVE_REDIS_URL: '' }]) {
+      const err = await configError(resolve({}, env));
+      expect(err.message).toContain('--redis <url>');
+      expect(err.message).toContain('SWARMSERVE_REDIS_URL');
+    }
+  });
+
+  it('a URL that is not redis:// or rediss:// is refused without echoing it', async () => {
+    const err = await configError(resolve({}, { SWARMSERVE_REDIS_URL: 'http://user:s3cret@redis:6379' }));
+    expect(err.message).toContain('redis:');
+    expect(err.message).not.toContain('s3cret');
+    await expect(resolve({ redis: 'rediss://u:p@redis.example:6380/2' }, {})).resolves.toMatchObject({ redis: 'rediss://u:p@redis.example:6380/2' });
+  });
+
+  it('the flag beats the env var', async () => {
+    await expect(resolve({ redis: 'redis://flag:6379' }, URL)).resolves.toMatchObject({ redis: 'redis://flag:6379' });
+  });
+
+  it('heartbeat expiry must exceed the interval', async () => {
+    for (const [interval, expiry] of [
+      ['2000', '2000'],
+      ['5000', '3000'],
+    ]) {
+      const err = await configError(resolve({}, { ...URL, SWARMSERVE_HEARTBEAT_INTERVAL_MS: interval, SWARMSERVE_HEARTBEAT_EXPIRY_MS: expiry }));
+      expect(err.message).toContain('--heartbeat-expiry-ms');
+      expect(err.message).toContain('--heartbeat-interval-ms');
+    }
+    await expect(resolve({ heartbeatIntervalMs: '500', heartbeatExpiryMs: '1500' }, URL)).resolves.toMatchObject({ heartbeatIntervalMs: 500, heartbeatExpiryMs: 1500 });
+  });
+
+  it('reads the password file at start-up, trailing newline trimmed', async () => {
+    const path = join(dir, 'password');
+    await writeFile(path, 'p@ss word \n');
+    const config = await resolve({}, { ...URL, SWARMSERVE_REDIS_PASSWORD_FILE: path });
+    expect(config.redisPassword).toBe('p@ss word ');
+    expect(redisConnection(config, createLogger('silent'))).toMatchObject({ url: 'redis://redis:6379', password: 'p@ss word ', prefix: 'swarmserve' });
+  });
+
+  it('an unreadable password file is CONFIG_INVALID naming the path', async () => {
+    const path = join(dir, 'no-such-secret');
+    const err = await configError(resolve({ redisPasswordFile: path }, URL));
+    expect(err.message).toContain(path);
+    expect(err.message).toContain('--redis-password-file');
+  });
+
+  it('an empty password file is refused', async () => {
+    const path = join(dir, 'empty');
+    await writeFile(path, '\n');
+    expect((await configError(resolve({ redisPasswordFile: path }, URL))).message).toContain('empty');
+  });
+
+  it('a bad prefix is refused', async () => {
+    await configError(resolve({ redisPrefix: 'has space' }, URL));
+  });
+});
+
+describe('redactRedisUrl', () => {
+  it('masks the password only', () => {
+    expect(redactRedisUrl('redis://user:s3cret@redis:6379/1')).toBe('redis://user:***@redis:6379/1');
+    expect(redactRedisUrl('redis://redis:6379')).toBe('redis://redis:6379');
+  });
+});

@@ -1,0 +1,152 @@
+// Distributed mode, gateway side (`swarmserve gateway`): the same fastify gateway as
+// embedded mode, on the Redis producer instead of the in-memory queue. It reads the model
+// repository's configs to validate and route requests but loads no model; it is ready
+// when Redis is reachable and every model version it routes to has a live worker.
+import type { FastifyInstance } from 'fastify';
+import type { Logger } from '../common/logger.js';
+import type { GatewayConfig } from '../config/gateway-config.js';
+import { redisConnection } from '../config/redis-options.js';
+import { listeningUrl } from '../embedded/embedded-server.js';
+import { prepareIfBundled } from '../model/prepare.js';
+import type { ModelRepository } from '../model/repository/contract.js';
+import { loadRepository } from '../model/repository/repository.js';
+import { RedisProducer } from '../queue/redis/producer.js';
+import { RedisWorkerRegistry } from '../queue/redis/registry.js';
+import { catalogKeys, catalogOf, pickDefaultModel } from './catalog.js';
+import { LiveWorkers } from './live-workers.js';
+import { GatewayMetrics } from './metrics.js';
+import { HeldBytes, buildGateway } from './server.js';
+
+/** How often the gateway re-reads the worker registry. */
+const REFRESH_MS = 1000;
+
+export class GatewayNode {
+  private draining = false;
+  private closing: Promise<void> | undefined;
+  /** The last readiness logged, so only changes are logged. */
+  private loggedReason: string | undefined | null = null;
+
+  private constructor(
+    readonly config: GatewayConfig,
+    readonly repository: ModelRepository,
+    readonly defaultModel: string,
+    readonly app: FastifyInstance,
+    private readonly producer: RedisProducer,
+    private readonly registry: RedisWorkerRegistry,
+    private readonly liveWorkers: LiveWorkers,
+    private readonly keys: readonly string[],
+    private readonly logger: Logger,
+  ) {}
+
+  static async create(config: GatewayConfig, logger: Logger): Promise<GatewayNode> {
+    // The gateway needs the configs and labels only, but the repository lists a version by its model.onnx.
+    if (config.prepare) await prepareIfBundled(config.models, config.only, logger);
+    const repository = await loadRepository(config.models, config.only);
+    const defaultModel = pickDefaultModel(repository, config.defaultModel, logger);
+    const catalog = catalogOf(repository);
+    const keys = catalogKeys(catalog);
+    const connection = redisConnection(config, logger);
+    const producer = await RedisProducer.create(connection);
+    let registry: RedisWorkerRegistry | undefined;
+    try {
+      registry = await RedisWorkerRegistry.create({ ...connection, expiryMs: config.heartbeatExpiryMs });
+      // The callbacks below run once the node exists (requests, refreshes); until then they answer "starting".
+      const self: { node?: GatewayNode } = {};
+      const liveWorkers = new LiveWorkers(registry, {
+        intervalMs: REFRESH_MS,
+        // A few missed refreshes are a hiccup; longer, and the list no longer says who is alive.
+        staleMs: Math.max(3 * REFRESH_MS, config.heartbeatExpiryMs),
+        logger,
+        onRefresh: () => self.node?.logReadiness(),
+      });
+      const held = new HeldBytes(config.maxQueuedBytes);
+      const metrics = new GatewayMetrics({
+        queueDepths: () => Promise.all(keys.map(async ({ model, version, key }) => ({ model, version, depth: await producer.depth(key) }))),
+        liveWorkers: () => liveWorkers.workers,
+        producerStats: () => producer.stats(),
+        heldBytes: () => held.bytes,
+      });
+      const app = await buildGateway(
+        {
+          producer,
+          catalog,
+          defaultModel,
+          metrics,
+          bodyLimitBytes: config.bodyLimit,
+          maxHeldBytes: config.maxQueuedBytes,
+          notReadyReason: () => (self.node === undefined ? 'starting' : self.node.notReadyReason()),
+          isDraining: () => self.node?.draining ?? false,
+          logger,
+        },
+        held,
+      );
+      const node = new GatewayNode(
+        config,
+        repository,
+        defaultModel,
+        app,
+        producer,
+        registry,
+        liveWorkers,
+        keys.map((k) => k.key),
+        logger,
+      );
+      // Read the registry once before taking traffic, so readiness is right from the first probe.
+      self.node = node;
+      await liveWorkers.start();
+      return node;
+    } catch (err) {
+      await registry?.close().catch(() => undefined);
+      await producer.close().catch(() => undefined);
+      throw err;
+    }
+  }
+
+  /** Starts listening; resolves with the base URL. */
+  async listen(): Promise<string> {
+    await this.app.listen({ port: this.config.port, host: this.config.host });
+    return this.url;
+  }
+
+  get url(): string {
+    return listeningUrl(this.app, this.config.host);
+  }
+
+  /** Why this gateway should not take traffic now (GET /health/ready answers 503 with it), or undefined. */
+  notReadyReason(): string | undefined {
+    if (this.draining) return 'shutting down';
+    if (!this.producer.isAvailable()) return 'Redis unreachable';
+    const unknown = this.liveWorkers.unknownReason();
+    if (unknown !== undefined) return `live workers unknown (${unknown})`;
+    const missing = this.liveWorkers.missing(this.keys);
+    return missing.length === 0 ? undefined : `no live worker for ${missing.join(', ')}`;
+  }
+
+  /** Stops accepting, lets requests in flight finish (up to drainTimeoutMs), then disconnects. */
+  close(): Promise<void> {
+    this.closing ??= this.drain();
+    return this.closing;
+  }
+
+  private async drain(): Promise<void> {
+    this.draining = true;
+    const { drainTimeoutMs } = this.config;
+    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), drainTimeoutMs).unref());
+    const outcome = await Promise.race([this.app.close().then(() => 'drained' as const), timeout]);
+    if (outcome === 'timeout') this.logger.warn(`drain timeout (${drainTimeoutMs} ms): answering what is left with SHUTTING_DOWN`);
+    await this.liveWorkers.stop();
+    // Best effort from here: the process is leaving; a failure is worth a line, not a non-zero exit.
+    await this.producer.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the Redis producer failed'));
+    await this.registry.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the worker registry failed'));
+  }
+
+  /** Logs readiness when it changes (e.g. "waiting: no live worker for resnet50:1", then "ready"). */
+  private logReadiness(): void {
+    if (this.draining) return;
+    const reason = this.notReadyReason();
+    if (reason === this.loggedReason) return;
+    this.loggedReason = reason;
+    if (reason === undefined) this.logger.info({ workers: this.liveWorkers.workers.length }, 'ready: Redis reachable and every model version has a live worker');
+    else this.logger.warn({ reason }, `not ready: ${reason}`);
+  }
+}

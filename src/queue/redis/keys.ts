@@ -1,0 +1,28 @@
+// Every Redis key and channel of a deployment, under one prefix.
+export const GROUP = 'workers';
+
+export class RedisKeys {
+  constructor(readonly prefix: string) {}
+  /** Job stream of one model version (queue key "model:version"). */
+  jobs(queueKey: string): string {
+    return `${this.prefix}:jobs:${queueKey}`;
+  }
+  /** Reply stream of one gateway; expires when the gateway is gone. */
+  replies(gatewayId: string): string {
+    return `${this.prefix}:replies:${gatewayId}`;
+  }
+  get deadLetter(): string {
+    return `${this.prefix}:dead-letter`;
+  }
+  /** Pub/sub channel on which gateways announce cancelled jobs. */
+  get cancelChannel(): string {
+    return `${this.prefix}:cancel`;
+  }
+  /** Sorted set of worker ids by last heartbeat (Redis time, ms). */
+  get workers(): string {
+    return `${this.prefix}:workers`;
+  }
+  worker(id: string): string {
+    return `${this.prefix}:worker:${id}`;
+  }
+}

@@ -1,0 +1,41 @@
+// Options of the Redis Streams transport (see docs/architecture.md for the protocol).
+import type { Logger } from '../../common/logger.js';
+
+export interface RedisConnectionOptions {
+  /** redis://[user:password@]host:port[/db] or rediss:// for TLS. */
+  url: string;
+  /** Overrides the URL's password (read from --redis-password-file, e.g. a Docker secret). */
+  password?: string;
+  /** Prefix of every key this deployment uses; processes sharing a prefix share queues. */
+  prefix: string;
+  logger: Logger;
+}
+
+export interface RedisProducerOptions extends RedisConnectionOptions {
+  /** This gateway's id (names its reply stream); default host-pid-random. */
+  gatewayId?: string;
+}
+
+export interface RedisConsumerOptions extends RedisConnectionOptions {
+  /** This worker's id (its consumer name in each group); default host-pid-random. */
+  workerId?: string;
+  /** A job delivered to a worker and idle this long is taken over by a peer (its worker is presumed dead). */
+  reclaimIdleMs: number;
+  /** After this many deliveries a job goes to the dead-letter stream and its caller gets JOB_FAILED. */
+  maxDeliveries: number;
+  /** The worker's clock (epoch ms), for tests that set it off; deadlines are judged against Redis's clock through it. */
+  now?: () => number;
+}
+
+export interface RedisRegistryOptions extends RedisConnectionOptions {
+  /** A worker whose last heartbeat is older than this is not live. */
+  expiryMs: number;
+}
+
+export const REDIS_DEFAULTS = {
+  prefix: 'swarmserve',
+  reclaimIdleMs: 15_000,
+  maxDeliveries: 3,
+  heartbeatIntervalMs: 2_000,
+  heartbeatExpiryMs: 10_000,
+} as const;

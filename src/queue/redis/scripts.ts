@@ -1,0 +1,147 @@
+// The Lua scripts of the Redis transport: each runs atomically in Redis.
+import { luaScript } from './link.js';
+
+/**
+ * Enqueue with backpressure. KEYS[1] job stream; ARGV[1] bound (jobs waiting, i.e. not yet
+ * taken by a worker), ARGV[2] group, ARGV[3..] the entry's fields. Creates the stream and
+ * its consumer group when missing (first use, or a Redis that restarted empty).
+ * Returns {1, entryId} or {0, waiting}. No MAXLEN: trimming would silently drop jobs.
+ */
+export const ENQUEUE = luaScript(`
+local stream, group = KEYS[1], ARGV[2]
+if redis.call('EXISTS', stream) == 0 then
+  redis.call('XGROUP', 'CREATE', stream, group, '0', 'MKSTREAM')
+end
+local ok, summary = pcall(redis.call, 'XPENDING', stream, group)
+if not ok then
+  redis.call('XGROUP', 'CREATE', stream, group, '0')
+  summary = {0}
+end
+local waiting = redis.call('XLEN', stream) - summary[1]
+if waiting < 0 then waiting = 0 end
+if waiting >= tonumber(ARGV[1]) then return {0, waiting} end
+return {1, redis.call('XADD', stream, '*', unpack(ARGV, 3))}
+`);
+
+/** Jobs waiting in a stream (not yet taken). KEYS[1] job stream; ARGV[1] group. */
+export const DEPTH = luaScript(`
+if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
+local ok, summary = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[1])
+local pending = 0
+if ok then pending = summary[1] end
+local waiting = redis.call('XLEN', KEYS[1]) - pending
+if waiting < 0 then return 0 end
+return waiting
+`);
+
+/**
+ * Answer a job once. KEYS[1] job stream, KEYS[2] reply stream; ARGV[1] group, ARGV[2]
+ * entry id, ARGV[3] reply-stream TTL (ms), ARGV[4..] the reply's fields. Only the
+ * completion that acknowledges the entry replies, so a job computed twice (taken over
+ * from a worker presumed dead) is answered once. Returns 1, or 0 for a duplicate.
+ */
+export const COMPLETE = luaScript(`
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4))
+redis.call('PEXPIRE', KEYS[2], ARGV[3])
+return 1
+`);
+
+/**
+ * Move a job that was delivered too often to the dead-letter stream and answer it.
+ * KEYS[1] job stream, KEYS[2] reply stream, KEYS[3] dead-letter stream; ARGV[1] group,
+ * ARGV[2] entry id, ARGV[3] reply TTL, ARGV[4] deliveries, ARGV[5] worker id,
+ * ARGV[6..] the reply's fields. The dead-letter entry keeps the job's fields except its body.
+ */
+export const DEAD_LETTER = luaScript(`
+local entry = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
+if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
+redis.call('XDEL', KEYS[1], ARGV[2])
+local fields = {'stream', KEYS[1], 'entry', ARGV[2], 'deliveries', ARGV[4], 'lastWorker', ARGV[5]}
+if entry[1] then
+  local f = entry[1][2]
+  for i = 1, #f, 2 do
+    if f[i] ~= 'body' then table.insert(fields, 'job.' .. f[i]); table.insert(fields, f[i + 1]) end
+  end
+end
+redis.call('XADD', KEYS[3], 'MAXLEN', '~', '10000', '*', unpack(fields))
+if KEYS[2] ~= '' then
+  redis.call('XADD', KEYS[2], '*', unpack(ARGV, 6))
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
+return 1
+`);
+
+/**
+ * Take over jobs idle longer than the reclaim time (their worker is presumed dead).
+ * KEYS[1] job stream; ARGV[1] group, ARGV[2] consumer, ARGV[3] min idle ms, ARGV[4] count.
+ * Returns {{id, deliveries, fields}, …}; jobs deleted meanwhile (cancelled) are dropped by XAUTOCLAIM.
+ */
+export const RECLAIM = luaScript(`
+local ok, res = pcall(redis.call, 'XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[4])
+if not ok then return {} end
+local out = {}
+for _, e in ipairs(res[2]) do
+  if e[2] then
+    local p = redis.call('XPENDING', KEYS[1], ARGV[1], e[1], e[1], 1)
+    local n = 1
+    if p[1] then n = p[1][4] end
+    table.insert(out, {e[1], n, e[2]})
+  end
+end
+return out
+`);
+
+/**
+ * Keep a live worker's jobs from being reclaimed: reset the idle time of the listed
+ * entries that this consumer still owns (JUSTID: the delivery count does not grow).
+ * KEYS[1] job stream; ARGV[1] group, ARGV[2] consumer, ARGV[3..] entry ids.
+ */
+export const HOLD = luaScript(`
+local held = 0
+for i = 3, #ARGV do
+  local p = redis.call('XPENDING', KEYS[1], ARGV[1], ARGV[i], ARGV[i], 1)
+  if p[1] and p[1][2] == ARGV[2] then
+    redis.call('XCLAIM', KEYS[1], ARGV[1], ARGV[2], 0, ARGV[i], 'JUSTID')
+    held = held + 1
+  end
+end
+return held
+`);
+
+/** Cancel a job: drop it if no worker has it yet, and tell the workers. KEYS[1] job stream; ARGV[1] entry id (or ''), ARGV[2] channel, ARGV[3] job id. */
+export const CANCEL = luaScript(`
+if ARGV[1] ~= '' then redis.call('XDEL', KEYS[1], ARGV[1]) end
+redis.call('PUBLISH', ARGV[2], ARGV[3])
+return 1
+`);
+
+/**
+ * Worker heartbeat. KEYS[1] worker hash, KEYS[2] workers sorted set; ARGV[1] id,
+ * ARGV[2] expiry ms, ARGV[3..] fields. Stamped with Redis's own time, so the hosts'
+ * clocks need not agree; everything expires when its workers are gone.
+ */
+export const HEARTBEAT = luaScript(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+redis.call('HSET', KEYS[1], 'lastSeen', now, unpack(ARGV, 3))
+redis.call('PEXPIRE', KEYS[1], ARGV[2])
+redis.call('ZADD', KEYS[2], now, ARGV[1])
+redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))
+redis.call('PEXPIRE', KEYS[2], ARGV[2])
+return now
+`);
+
+/** Live workers: KEYS[1] workers sorted set; ARGV[1] expiry ms, ARGV[2] worker-hash prefix. Returns {{id, fields}, …}. */
+export const LIVE_WORKERS = luaScript(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local ids = redis.call('ZRANGEBYSCORE', KEYS[1], now - tonumber(ARGV[1]), '+inf')
+local out = {}
+for _, id in ipairs(ids) do
+  local h = redis.call('HGETALL', ARGV[2] .. id)
+  if #h > 0 then table.insert(out, {id, h}) end
+end
+return out
+`);
