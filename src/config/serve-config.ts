@@ -28,7 +28,7 @@ export const SERVE_OPTIONS = {
     flag: '--max-queued-bytes <bytes>',
     env: 'SWARMSERVE_MAX_QUEUED_BYTES',
     description: 'bytes of request bodies held at once (reading, queued, answering); beyond it 503 + Retry-After',
-    schema: intFrom(1024, 1 << 40, 256 * 1024 * 1024),
+    schema: intFrom(1024, 2 ** 40, 256 * 1024 * 1024),
   },
   maxPixels: { flag: '--max-pixels <n>', env: 'SWARMSERVE_MAX_PIXELS', description: 'largest image in pixels (decompression-bomb guard)', schema: intFrom(1, 1_000_000_000, 40_000_000) },
   maxBatchSize: { flag: '--max-batch-size <n>', env: 'SWARMSERVE_MAX_BATCH_SIZE', description: "override every model's batching.maxBatchSize", schema: z.coerce.number().int().min(1).max(1024).optional() },
