@@ -2,6 +2,8 @@
 // `swarmserve worker` processes, a tiny model with known answers per input. What the
 // system must survive: many gateways and workers, a worker killed mid-batch, Redis paused
 // and restarted empty, no worker at all, huge uploads, a worker with a wrong clock, drains.
+import { writeFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { afterAll, afterEach, describe, expect, it } from 'vitest';
 import { computedJobs, Deployment, knownInputs, predict, runConcurrently, sameAnswer, type Answer, type KnownInput } from '../helpers/distributed.js';
 import { stopProcess, type CliProcess } from '../helpers/process.js';
@@ -34,6 +36,42 @@ async function metric(url: string, name: string, labels = ''): Promise<number> {
 const alive = (p: CliProcess): boolean => p.child.exitCode === null;
 
 describe('distributed mode', () => {
+  it('a Redis at its maxmemory gives 503 QUEUE_FULL, not 500; the gateway keeps serving', async () => {
+    const { d, inputs } = await deploy({ redis: { maxmemory: '4mb' }, batching: { queueBound: 100_000 } });
+    const gateway = await d.gateway();
+    const body = Buffer.alloc(256 * 1024, 1);
+    body.set([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a]); // PNG signature: the gateway accepts it
+    // No worker: the jobs stay in Redis until it is full.
+    const answers = Array.from({ length: 60 }, () => predict(gateway.url, body, {}, '?timeout_ms=20000'));
+    await new Promise((r) => setTimeout(r, 1_500));
+    const settled = await Promise.all(answers.map((a) => Promise.race([a, new Promise<undefined>((r) => setTimeout(() => r(undefined), 1))])));
+    const early = settled.filter((a) => a !== undefined);
+    expect(early.length).toBeGreaterThan(0);
+    expect(early.filter((a) => a.status !== 503 || a.body.error?.code !== 'QUEUE_FULL')).toEqual([]);
+    // A worker drains the queue (it answers the fake images 422): nothing got a 500.
+    await d.worker();
+    const all = await Promise.all(answers);
+    expect(all.filter((a) => a.status !== 503 && a.status !== 422)).toEqual([]);
+    expect((await predict(gateway.url, inputs[0]!.png)).status).toBe(200);
+  }, 90_000);
+
+  it('authenticates with a password from a file (a Docker secret) or in the URL', async () => {
+    const { d, inputs } = await deploy({ redis: { password: 's3cret pass' } });
+    const secret = join(d.repoRoot, 'redis-password');
+    writeFileSync(secret, 's3cret pass\n');
+    d.redisArgs = ['--redis', d.redis.url, '--redis-password-file', secret];
+    await d.worker();
+    d.redisArgs = ['--redis', `redis://:${encodeURIComponent('s3cret pass')}@127.0.0.1:${d.redis.port}`];
+    const gateway = await d.gateway();
+    await d.waitReady(gateway);
+    const answer = await predict(gateway.url, inputs[1]!.png, {}, `?top_k=${CLASSES}`);
+    expect(answer.status).toBe(200);
+    expect(sameAnswer(answer.body.predictions, inputs[1]!.expected)).toBe(true);
+    // A wrong password is a clear start-up failure, not a hang.
+    d.redisArgs = ['--redis', `redis://:wrong@127.0.0.1:${d.redis.port}`];
+    await expect(d.gateway()).rejects.toThrow(/exited with 78[\s\S]*refused to log in/);
+  }, 60_000);
+
   it('2 gateways and 3 workers answer 2,000 requests, each with its own answer, even with a shared X-Request-Id', async () => {
     const { d, inputs } = await deploy();
     const gateways = [await d.gateway(), await d.gateway()];
@@ -99,10 +137,7 @@ describe('distributed mode', () => {
 
   it('Redis paused (SIGSTOP) for 3 s under load: nothing lost, requests in flight finish with 200, no process exits', async () => {
     const { d, inputs } = await deploy();
-    const gateway = await d.gateway();
-    await d.worker();
-    await d.worker();
-    await d.waitReady(gateway);
+    const { gateway } = await d.stack(2);
     const inputOf = (i: number): number => i % inputs.length;
     const load = runConcurrently(400, 16, async (i) => {
       if (i === 100) {
@@ -119,10 +154,7 @@ describe('distributed mode', () => {
 
   it('Redis restarted empty under load: 503 fast while down, served again within 5 s, waiting requests re-enqueued or answered', async () => {
     const { d, inputs } = await deploy();
-    const gateway = await d.gateway();
-    await d.worker();
-    await d.worker();
-    await d.waitReady(gateway);
+    const { gateway } = await d.stack(2);
     const inputOf = (i: number): number => i % inputs.length;
     let stop = false;
     const results: Array<{ at: number; answer: Answer }> = [];
@@ -179,9 +211,7 @@ describe('distributed mode', () => {
 
   it('300 concurrent 5 MB uploads: 503 beyond the byte bound, and the gateway stays under 450 MiB', async () => {
     const { d } = await deploy();
-    const gateway = await d.gateway(['--max-queued-bytes', String(64 * 1024 * 1024), '--body-limit', String(8 * 1024 * 1024)]);
-    await d.worker();
-    await d.waitReady(gateway);
+    const { gateway } = await d.stack(1, [], ['--max-queued-bytes', String(64 * 1024 * 1024), '--body-limit', String(8 * 1024 * 1024)]);
     const idle = gateway.memory().now;
     const big = Buffer.alloc(5 * 1024 * 1024, 0x5a);
     big.set([0xff, 0xd8, 0xff, 0xe0]); // a JPEG header: accepted by the gateway, refused by the decoder
@@ -228,17 +258,15 @@ describe('distributed mode', () => {
 
   it('a client that disconnects cancels its job across processes: not computed', async () => {
     const { d, inputs } = await deploy();
-    const gateway = await d.gateway();
-    const worker = await d.worker(['--max-queue-delay-ms', '2000']);
-    await d.waitReady(gateway);
+    const { gateway, workers: [worker] } = await d.stack(1, ['--max-queue-delay-ms', '2000']);
     const leaving = new AbortController();
     const gone = fetch(`${gateway.url}/predict`, { method: 'POST', body: inputs[0]!.png, headers: { 'content-type': 'image/png' }, signal: leaving.signal }).catch(() => 'aborted');
     await new Promise((r) => setTimeout(r, 500)); // taken by the worker, batch still gathering
     leaving.abort();
     expect(await gone).toBe('aborted');
     await new Promise((r) => setTimeout(r, 2_500));
-    expect(await metric(worker.url, 'swarmserve_jobs_skipped_total', 'reason="cancelled"')).toBe(1);
-    expect(await metric(worker.url, 'swarmserve_batch_size_count')).toBe(0);
+    expect(await metric(worker!.url, 'swarmserve_jobs_skipped_total', 'reason="cancelled"')).toBe(1);
+    expect(await metric(worker!.url, 'swarmserve_batch_size_count')).toBe(0);
     expect(await metric(gateway.url, 'swarmserve_requests_total', 'error_code="CLIENT_CLOSED"')).toBe(1);
   }, 60_000);
 

@@ -3,7 +3,7 @@
 import { makeRepository } from './tiny-model.js';
 import { solidPng } from './images.js';
 import { spawnCli, stopProcess, type CliProcess } from './process.js';
-import { RedisServer } from './redis-server.js';
+import { RedisServer, type RedisServerOptions } from './redis-server.js';
 import { startServer } from './server.js';
 
 export interface KnownInput {
@@ -40,14 +40,27 @@ export class Deployment {
     private readonly cleanupRepo: () => Promise<void>,
   ) {}
 
-  static async start(options: { classes?: number; batching?: Record<string, unknown> } = {}): Promise<Deployment> {
-    const redis = await RedisServer.start();
+  static async start(options: { classes?: number; batching?: Record<string, unknown>; redis?: RedisServerOptions } = {}): Promise<Deployment> {
+    const redis = await RedisServer.start(options.redis);
     const repo = await makeRepository([{ name: 'tiny', classes: options.classes ?? 10, config: { batching: { maxBatchSize: 8, maxQueueDelayMs: 5, queueBound: 4096, timeoutMs: 30_000, ...options.batching } } }]);
     return new Deployment(redis, repo.root, `e2e-${Date.now().toString(36)}`, repo.cleanup);
   }
 
+  /** Redis connection flags (tests of authentication override them). */
+  redisArgs: string[] = [];
+
   private common(): string[] {
-    return ['--models', repo(this), '--redis', this.redis.url, '--redis-prefix', this.prefix, '--heartbeat-interval-ms', '500', '--heartbeat-expiry-ms', '3000'];
+    const redisArgs = this.redisArgs.length > 0 ? this.redisArgs : ['--redis', this.redis.url];
+    return ['--models', repo(this), ...redisArgs, '--redis-prefix', this.prefix, '--heartbeat-interval-ms', '500', '--heartbeat-expiry-ms', '3000'];
+  }
+
+  /** One gateway and `workers` workers, ready to serve. */
+  async stack(workers: number, workerArgs: string[] = [], gatewayArgs: string[] = []): Promise<{ gateway: CliProcess; workers: CliProcess[] }> {
+    const gateway = await this.gateway(gatewayArgs);
+    const started: CliProcess[] = [];
+    for (let i = 0; i < workers; i++) started.push(await this.worker(workerArgs));
+    await this.waitReady(gateway);
+    return { gateway, workers: started };
   }
 
   async gateway(args: string[] = [], waitFor: 'ready' | 'live' = 'live'): Promise<CliProcess> {

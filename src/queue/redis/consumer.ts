@@ -22,6 +22,8 @@ const REPLY_TTL_MS = 60_000;
 const CANCEL_MEMORY_MS = 10 * 60_000;
 const RECLAIM_BATCH = 64;
 const CLOCK_SYNC_MS = 5_000;
+/** A consumer that holds no job and has been idle this long is removed from its group (its worker is gone). */
+const CONSUMER_FORGET_MS = 60_000;
 
 class RedisDelivery implements Delivery {
   constructor(
@@ -174,7 +176,7 @@ export class RedisConsumer implements JobConsumer {
     const last = this.lastReclaim.get(key) ?? 0;
     if (Date.now() - last >= this.options.reclaimIdleMs / 2) {
       this.lastReclaim.set(key, Date.now());
-      const claimed = (await this.main.eval(RECLAIM, [stream], [GROUP, this.workerId, String(this.options.reclaimIdleMs), String(RECLAIM_BATCH)])) as Array<[unknown, unknown, unknown]>;
+      const claimed = (await this.main.eval(RECLAIM, [stream], [GROUP, this.workerId, String(this.options.reclaimIdleMs), String(RECLAIM_BATCH), String(this.options.forgetConsumersAfterMs ?? Math.max(CONSUMER_FORGET_MS, this.options.reclaimIdleMs * 4))])) as Array<[unknown, unknown, unknown]>;
       const deliveries: RedisDelivery[] = [];
       for (const [id, count, fields] of claimed) {
         const entry: [string, unknown] = [str(id), fields];

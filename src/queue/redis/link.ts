@@ -4,6 +4,7 @@
 // reconnection by itself.
 import { createHash } from 'node:crypto';
 import { RESP_TYPES, createClient } from 'redis';
+import { ServeError } from '../../common/errors.js';
 import type { RedisConnectionOptions } from './options.js';
 
 export type RedisArg = string | Buffer;
@@ -21,7 +22,12 @@ const BUFFERS = { [RESP_TYPES.BLOB_STRING]: Buffer } as const;
 /** Idle TCP connections are probed this often, so an overlay network that drops idle flows is noticed. */
 const KEEPALIVE_DELAY_MS = 10_000;
 
-function makeClient(options: RedisConnectionOptions, name: string) {
+/** Refusals that retrying cannot fix: a wrong password or user. */
+function isAuthFailure(err: unknown): boolean {
+  return /WRONGPASS|NOAUTH|invalid username-password|invalid password/i.test(String((err as Error | undefined)?.message ?? err));
+}
+
+function makeClient(options: RedisConnectionOptions, name: string, state: { connected: boolean }) {
   return createClient({
     url: options.url,
     ...(options.password === undefined ? {} : { password: options.password }),
@@ -32,13 +38,24 @@ function makeClient(options: RedisConnectionOptions, name: string) {
       keepAlive: true,
       keepAliveInitialDelay: KEEPALIVE_DELAY_MS,
       connectTimeout: 3_000,
-      // Reconnect quickly at first, then every second, forever.
-      reconnectStrategy: (retries: number) => Math.min(50 * 2 ** retries, 1_000),
+      // Reconnect quickly at first, then every second, forever; but a process that cannot
+      // log in at start-up stops with a clear error instead of retrying silently.
+      reconnectStrategy: (retries: number, cause: Error) => (!state.connected && isAuthFailure(cause) ? cause : Math.min(50 * 2 ** retries, 1_000)),
     },
   });
 }
 
 type Client = ReturnType<typeof makeClient>;
+
+function redactedUrl(url: string): string {
+  try {
+    const parsed = new URL(url);
+    if (parsed.password !== '') parsed.password = '***';
+    return parsed.toString();
+  } catch {
+    return '(unparsable URL)';
+  }
+}
 
 export class RedisLink {
   private failing = false;
@@ -63,8 +80,16 @@ export class RedisLink {
 
   /** Connects, waiting (and retrying) until Redis answers. */
   static async connect(options: RedisConnectionOptions, name: string): Promise<RedisLink> {
-    const link = new RedisLink(makeClient(options, name), options, name);
-    await link.client.connect();
+    const state = { connected: false };
+    const link = new RedisLink(makeClient(options, name, state), options, name);
+    try {
+      await link.client.connect();
+    } catch (err) {
+      link.destroy();
+      if (isAuthFailure(err)) throw new ServeError('CONFIG_INVALID', `Redis at ${redactedUrl(options.url)} refused to log in: ${(err as Error).message}. Check the password in --redis or --redis-password-file.`);
+      throw new ServeError('QUEUE_UNAVAILABLE', `Cannot connect to Redis at ${redactedUrl(options.url)}: ${(err as Error).message}`);
+    }
+    state.connected = true;
     return link;
   }
 

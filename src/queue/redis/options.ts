@@ -23,6 +23,8 @@ export interface RedisConsumerOptions extends RedisConnectionOptions {
   reclaimIdleMs: number;
   /** After this many deliveries a job goes to the dead-letter stream and its caller gets JOB_FAILED. */
   maxDeliveries: number;
+  /** A consumer (a worker's name in a group) that holds no job and was idle this long is removed; default max(60 s, 4 × reclaimIdleMs). */
+  forgetConsumersAfterMs?: number;
   /** The worker's clock (epoch ms), for tests that set it off; deadlines are judged against Redis's clock through it. */
   now?: () => number;
 }

@@ -74,6 +74,30 @@ describe('Redis transport', () => {
     await transport.cleanup();
   });
 
+  it('forgets the group consumers of workers that are gone, never one that holds a job', async () => {
+    const { transport, producer } = await pair({ forgetConsumersAfterMs: 300, reclaimIdleMs: 60_000 });
+    const stream = `${transport.prefix}:jobs:m:1`;
+    const holding = (await transport.consumer());
+    const idle = (await transport.consumer());
+    void producer.submit(request('m', 'held'), { bound: 10 }).catch(() => undefined);
+    expect(await holding.receive('m:1', 1, 2_000)).toHaveLength(1);
+    const done = producer.submit(request('m', 'done'), { bound: 10 });
+    const [finished] = await idle.receive('m:1', 1, 2_000);
+    await idle.complete(finished!, ok);
+    await done;
+    await holding.close();
+    await idle.close();
+    const consumersNow = async (): Promise<string[]> => ((await redis.command(['XINFO', 'CONSUMERS', stream, 'workers'])) as string[][]).map((c) => c[1]!);
+    expect((await consumersNow()).sort()).toEqual([holding.workerId, idle.workerId].sort());
+    await new Promise((r) => setTimeout(r, 400));
+    const janitor = (await transport.consumer());
+    await janitor.receive('m:1', 1, 50);
+    // The idle one is gone; the one that died holding a job stays until its job is taken over.
+    expect(await consumersNow()).toContain(holding.workerId);
+    expect(await consumersNow()).not.toContain(idle.workerId);
+    await transport.cleanup();
+  });
+
   it('a job whose workers keep dying goes to the dead-letter stream and its caller gets JOB_FAILED', async () => {
     const { transport, producer } = await pair({ maxDeliveries: 2, reclaimIdleMs: 300 });
     const prefix = transport.prefix;

@@ -74,13 +74,23 @@ return 1
 `);
 
 /**
- * Take over jobs idle longer than the reclaim time (their worker is presumed dead).
+ * Take over jobs idle longer than the reclaim time (their worker is presumed dead), and
+ * forget consumers idle longer than ARGV[5] ms that hold no job.
  * KEYS[1] job stream; ARGV[1] group, ARGV[2] consumer, ARGV[3] min idle ms, ARGV[4] count.
  * Returns {{id, deliveries, fields}, …}; jobs deleted meanwhile (cancelled) are dropped by XAUTOCLAIM.
  */
 export const RECLAIM = luaScript(`
 local ok, res = pcall(redis.call, 'XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[4])
 if not ok then return {} end
+-- Consumers of workers that are gone would stay in the group forever: drop those that
+-- hold nothing and have been idle long (a live one is recreated by its next read).
+for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
+  local name, pending, idle
+  for i = 1, #c, 2 do
+    if c[i] == 'name' then name = c[i + 1] elseif c[i] == 'pending' then pending = c[i + 1] elseif c[i] == 'idle' then idle = c[i + 1] end
+  end
+  if name ~= ARGV[2] and pending == 0 and idle > tonumber(ARGV[5]) then redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], name) end
+end
 local out = {}
 for _, e in ipairs(res[2]) do
   if e[2] then
