@@ -97,13 +97,4 @@ export function redisConnection(config: RedisOptionValues & RedisSecret, logger:
   return { url: config.redis, prefix: config.redisPrefix, logger, ...(config.redisPassword === undefined ? {} : { password: config.redisPassword }) };
 }
 
-/** The URL with its password masked, for logs. */
-export function redactRedisUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password !== '') url.password = '***';
-    return url.toString();
-  } catch {
-    return '(invalid URL)';
-  }
-}
+export { redactRedisUrl } from '../queue/redis/link.js';

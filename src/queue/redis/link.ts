@@ -47,13 +47,14 @@ function makeClient(options: RedisConnectionOptions, name: string, state: { conn
 
 type Client = ReturnType<typeof makeClient>;
 
-function redactedUrl(url: string): string {
+/** The URL with its password masked, for logs and messages. */
+export function redactRedisUrl(text: string): string {
   try {
-    const parsed = new URL(url);
-    if (parsed.password !== '') parsed.password = '***';
-    return parsed.toString();
+    const url = new URL(text);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
   } catch {
-    return '(unparsable URL)';
+    return '(invalid URL)';
   }
 }
 
@@ -86,8 +87,8 @@ export class RedisLink {
       await link.client.connect();
     } catch (err) {
       link.destroy();
-      if (isAuthFailure(err)) throw new ServeError('CONFIG_INVALID', `Redis at ${redactedUrl(options.url)} refused to log in: ${(err as Error).message}. Check the password in --redis or --redis-password-file.`);
-      throw new ServeError('QUEUE_UNAVAILABLE', `Cannot connect to Redis at ${redactedUrl(options.url)}: ${(err as Error).message}`);
+      if (isAuthFailure(err)) throw new ServeError('CONFIG_INVALID', `Redis at ${redactRedisUrl(options.url)} refused to log in: ${(err as Error).message}. Check the password in --redis or --redis-password-file.`);
+      throw new ServeError('QUEUE_UNAVAILABLE', `Cannot connect to Redis at ${redactRedisUrl(options.url)}: ${(err as Error).message}`);
     }
     state.connected = true;
     return link;
