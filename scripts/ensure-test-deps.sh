@@ -3,11 +3,13 @@
 # missing and we may (root with apt-get); otherwise say what to do:
 # - redis-server: the distributed-mode tests start their own instances on free ports;
 # - the docker CLI: the planner's compose output is validated with `docker stack config`
-#   (no daemon needed).
+#   (no daemon needed);
+# - openssl: the TLS test makes a certificate authority of its own.
 set -euo pipefail
 missing=()
 command -v redis-server >/dev/null 2>&1 || missing+=(redis-server)
 command -v docker >/dev/null 2>&1 || missing+=(docker.io)
+command -v openssl >/dev/null 2>&1 || missing+=(openssl)
 if [ "${#missing[@]}" -eq 0 ]; then exit 0; fi
 if [ "$(id -u)" = "0" ] && command -v apt-get >/dev/null 2>&1; then
   echo "ensure-test-deps: installing ${missing[*]}" >&2

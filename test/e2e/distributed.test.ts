@@ -55,6 +55,18 @@ describe('distributed mode', () => {
     expect((await predict(gateway.url, inputs[0]!.png)).status).toBe(200);
   }, 90_000);
 
+  it('speaks TLS to a rediss:// URL', async () => {
+    const { d, inputs } = await deploy({ redis: { tls: true, password: 'tls-pass' } });
+    d.redisArgs = ['--redis', `rediss://:tls-pass@127.0.0.1:${d.redis.port}`];
+    const trust = { NODE_EXTRA_CA_CERTS: d.redis.caFile };
+    await d.worker([], trust);
+    const gateway = await d.gateway([], trust);
+    await d.waitReady(gateway);
+    const answer = await predict(gateway.url, inputs[2]!.png, {}, `?top_k=${CLASSES}`);
+    expect(answer.status).toBe(200);
+    expect(sameAnswer(answer.body.predictions, inputs[2]!.expected)).toBe(true);
+  }, 60_000);
+
   it('authenticates with a password from a file (a Docker secret) or in the URL', async () => {
     const { d, inputs } = await deploy({ redis: { password: 's3cret pass' } });
     const secret = join(d.repoRoot, 'redis-password');

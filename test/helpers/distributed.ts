@@ -63,8 +63,8 @@ export class Deployment {
     return { gateway, workers: started };
   }
 
-  async gateway(args: string[] = [], waitFor: 'ready' | 'live' = 'live'): Promise<CliProcess> {
-    const proc = await spawnCli('gateway', [...this.common(), '--default-model', 'tiny', '--log-level', 'warn', ...args], { waitFor });
+  async gateway(args: string[] = [], env: NodeJS.ProcessEnv = {}): Promise<CliProcess> {
+    const proc = await spawnCli('gateway', [...this.common(), '--default-model', 'tiny', '--log-level', 'warn', ...args], { waitFor: 'live', env });
     this.gateways.push(proc);
     return proc;
   }

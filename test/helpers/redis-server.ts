@@ -1,7 +1,7 @@
 // A real redis-server for integration tests: started on a free port in a temporary
 // directory, paused, restarted empty and stopped by the tests themselves.
-import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
@@ -10,6 +10,8 @@ import { freePort } from './process.js';
 export interface RedisServerOptions {
   password?: string;
   maxmemory?: string;
+  /** Serve TLS only (rediss://), with a certificate for 127.0.0.1 signed by a CA of its own (see caFile). */
+  tls?: boolean;
 }
 
 export class RedisServer {
@@ -27,7 +29,12 @@ export class RedisServer {
   }
 
   get url(): string {
-    return `redis://127.0.0.1:${this.port}`;
+    return `${this.options.tls === true ? 'rediss' : 'redis'}://127.0.0.1:${this.port}`;
+  }
+
+  /** The CA that signed a TLS server's certificate (give it to clients, e.g. NODE_EXTRA_CA_CERTS). */
+  get caFile(): string {
+    return join(this.dir, 'ca.crt');
   }
 
   get pid(): number {
@@ -72,7 +79,8 @@ export class RedisServer {
   }
 
   async launch(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'];
+    const ports = this.options.tls === true ? ['--port', '0', '--tls-port', String(this.port), ...this.makeCertificates()] : ['--port', String(this.port)];
+    const args = [...ports, '--bind', '127.0.0.1', '--dir', this.dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'];
     if (this.options.password !== undefined) args.push('--requirepass', this.options.password);
     if (this.options.maxmemory !== undefined) args.push('--maxmemory', this.options.maxmemory);
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -86,6 +94,18 @@ export class RedisServer {
       if (Date.now() > deadline) throw new Error(`redis-server did not start:\n${log}`);
       await new Promise((r) => setTimeout(r, 20));
     }
+  }
+
+  private makeCertificates(): string[] {
+    const at = (name: string): string => join(this.dir, name);
+    if (!existsSync(at('server.crt'))) {
+      const openssl = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
+      openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.crt'), '-days', '2', '-subj', '/CN=swarmserve-test-ca']);
+      openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=127.0.0.1']);
+      writeFileSync(at('ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost');
+      openssl(['x509', '-req', '-in', at('server.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('server.crt'), '-days', '2', '-extfile', at('ext')]);
+    }
+    return ['--tls-cert-file', at('server.crt'), '--tls-key-file', at('server.key'), '--tls-ca-cert-file', at('ca.crt'), '--tls-auth-clients', 'no'];
   }
 
   async stop(): Promise<void> {
