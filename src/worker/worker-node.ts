@@ -3,15 +3,11 @@
 // gateways know a version is served); and a small HTTP listener for Prometheus and health
 // checks (a worker takes no requests: its jobs come through Redis).
 import { hostname } from 'node:os';
-import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
-import type { Registry } from 'prom-client';
-import { ServeError } from '../common/errors.js';
+import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
-import { PeriodicTask } from '../common/periodic.js';
 import { redisConnection } from '../config/redis-options.js';
 import { workerClock, type WorkerConfig } from '../config/worker-config.js';
 import { listeningUrl } from '../embedded/embedded-server.js';
-import { sendError } from '../gateway/errors.js';
 import { prepareIfBundled } from '../model/prepare.js';
 import type { ModelRepository } from '../model/repository/contract.js';
 import { loadRepository } from '../model/repository/repository.js';
@@ -19,6 +15,8 @@ import type { WorkerInfo } from '../queue/contract.js';
 import { RedisConsumer } from '../queue/redis/consumer.js';
 import { RedisWorkerRegistry } from '../queue/redis/registry.js';
 import type { BatchWorker } from './batch-worker.js';
+import { buildHealthApp } from './health-server.js';
+import { Heartbeat } from './heartbeat.js';
 import { intraOpThreads } from './cpus.js';
 import { WorkerMetrics } from './metrics.js';
 import { batchingOverrides, createBatchWorkers, type StartWorkersOptions } from './start-workers.js';
@@ -169,67 +167,4 @@ function notReadyReason(readiness: Readiness): string | undefined {
   if (readiness.starting !== undefined) return `starting (${readiness.starting})`;
   if (!readiness.connected()) return 'Redis unreachable';
   return undefined;
-}
-
-/** GET /metrics, /health/live and /health/ready, with the gateway's error bodies. */
-function buildHealthApp(registry: Registry, reason: () => string | undefined, keys: () => readonly string[], logger: FastifyBaseLogger): FastifyInstance {
-  const app = Fastify({
-    loggerInstance: logger,
-    logController: new LogController({ disableRequestLogging: true }),
-    // Scrapers keep connections open; they must not hold the shutdown.
-    forceCloseConnections: true,
-  });
-  app.decorateRequest('errorCode', '');
-  app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
-  app.setNotFoundHandler((request, reply) => sendError(request, reply, new ServeError('NOT_FOUND', `No route ${request.method} ${request.url}.`)));
-  app.get('/health/live', () => ({ status: 'live' }));
-  app.get('/health/ready', (_request, reply) => {
-    const why = reason();
-    if (why !== undefined) throw new ServeError('NOT_READY', `Not ready: ${why}.`);
-    return reply.send({ status: 'ready', models: keys() });
-  });
-  app.get('/metrics', async (_request, reply) => {
-    const text = await registry.metrics();
-    return reply.type(registry.contentType).send(text);
-  });
-  return app;
-}
-
-/**
- * Beats every intervalMs (from the start of one beat to the next). A failed beat is logged
- * once per failure streak and never stops the worker: its jobs still flow while the
- * registry is unreachable, and the next beat that succeeds lists it again.
- */
-class Heartbeat {
-  private readonly task: PeriodicTask;
-  private failing = false;
-
-  constructor(
-    private readonly beat: () => Promise<void>,
-    intervalMs: number,
-    private readonly logger: Logger,
-  ) {
-    this.task = new PeriodicTask(() => this.beatOnce(), intervalMs);
-  }
-
-  /** Beats once now (resolves when that beat is done, whatever its result), then keeps beating. */
-  start(): Promise<void> {
-    return this.task.start();
-  }
-
-  /** No beat starts after this; resolves once a beat in flight is done. */
-  stop(): Promise<void> {
-    return this.task.stop();
-  }
-
-  private async beatOnce(): Promise<void> {
-    try {
-      await this.beat();
-      if (this.failing) this.logger.info('heartbeat: worker registry reachable again (reconnected)');
-      this.failing = false;
-    } catch (err) {
-      if (!this.failing) this.logger.warn({ err }, 'heartbeat failed; still serving, retrying every interval (gateways count this worker out after --heartbeat-expiry-ms)');
-      this.failing = true;
-    }
-  }
 }
