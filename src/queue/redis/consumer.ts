@@ -10,10 +10,9 @@ import { randomUUID } from 'node:crypto';
 import { ServeError } from '../../common/errors.js';
 import type { CompleteResult, Delivery, InferenceJob, JobConsumer, JobOutcome } from '../contract.js';
 import { GROUP, RedisKeys } from './keys.js';
-import { RedisLink, entryTimeMs, fieldMap, str } from './link.js';
+import { RedisLink, entryTimeMs, fieldMap, redisError, sleep, str, streamEntries } from './link.js';
 import { decodeJob, encodeReply } from './messages.js';
 import type { RedisConsumerOptions } from './options.js';
-import { redisError, sleep, streamEntries } from './producer.js';
 import { COMPLETE, DEAD_LETTER, HOLD, RECLAIM } from './scripts.js';
 
 /** Reply streams expire this long after their last reply (a gateway reads its replies within milliseconds). */

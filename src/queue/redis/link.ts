@@ -161,3 +161,31 @@ export function fieldMap(flat: unknown): Map<string, Buffer> {
 export function entryTimeMs(id: string): number {
   return Number(id.slice(0, id.indexOf('-')));
 }
+
+export function unavailable(): ServeError {
+  return new ServeError('QUEUE_UNAVAILABLE', undefined, { headers: { 'retry-after': '1' } });
+}
+
+/** A failed Redis call, as the caller should see it. */
+export function redisError(err: unknown): ServeError {
+  if (err instanceof ServeError) return err;
+  if (isOutOfMemory(err)) return new ServeError('QUEUE_FULL', 'The queue is out of memory (Redis maxmemory reached); retry later.', { headers: { 'retry-after': '1' } });
+  return unavailable();
+}
+
+/** XREAD / XREADGROUP reply (RESP2) → [id, flat fields][] of its first stream. */
+export function streamEntries(reply: unknown): Array<[string, unknown]> {
+  if (!Array.isArray(reply) || reply.length === 0) return [];
+  const stream: unknown = reply[0];
+  if (!Array.isArray(stream)) return [];
+  const entries: unknown = stream[1];
+  if (!Array.isArray(entries)) return [];
+  return entries.map((e: unknown) => {
+    const pair = e as [unknown, unknown];
+    return [str(pair[0]), pair[1]];
+  });
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((r) => setTimeout(r, ms));
+}

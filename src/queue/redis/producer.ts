@@ -9,7 +9,7 @@ import { ServeError } from '../../common/errors.js';
 import type { ProducerStats } from '../../gateway/metrics.js';
 import { queueKey, type JobOutcome, type JobProducer, type JobRequest, type SubmitOptions } from '../contract.js';
 import { GROUP, RedisKeys } from './keys.js';
-import { RedisLink, fieldMap, isOutOfMemory, str } from './link.js';
+import { RedisLink, fieldMap, redisError, sleep, str, streamEntries, unavailable } from './link.js';
 import { decodeReply, encodeJob } from './messages.js';
 import type { RedisProducerOptions } from './options.js';
 import { CANCEL, DEPTH, ENQUEUE } from './scripts.js';
@@ -227,35 +227,7 @@ export class RedisProducer implements JobProducer {
   }
 }
 
-function unavailable(): ServeError {
-  return new ServeError('QUEUE_UNAVAILABLE', undefined, { headers: { 'retry-after': '1' } });
-}
-
-/** A failed Redis call, as the caller should see it. */
-export function redisError(err: unknown): ServeError {
-  if (err instanceof ServeError) return err;
-  if (isOutOfMemory(err)) return new ServeError('QUEUE_FULL', 'The queue is out of memory (Redis maxmemory reached); retry later.', { headers: { 'retry-after': '1' } });
-  return unavailable();
-}
-
 function abortError(signal: AbortSignal | undefined): ServeError {
   const reason: unknown = signal?.reason;
   return reason instanceof ServeError ? reason : new ServeError('CLIENT_CLOSED');
-}
-
-/** XREAD / XREADGROUP reply (RESP2) → [id, flat fields][] of its first stream. */
-export function streamEntries(reply: unknown): Array<[string, unknown]> {
-  if (!Array.isArray(reply) || reply.length === 0) return [];
-  const stream: unknown = reply[0];
-  if (!Array.isArray(stream)) return [];
-  const entries: unknown = stream[1];
-  if (!Array.isArray(entries)) return [];
-  return entries.map((e: unknown) => {
-    const pair = e as [unknown, unknown];
-    return [str(pair[0]), pair[1]];
-  });
-}
-
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
 }
