@@ -10,7 +10,7 @@ export const GATEWAY_OPTIONS = {
   port,
   host,
   models,
-  only,
+  only: { ...only, description: 'comma-separated models, or model:version pairs, to route to (default: every model in the repository)' },
   defaultModel,
   bodyLimit,
   maxQueuedBytes,

@@ -1,6 +1,7 @@
 // Embedded mode: the gateway and one batching worker per model version, joined by the
 // in-memory queue, in one process, no Redis. The main job that `swarmserve serve` starts.
 // Distributed mode composes the same two halves with the Redis transport instead.
+import { listenOrExplain } from '../common/listen.js';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
@@ -78,7 +79,7 @@ export class EmbeddedServer {
 
   /** Starts listening; resolves with the base URL. */
   async listen(): Promise<string> {
-    await this.app.listen({ port: this.config.port, host: this.config.host });
+    await listenOrExplain(this.app, this.config.port, this.config.host, '--port / --host');
     return this.url;
   }
 

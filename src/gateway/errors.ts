@@ -18,7 +18,7 @@ const FRAMEWORK_CODES: Record<string, ErrorCode> = {
 };
 
 /** 5xx answers that are the system working as designed (backpressure, shutdown), not faults to log. */
-const QUIET_CODES = new Set<ErrorCode>(['QUEUE_FULL', 'SHUTTING_DOWN', 'NOT_READY', 'QUEUE_UNAVAILABLE']);
+const QUIET_CODES = new Set<ErrorCode>(['QUEUE_FULL', 'SHUTTING_DOWN', 'NOT_READY', 'QUEUE_UNAVAILABLE', 'DEADLINE_EXCEEDED']);
 
 export function toServeError(err: unknown): ServeError {
   if (err instanceof ServeError) return err;

@@ -2,6 +2,7 @@
 // embedded mode, on the Redis producer instead of the in-memory queue. It reads the model
 // repository's configs to validate and route requests but loads no model; it is ready
 // when Redis is reachable and every model version it routes to has a live worker.
+import { listenOrExplain } from '../common/listen.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
@@ -104,7 +105,7 @@ export class GatewayNode {
 
   /** Starts listening; resolves with the base URL. */
   async listen(): Promise<string> {
-    await this.app.listen({ port: this.config.port, host: this.config.host });
+    await listenOrExplain(this.app, this.config.port, this.config.host, '--port / --host');
     return this.url;
   }
 

@@ -102,11 +102,11 @@ describe('swarmserve plan', () => {
     expect(spawnSync(docker, ['stack', 'config', '-c', stack], { encoding: 'utf8' }).status).not.toBe(0);
   });
 
-  it('table: layers, totals, the seed formula and the recommendation', async () => {
+  it("table: layers, totals, the sizing article's formula and the recommendation", async () => {
     const { stdout } = await plan([cnn, '--node-cpus', '2', '--node-memory', '4G', '--batch', '1,4']);
     expect(stdout).toMatch(/^Layers \(per image\)$/m);
     expect(stdout).toMatch(/^ {2}parameters {8}592$/m);
-    expect(stdout).toMatch(/seed document's formula: /);
+    expect(stdout).toMatch(/sizing article's formula /);
     expect(stdout).toMatch(/^Recommendation$/m);
     const noLayers = await plan([cnn, '--no-layers', '--batch', '1']);
     expect(noLayers.stdout).not.toMatch(/^Layers/m);

@@ -121,7 +121,7 @@ export const measurementSchema = z.object({
   memoryErrorPct: z.number().describe('(estimate − measurement) / measurement of peak RSS'),
   modelMemoryErrorPct: z.number().describe('same, without the baseline on either side'),
   latencyErrorPct: z.number(),
-  seedFormulaErrorPct: z.number().describe("the seed document's estimate against the measurement"),
+  seedFormulaErrorPct: z.number().describe("the Docker Swarm sizing article's estimate against the measurement"),
 });
 
 export type Measurement = z.infer<typeof measurementSchema>;
@@ -161,7 +161,7 @@ export const planReportSchema = z
       values: count.describe('Σ A_k over convolution and fully-connected layers'),
       ratio: z.number(),
       bytesPerValue: count,
-      bytes: bytes.describe("the seed document's container size for this model (any batch)"),
+      bytes: bytes.describe("the Docker Swarm sizing article's container size for this model (any batch)"),
       layers: count,
     }),
     throughput: z.object({

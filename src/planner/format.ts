@@ -110,7 +110,7 @@ function formatTable(r: PlanReport, withLayers: boolean): string {
     ).map((l) => `  ${l}`),
   );
   const s = r.seedFormula;
-  out.push(`  seed document's formula: ${fmtBytes(s.bytes)} for any batch (Σ A_k = ${fmtCount(s.values)} over ${s.layers} layers × ratio ${s.ratio} × ${s.bytesPerValue} B)`);
+  out.push(`  sizing article's formula (sum of layer outputs): ${fmtBytes(s.bytes)} for any batch (Σ A_k = ${fmtCount(s.values)} over ${s.layers} layers × ratio ${s.ratio} × ${s.bytesPerValue} B)`);
   if (c.source === 'built-in') out.push(`  (built-in constants: re-measure on your node type with "swarmserve plan --calibrate --calibration FILE")`);
 
   const rec = r.recommendation;
@@ -131,7 +131,7 @@ function formatTable(r: PlanReport, withLayers: boolean): string {
     out.push('Measured (fresh worker-like process per batch: session thread, warm-up at 1 and B, timed runs at B)');
     out.push(
       ...table(
-        ['batch', 'estimate', 'measured', 'error', 'model-only error', 'seed formula', 'seed error', 'latency est.', 'measured', 'error', 'images/s est.', 'measured'],
+        ['batch', 'estimate', 'measured', 'error', 'model-only error', 'article formula', 'article error', 'latency est.', 'measured', 'error', 'images/s est.', 'measured'],
         r.measurements.map((m) => [
           String(m.batch),
           fmtBytes(m.estimated.totalBytes),

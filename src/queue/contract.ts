@@ -2,7 +2,7 @@
 // transport (src/queue/memory-queue.ts); distributed mode uses Redis Streams
 // (src/queue/redis/). The gateway and the batching worker loop are written against these
 // interfaces only, so they do not change between modes. One conformance suite
-// (src/queue/conformance.ts) runs against every transport.
+// (test/helpers/queue-conformance.ts) runs against every transport.
 //
 // Delivery guarantee: at least once. A job is handed to one worker at a time; if that
 // worker dies (or its transport says it is gone) the job is handed to another, so a job

@@ -35,7 +35,7 @@ export class WorkerMetrics implements BatchObserver {
     });
     this.duplicates = new Counter({
       name: 'swarmserve_duplicate_completions_total',
-      help: 'Jobs this worker computed that a peer had already answered (taken over after a presumed crash); the answer was dropped.',
+      help: 'Answers the queue refused because the job was already settled: taken over and answered by a peer, cancelled meanwhile, or lost in a Redis restart (and enqueued again). The answer was dropped.',
       labelNames: ['model', 'version'],
       registers,
     });

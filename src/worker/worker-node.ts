@@ -2,6 +2,7 @@
 // version it serves, taking jobs from Redis; a heartbeat in the worker registry (how
 // gateways know a version is served); and a small HTTP listener for Prometheus and health
 // checks (a worker takes no requests: its jobs come through Redis).
+import { listenOrExplain } from '../common/listen.js';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
@@ -57,7 +58,7 @@ export class WorkerNode {
     const undo: Array<() => Promise<unknown>> = [];
     try {
       // Listen first: liveness answers and a port conflict fails at once, not after minutes of model loading.
-      await app.listen({ port: config.metricsPort, host: config.metricsHost });
+      await listenOrExplain(app, config.metricsPort, config.metricsHost, '--metrics-port / --metrics-host');
       undo.push(() => app.close());
       const metricsUrl = listeningUrl(app, config.metricsHost);
       if (config.prepare) await prepareIfBundled(config.models, config.only, logger);

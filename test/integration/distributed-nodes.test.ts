@@ -93,6 +93,14 @@ describe('gateway and worker nodes', () => {
     }
   });
 
+  it('a taken metrics port is a coded start-up error, not a stack trace', async () => {
+    const taken = createServer();
+    await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+    const port = (taken.address() as { port: number }).port;
+    await expect(startWorker({ metricsPort: String(port) })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('already in use') as unknown });
+    await new Promise((resolve) => taken.close(resolve));
+  });
+
   it('a worker that fails to start closes its listener again', async () => {
     const port = await freePort();
     await expect(startWorker({ only: 'tiny:9', metricsPort: String(port) })).rejects.toThrow(/no version 9/);

@@ -55,6 +55,7 @@ export class RedisConsumer implements JobConsumer {
   private readonly held = new Map<string, Map<string, RedisDelivery>>();
   private readonly cancelled = new Map<string, number>();
   private readonly lastReclaim = new Map<string, number>();
+  private readonly reclaimCursor = new Map<string, string>();
   /** Redis clock minus ours, in ms. */
   private clockOffset = 0;
   private closed = false;
@@ -162,12 +163,12 @@ export class RedisConsumer implements JobConsumer {
   private async unblock(reader: Reader, stillReading: () => boolean): Promise<void> {
     // The read may not have reached Redis yet when the abort comes: try again until it has
     // been unblocked or has returned by itself.
-    for (let attempt = 0; attempt < 100 && stillReading(); attempt++) {
+    for (let delay = 1; stillReading(); delay = Math.min(delay * 2, 20)) {
       if (reader.clientId !== undefined) {
         const done = await this.main.send(['CLIENT', 'UNBLOCK', reader.clientId, 'TIMEOUT']).catch(() => 0);
         if (Number(done) === 1) return;
       }
-      await sleep(2);
+      await sleep(delay);
     }
   }
 
@@ -175,7 +176,11 @@ export class RedisConsumer implements JobConsumer {
     const last = this.lastReclaim.get(key) ?? 0;
     if (Date.now() - last >= this.options.reclaimIdleMs / 2) {
       this.lastReclaim.set(key, Date.now());
-      const claimed = (await this.main.eval(RECLAIM, [stream], [GROUP, this.workerId, String(this.options.reclaimIdleMs), String(RECLAIM_BATCH), String(this.options.forgetConsumersAfterMs ?? Math.max(CONSUMER_FORGET_MS, this.options.reclaimIdleMs * 4))])) as Array<[unknown, unknown, unknown]>;
+      const cursor = this.reclaimCursor.get(stream) ?? '0-0';
+      const forgetAfter = this.options.forgetConsumersAfterMs ?? Math.max(CONSUMER_FORGET_MS, this.options.reclaimIdleMs * 4);
+      const [next, claimed] = (await this.main.eval(RECLAIM, [stream], [GROUP, this.workerId, String(this.options.reclaimIdleMs), String(RECLAIM_BATCH), String(forgetAfter), cursor])) as [unknown, Array<[unknown, unknown, unknown]>];
+      // XAUTOCLAIM scans the pending list in pages: go on from where this page ended.
+      this.reclaimCursor.set(stream, str(next) || '0-0');
       const deliveries: RedisDelivery[] = [];
       for (const [id, count, fields] of claimed) {
         const entry: [string, unknown] = [str(id), fields];
@@ -206,7 +211,7 @@ export class RedisConsumer implements JobConsumer {
       if ('unreadable' in decoded) {
         this.options.logger.warn({ stream, entryId, reason: decoded.unreadable }, 'unreadable job message; answering PROTOCOL_MISMATCH');
         const error = { code: 'PROTOCOL_MISMATCH' as const, message: `This worker cannot read the job: ${decoded.unreadable}. Retry; a rolling update may be in progress.` };
-        await this.main.eval(COMPLETE, [stream, decoded.replyTo === '' ? this.keys.deadLetter : decoded.replyTo], [GROUP, entryId, String(REPLY_TTL_MS), ...encodeReply(decoded.jobId, { ok: false, error })]).catch(() => undefined);
+        await this.main.eval(COMPLETE, [stream, decoded.replyTo], [GROUP, entryId, String(REPLY_TTL_MS), ...encodeReply(decoded.jobId, { ok: false, error })]).catch(() => undefined);
         continue;
       }
       // Redis stamped the entry id with its own clock at enqueue; mapped into ours through

@@ -60,6 +60,7 @@ export function redactRedisUrl(text: string): string {
 
 export class RedisLink {
   private failing = false;
+  private everReady = false;
   private readonly readyListeners: Array<() => void> = [];
 
   private constructor(
@@ -69,10 +70,11 @@ export class RedisLink {
   ) {
     client.on('error', (err: unknown) => {
       // Log once per failure streak; node-redis reconnects by itself.
-      if (!this.failing) options.logger.warn({ err: String(err), connection: name }, 'Redis connection lost; reconnecting');
+      if (!this.failing) options.logger.warn({ err: String(err), connection: name }, this.client.isReady || this.everReady ? 'Redis connection lost; reconnecting' : 'cannot connect to Redis yet; retrying');
       this.failing = true;
     });
     client.on('ready', () => {
+      this.everReady = true;
       if (this.failing) options.logger.info({ connection: name }, 'Redis connection back');
       this.failing = false;
       for (const listener of this.readyListeners) listener();
@@ -87,8 +89,9 @@ export class RedisLink {
       await link.client.connect();
     } catch (err) {
       link.destroy();
-      if (isAuthFailure(err)) throw new ServeError('CONFIG_INVALID', `Redis at ${redactRedisUrl(options.url)} refused to log in: ${(err as Error).message}. Check the password in --redis or --redis-password-file.`);
-      throw new ServeError('QUEUE_UNAVAILABLE', `Cannot connect to Redis at ${redactRedisUrl(options.url)}: ${(err as Error).message}`);
+      const reason = (err as Error).message.replace(/\.+$/, '');
+      if (isAuthFailure(err)) throw new ServeError('CONFIG_INVALID', `Redis at ${redactRedisUrl(options.url)} refused to log in (${reason}). Check the password in --redis or --redis-password-file.`);
+      throw new ServeError('QUEUE_UNAVAILABLE', `Cannot connect to Redis at ${redactRedisUrl(options.url)} (${reason}).`);
     }
     state.connected = true;
     return link;

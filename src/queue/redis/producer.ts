@@ -113,7 +113,11 @@ export class RedisProducer implements JobProducer {
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
-    for (const waiter of [...this.waiters.values()]) this.fail(waiter, new ServeError('SHUTTING_DOWN'));
+    for (const waiter of [...this.waiters.values()]) {
+      this.fail(waiter, new ServeError('SHUTTING_DOWN'));
+      // Nobody will read the answer: let no worker start it.
+      this.cancel(waiter);
+    }
     // The reader blocks for at most REPLY_BLOCK_MS; destroying its connection ends it at once.
     this.reader.destroy();
     await this.readerDone;
@@ -147,7 +151,7 @@ export class RedisProducer implements JobProducer {
 
   /** Drops a job no worker has taken yet and tells the workers not to start it. Best effort. */
   private cancel(waiter: Waiter): void {
-    this.main.eval(CANCEL, [waiter.stream], [waiter.entryId ?? '', this.keys.cancelChannel, waiter.jobId]).catch(() => undefined);
+    this.main.eval(CANCEL, [waiter.stream], [waiter.entryId ?? '', this.keys.cancelChannel, waiter.jobId, GROUP]).catch(() => undefined);
   }
 
   private async readReplies(): Promise<void> {
@@ -211,7 +215,8 @@ export class RedisProducer implements JobProducer {
       ),
     );
     const lost = waiting.filter((w, i) => present[i] !== true && this.waiters.has(w.jobId));
-    this.options.logger.warn({ lost: lost.length, waiting: waiting.length }, 'Redis restarted and lost queued jobs; enqueueing them again');
+    if (lost.length > 0) this.options.logger.warn({ lost: lost.length, waiting: waiting.length }, 'Redis restarted and lost queued jobs; enqueueing them again');
+    else this.options.logger.info({ waiting: waiting.length }, 'Redis restarted; no job this gateway waits for was lost');
     await Promise.all(
       lost.map(async (waiter) => {
         try {

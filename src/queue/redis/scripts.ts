@@ -38,13 +38,16 @@ return waiting
  * Answer a job once. KEYS[1] job stream, KEYS[2] reply stream; ARGV[1] group, ARGV[2]
  * entry id, ARGV[3] reply-stream TTL (ms), ARGV[4..] the reply's fields. Only the
  * completion that acknowledges the entry replies, so a job computed twice (taken over
- * from a worker presumed dead) is answered once. Returns 1, or 0 for a duplicate.
+ * from a worker presumed dead) is answered once. An empty KEYS[2] (a message without a
+ * reply address) is only acknowledged. Returns 1, or 0 for a duplicate.
  */
 export const COMPLETE = luaScript(`
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
-redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4))
-redis.call('PEXPIRE', KEYS[2], ARGV[3])
+if KEYS[2] ~= '' then
+  redis.call('XADD', KEYS[2], '*', unpack(ARGV, 4))
+  redis.call('PEXPIRE', KEYS[2], ARGV[3])
+end
 return 1
 `);
 
@@ -76,12 +79,13 @@ return 1
 /**
  * Take over jobs idle longer than the reclaim time (their worker is presumed dead), and
  * forget consumers idle longer than ARGV[5] ms that hold no job.
- * KEYS[1] job stream; ARGV[1] group, ARGV[2] consumer, ARGV[3] min idle ms, ARGV[4] count.
- * Returns {{id, deliveries, fields}, …}; jobs deleted meanwhile (cancelled) are dropped by XAUTOCLAIM.
+ * KEYS[1] job stream; ARGV[1] group, ARGV[2] consumer, ARGV[3] min idle ms, ARGV[4] count,
+ * ARGV[5] consumer idle limit, ARGV[6] scan cursor (0-0 to start over).
+ * Returns {next cursor, {{id, deliveries, fields}, …}}; entries deleted meanwhile are dropped by XAUTOCLAIM.
  */
 export const RECLAIM = luaScript(`
-local ok, res = pcall(redis.call, 'XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], '0-0', 'COUNT', ARGV[4])
-if not ok then return {} end
+local ok, res = pcall(redis.call, 'XAUTOCLAIM', KEYS[1], ARGV[1], ARGV[2], ARGV[3], ARGV[6], 'COUNT', ARGV[4])
+if not ok then return {'0-0', {}} end
 -- Consumers of workers that are gone would stay in the group forever: drop those that
 -- hold nothing and have been idle long (a live one is recreated by its next read).
 for _, c in ipairs(redis.call('XINFO', 'CONSUMERS', KEYS[1], ARGV[1])) do
@@ -100,7 +104,7 @@ for _, e in ipairs(res[2]) do
     table.insert(out, {e[1], n, e[2]})
   end
 end
-return out
+return {res[1], out}
 `);
 
 /**
@@ -120,9 +124,17 @@ end
 return held
 `);
 
-/** Cancel a job: drop it if no worker has it yet, and tell the workers. KEYS[1] job stream; ARGV[1] entry id (or ''), ARGV[2] channel, ARGV[3] job id. */
+/**
+ * Cancel a job: drop it if no worker has taken it yet (a taken one stays in the pending
+ * list until its worker answers it, so the counts of waiting jobs stay right), and tell
+ * the workers. KEYS[1] job stream; ARGV[1] entry id (or ''), ARGV[2] channel, ARGV[3]
+ * job id, ARGV[4] group.
+ */
 export const CANCEL = luaScript(`
-if ARGV[1] ~= '' then redis.call('XDEL', KEYS[1], ARGV[1]) end
+if ARGV[1] ~= '' then
+  local ok, p = pcall(redis.call, 'XPENDING', KEYS[1], ARGV[4], ARGV[1], ARGV[1], 1)
+  if not ok or not p[1] then redis.call('XDEL', KEYS[1], ARGV[1]) end
+end
 redis.call('PUBLISH', ARGV[2], ARGV[3])
 return 1
 `);
