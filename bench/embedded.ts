@@ -20,56 +20,28 @@
 // Durations can be shortened for a smoke test: BENCH_WARMUP_MS, BENCH_DURATION_MS (64-client
 // and raw throughput runs), BENCH_SEQ_DURATION_MS (sequential runs).
 
-import { mkdirSync, readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs';
 import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
-import { join } from 'node:path';
-import { runLoadInChildProcess } from '../src/loadtest/child.js';
-import type { LatencySummaryMs, LoadReport, LoadRequestBody } from '../src/loadtest/contract.js';
+import type { LatencySummaryMs, LoadReport } from '../src/loadtest/contract.js';
 import type { ModelEntry } from '../src/model/repository/contract.js';
 import { loadRepository } from '../src/model/repository/repository.js';
 import { resolveOptions } from '../src/config/options.js';
-import { packageRoot } from '../src/config/paths.js';
 import { SERVE_OPTIONS } from '../src/config/serve-config.js';
-import { childPids, cpuUsage, sampleCpu, type CpuSample, type CpuUsage } from './cpu.js';
+import { cpuUsage, sampleCpu, type CpuSample } from './cpu.js';
+import { DISTURBED_CORES, MAIN_JS, QUIET_CORES, QUIET_MAX_WAIT_MS, ROOT, Runs, T0, checkDisturbed, envMs, errorText, loadWithWindow, progress, runDriver, type Measured } from './driver.js';
+import { imageBodies, imageNames, imagePaths } from './images.js';
 import { runRawInChildProcess, type RawMode, type RawReport } from './raw.js';
+import { cpuNote, disturbedList, markdownTable, runLabel, writeResults } from './report.js';
 import { freePort, scrapeMetrics, startServer, windowStats, type Series, type ServerHandle, type ServerWindowStats } from './served.js';
 
 // ---- plan ------------------------------------------------------------------------------
-
-function envMs(name: string, fallback: number): number {
-  const raw = process.env[name];
-  const value = raw === undefined || raw === '' ? fallback : Number(raw);
-  if (!Number.isFinite(value) || value <= 0) throw new Error(`${name} must be a positive number of ms, got ${raw}`);
-  return value;
-}
 
 const WARMUP_MS = envMs('BENCH_WARMUP_MS', 3_000);
 const THROUGHPUT_MS = envMs('BENCH_DURATION_MS', 15_000);
 const SEQUENTIAL_MS = envMs('BENCH_SEQ_DURATION_MS', 10_000);
 const CONCURRENCY = 64;
 const HOST = '127.0.0.1';
-/** Server-side scrapes start this long after the load process is forked (its own start-up). */
-const LOAD_STARTUP_ALLOWANCE_MS = 250;
-/** A run during which other work used more cores than this is "disturbed" and measured again if time allows. */
-const DISTURBED_CORES = 0.3;
-/** Before each run, wait until the machine uses at most this many cores (other work), for at most QUIET_MAX_WAIT_MS. */
-const QUIET_CORES = 0.3;
-const QUIET_MAX_WAIT_MS = 15_000;
-/** All waits for quiet together stay under this. */
-const QUIET_TOTAL_WAIT_MS = 30_000;
 /** No re-run starts that would end past this (from the driver's start): the whole script stays under ~4 minutes. */
 const BUDGET_MS = 205_000;
-
-const ROOT = packageRoot();
-const MAIN_JS = join(ROOT, 'dist', 'src', 'cli', 'main.js');
-const IMAGES_DIR = join(ROOT, 'test', 'fixtures', 'images');
-const RESULTS_DIR = join(ROOT, 'bench', 'results');
-
-const T0 = performance.now();
-const elapsed = (): string => `${((performance.now() - T0) / 1000).toFixed(1)}s`;
-function progress(message: string): void {
-  process.stdout.write(`[bench ${elapsed().padStart(6)}] ${message}\n`);
-}
 
 // ---- settings: read exactly as the server reads them -------------------------------------
 
@@ -105,95 +77,20 @@ function serverPlan(entry: ModelEntry, port: number, maxBatchOverride?: number):
 
 // ---- runs --------------------------------------------------------------------------------
 
-interface RunRecord {
-  id: string;
+interface RunRecord extends Measured {
   side: 'served' | 'raw';
   description: string;
   settings: Settings & { concurrency: number; warmupMs: number; durationMs: number; mode: RawMode };
-  /** 1 for the first measurement, 2 for the re-run of a disturbed one. */
-  attempt: number;
-  /** Other work on the machine used more than DISTURBED_CORES during the window. */
-  disturbed?: boolean;
   /** Images (= 2xx requests) per second in the measured window. */
   throughput?: number;
   latencyMs?: LatencySummaryMs;
   errors?: number;
-  cpu?: CpuUsage;
   load?: LoadReport;
   server?: ServerWindowStats & { startupMs: number; exitCode?: number | null; exitSignal?: string | null; stopMs?: number; args: string[] };
   raw?: RawReport;
-  error?: string;
 }
 
-/** The runs kept for the report, in order. */
-const runs: RunRecord[] = [];
-/** Disturbed measurements that were measured again (kept in the JSON only). */
-const discarded: RunRecord[] = [];
-const liveServers = new Set<ServerHandle>();
-
-function errorText(err: unknown): string {
-  return err instanceof Error ? (err.stack ?? err.message) : String(err);
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Before a run: wait (at most QUIET_MAX_WAIT_MS) until other work leaves the cores alone. */
-let quietWaitLeftMs = QUIET_TOTAL_WAIT_MS;
-
-async function waitForQuiet(): Promise<void> {
-  const started = performance.now();
-  const deadline = started + Math.min(QUIET_MAX_WAIT_MS, quietWaitLeftMs);
-  try {
-    await waitUntilQuiet(deadline);
-  } finally {
-    quietWaitLeftMs = Math.max(0, quietWaitLeftMs - (performance.now() - started));
-  }
-}
-
-async function waitUntilQuiet(deadline: number): Promise<void> {
-  let announced = false;
-  for (;;) {
-    const a = sampleCpu({});
-    await sleep(500);
-    const usage = cpuUsage(a, sampleCpu({}));
-    if (usage === undefined || usage.machineCores <= QUIET_CORES) {
-      if (announced) progress(`machine quiet (${usage?.machineCores ?? '?'} cores busy)`);
-      return;
-    }
-    if (performance.now() > deadline) {
-      progress(`machine still busy (${usage.machineCores} cores used by other work) and the wait budget is spent: measuring anyway`);
-      return;
-    }
-    if (!announced) progress(`waiting for the machine to go quiet: other work is using ${usage.machineCores} of ${availableParallelism()} cores`);
-    announced = true;
-  }
-}
-
-/**
- * Runs one measurement; if other work on the machine disturbed it (and the time budget allows),
- * measures it once more and keeps the less disturbed of the two.
- */
-async function measure(estimateMs: number, run: (attempt: number) => Promise<RunRecord>): Promise<void> {
-  await waitForQuiet();
-  let record = await run(1);
-  if (record.disturbed === true) {
-    if (performance.now() - T0 + estimateMs + QUIET_MAX_WAIT_MS / 2 < BUDGET_MS) {
-      progress(`${record.id}: other work used ${record.cpu?.otherCores} cores during the window — measuring it again`);
-      await waitForQuiet();
-      const again = await run(2);
-      const cleaner = again.error === undefined && (again.cpu?.otherCores ?? Infinity) <= (record.cpu?.otherCores ?? Infinity);
-      discarded.push(cleaner ? record : again);
-      if (cleaner) record = again;
-    } else {
-      progress(`${record.id}: other work used ${record.cpu?.otherCores} cores during the window; no time left in the budget to measure it again`);
-    }
-  }
-  runs.push(record);
-}
-
-function checkDisturbed(record: RunRecord): void {
-  if (record.cpu !== undefined && record.cpu.otherCores > DISTURBED_CORES) record.disturbed = true;
-}
+const runs = new Runs<RunRecord>(BUDGET_MS);
 
 async function rawRun(attempt: number, id: string, description: string, entry: ModelEntry, mode: RawMode, durationMs: number): Promise<RunRecord> {
   const { settings, modelsDir } = serverPlan(entry, 0);
@@ -229,20 +126,13 @@ async function rawRun(attempt: number, id: string, description: string, entry: M
     progress(
       `${id}: done in ${((performance.now() - started) / 1000).toFixed(1)}s — ${report.throughputIps} img/s, p50 ${report.latencyMs.p50} ms` +
         (mode === 'sequential' ? ` (decode p50 ${report.decodeMs?.p50} ms, run p50 ${report.inferenceMs.p50} ms)` : ` (batch ${report.batchSize}, run p50 ${report.inferenceMs.p50} ms, session busy ${pct(report.inferenceBusyFraction)})`) +
-        cpuNote(record),
+        cpuNote(record.cpu),
     );
   } catch (err) {
     record.error = errorText(err);
     progress(`${id}: FAILED — ${record.error}`);
   }
   return record;
-}
-
-function cpuNote(record: RunRecord): string {
-  const c = record.cpu;
-  if (c === undefined) return '';
-  const own = Object.entries(c.processCores).map(([k, v]) => `${k} ${v}`).join(', ');
-  return ` [CPU cores: ${own}, other ${c.otherCores}]`;
 }
 
 interface LoadPlan {
@@ -273,33 +163,23 @@ async function servedRun(attempt: number, entry: ModelEntry, maxBatchOverride: n
     progress(`${load.id}: FAILED — ${record.error}`);
     return record;
   }
-  liveServers.add(server);
   const started = performance.now();
   progress(`${load.id}: server ready in ${(server.startupMs / 1000).toFixed(1)}s (pid ${server.pid}); ${load.description} — ${load.concurrency} client(s), warm-up ${WARMUP_MS / 1000}s + ${load.durationMs / 1000}s measured`);
 
-  let before: { series: Series[]; cpu: CpuSample } | undefined;
-  let after: { series: Series[]; cpu: CpuSample } | undefined;
-  const scrape = async (): Promise<{ series: Series[]; cpu: CpuSample }> => {
-    const loadPid = childPids().find((p) => p !== server.pid);
-    const cpu = sampleCpu({ server: server.pid, loadgen: loadPid });
-    return { series: await scrapeMetrics(url), cpu };
-  };
-  const scrapes: Promise<void>[] = [];
-  const startTimer = setTimeout(() => {
-    scrapes.push(scrape().then((s) => void (before = s)));
-  }, WARMUP_MS + LOAD_STARTUP_ALLOWANCE_MS);
-  const endTimer = setTimeout(() => {
-    scrapes.push(scrape().then((s) => void (after = s)));
-  }, WARMUP_MS + load.durationMs);
   try {
-    const report = await runLoadInChildProcess({
-      url: `${url}/predict?model=${encodeURIComponent(entry.name)}`,
-      concurrency: load.concurrency,
-      durationMs: load.durationMs,
-      warmupMs: WARMUP_MS,
-      bodies: imageBodies(),
-    });
-    await Promise.all(scrapes);
+    const { report, before, after } = await loadWithWindow(
+      {
+        url: `${url}/predict?model=${encodeURIComponent(entry.name)}`,
+        concurrency: load.concurrency,
+        durationMs: load.durationMs,
+        warmupMs: WARMUP_MS,
+        bodies: imageBodies(),
+      },
+      async (loadgen): Promise<{ series: Series[]; cpu: CpuSample }> => {
+        const cpu = sampleCpu({ server: server.pid, loadgen });
+        return { series: await scrapeMetrics(url), cpu };
+      },
+    );
     record.load = report;
     record.throughput = report.throughputRps;
     record.latencyMs = report.latencyMs;
@@ -316,17 +196,14 @@ async function servedRun(attempt: number, entry: ModelEntry, maxBatchOverride: n
     progress(
       `${load.id}: done in ${((performance.now() - started) / 1000).toFixed(1)}s — ${report.throughputRps} req/s, p50 ${report.latencyMs.p50} ms${errors}` +
         (stats === undefined ? '' : ` (mean batch ${stats.meanBatchSize}, run ${stats.meanInferenceMs} ms, session busy ${pct(stats.inferenceBusyFraction)})`) +
-        cpuNote(record),
+        cpuNote(record.cpu),
     );
   } catch (err) {
-    clearTimeout(startTimer);
-    clearTimeout(endTimer);
     record.error = errorText(err);
     progress(`${load.id}: FAILED — ${record.error}`);
   }
 
   const stopped = await server.stop();
-  liveServers.delete(server);
   if (record.server !== undefined) {
     record.server.exitCode = stopped.code;
     record.server.exitSignal = stopped.signal;
@@ -345,22 +222,6 @@ function emptyStats(): ServerWindowStats {
   return { batches: 0, meanBatchSize: 0, batchSizeBuckets: {}, meanInferenceMs: 0, inferenceBusyFraction: 0, eventLoopLagMinMs: 0, eventLoopLagP99Ms: 0, eventLoopLagMaxMs: 0, requestsByStatus: {} };
 }
 
-// ---- images ------------------------------------------------------------------------------
-
-function imagePaths(): string[] {
-  return readdirSync(IMAGES_DIR)
-    .filter((f) => f.toLowerCase().endsWith('.jpg'))
-    .sort()
-    .map((f) => join(IMAGES_DIR, f));
-}
-
-let bodiesCache: LoadRequestBody[] | undefined;
-function imageBodies(): LoadRequestBody[] {
-  // Read once; a Buffer is a Uint8Array and survives the structured-clone IPC as bytes.
-  bodiesCache ??= imagePaths().map((path) => ({ body: readFileSync(path), contentType: 'image/jpeg' }));
-  return bodiesCache;
-}
-
 // ---- report ------------------------------------------------------------------------------
 
 interface ResultRow {
@@ -373,17 +234,13 @@ interface ResultRow {
   value?: number;
 }
 
-function find(id: string): RunRecord | undefined {
-  return runs.find((r) => r.id === id);
-}
-
 function usable(record: RunRecord | undefined): record is RunRecord & { throughput: number; latencyMs: LatencySummaryMs } {
   return record !== undefined && record.error === undefined && record.throughput !== undefined && record.latencyMs !== undefined && record.throughput > 0;
 }
 
 function ratioRow(measure: string, servedId: string, baseId: string, minimum: number, baseLabel: string): ResultRow {
-  const served = find(servedId);
-  const base = find(baseId);
+  const served = runs.find(servedId);
+  const base = runs.find(baseId);
   if (!usable(served) || !usable(base)) {
     return { measure, served: usable(served) ? fmt(served.throughput, 1) : 'error', baseline: usable(base) ? fmt(base.throughput, 1) : 'error', comparison: '—', target: `≥ ${minimum}`, result: 'ERROR' };
   }
@@ -400,8 +257,8 @@ function ratioRow(measure: string, servedId: string, baseId: string, minimum: nu
 }
 
 function latencyRow(measure: string, servedId: string, baseId: string, maximumMs: number): ResultRow {
-  const served = find(servedId);
-  const base = find(baseId);
+  const served = runs.find(servedId);
+  const base = runs.find(baseId);
   if (!usable(served) || !usable(base)) {
     return { measure, served: usable(served) ? `${fmt(served.latencyMs.p50, 2)} ms` : 'error', baseline: usable(base) ? `${fmt(base.latencyMs.p50, 2)} ms` : 'error', comparison: '—', target: `≤ ${maximumMs} ms`, result: 'ERROR' };
   }
@@ -425,18 +282,8 @@ function pct(fraction: number): string {
   return `${Math.round(fraction * 100)}%`;
 }
 
-function markdownTable(header: readonly string[], rows: ReadonlyArray<readonly string[]>): string {
-  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: readonly string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i] ?? 0)).join(' | ')} |`;
-  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
-}
-
-function runLabel(r: RunRecord): string {
-  return `${r.id}${r.attempt > 1 ? ' (re-run)' : ''}${r.disturbed === true ? ' ⚠' : ''}`;
-}
-
 function settingsTable(): string {
-  const rows = runs.map((r) => [
+  const rows = runs.kept.map((r) => [
     runLabel(r),
     r.side,
     r.settings.model,
@@ -450,7 +297,7 @@ function settingsTable(): string {
 }
 
 function latencyTable(): string {
-  const rows = runs.map((r) => {
+  const rows = runs.kept.map((r) => {
     if (r.error !== undefined || r.latencyMs === undefined) return [runLabel(r), 'error', '', '', '', '', '', ''];
     const l = r.latencyMs;
     const count = r.side === 'served' ? String(r.load?.ok ?? 0) : String(r.raw?.images ?? 0);
@@ -460,7 +307,7 @@ function latencyTable(): string {
 }
 
 function diagnosticsTable(): string {
-  const rows = runs.map((r) => {
+  const rows = runs.kept.map((r) => {
     if (r.error !== undefined) return [runLabel(r), 'error', '', '', '', '', '', ''];
     const c = r.cpu;
     const own = c === undefined ? '?' : r.side === 'served' ? `server ${c.processCores.server ?? '?'} + loadgen ${c.processCores.loadgen ?? '?'}` : `raw ${c.processCores.raw ?? '?'}`;
@@ -487,7 +334,7 @@ async function main(): Promise<number> {
   const moderation = repository.models.get('moderation') as ModelEntry;
   const resnet50 = repository.models.get('resnet50') as ModelEntry;
   const images = imagePaths();
-  const imageSet = images.map((p) => `${p.slice(IMAGES_DIR.length + 1)} (${Math.round(statSync(p).size / 1024)} KB)`);
+  const imageSet = imageNames();
   progress(`image set: ${imageSet.join(', ')}, round-robin, sent as raw image/jpeg bodies`);
   for (const entry of [moderation, resnet50]) {
     const { settings } = serverPlan(entry, 0);
@@ -498,17 +345,17 @@ async function main(): Promise<number> {
   const seq = SEQUENTIAL_MS + WARMUP_MS + 3_000;
   const tput = THROUGHPUT_MS + WARMUP_MS + 3_000;
   const clients = (n: number): LoadPlan => ({ id: '', description: '', concurrency: n, durationMs: n === 1 ? SEQUENTIAL_MS : THROUGHPUT_MS });
-  await measure(seq, (a) => rawRun(a, 'raw-moderation-seq', 'raw moderation, sequential: decode + fill + batch-1 run, one image at a time', moderation, 'sequential', SEQUENTIAL_MS));
-  await measure(seq, (a) => servedRun(a, moderation, undefined, { ...clients(1), id: 'served-moderation-1', description: 'served moderation, 1 sequential client' }));
-  await measure(tput, (a) => servedRun(a, moderation, undefined, { ...clients(CONCURRENCY), id: 'served-moderation-64', description: `served moderation, ${CONCURRENCY} clients, dynamic batching` }));
-  await measure(tput, (a) => rawRun(a, 'raw-moderation', 'raw moderation throughput: full batches, decode overlapping inference', moderation, 'throughput', THROUGHPUT_MS));
-  await measure(tput, (a) => servedRun(a, moderation, 1, { ...clients(CONCURRENCY), id: 'served-moderation-64-bs1', description: `served moderation, ${CONCURRENCY} clients, --max-batch-size 1` }));
-  await measure(tput, (a) => rawRun(a, 'raw-resnet50', 'raw resnet50 throughput: full batches, decode overlapping inference', resnet50, 'throughput', THROUGHPUT_MS));
-  await measure(tput, (a) => servedRun(a, resnet50, undefined, { ...clients(CONCURRENCY), id: 'served-resnet50-64', description: `served resnet50, ${CONCURRENCY} clients, dynamic batching` }));
+  await runs.measure(seq, (a) => rawRun(a, 'raw-moderation-seq', 'raw moderation, sequential: decode + fill + batch-1 run, one image at a time', moderation, 'sequential', SEQUENTIAL_MS));
+  await runs.measure(seq, (a) => servedRun(a, moderation, undefined, { ...clients(1), id: 'served-moderation-1', description: 'served moderation, 1 sequential client' }));
+  await runs.measure(tput, (a) => servedRun(a, moderation, undefined, { ...clients(CONCURRENCY), id: 'served-moderation-64', description: `served moderation, ${CONCURRENCY} clients, dynamic batching` }));
+  await runs.measure(tput, (a) => rawRun(a, 'raw-moderation', 'raw moderation throughput: full batches, decode overlapping inference', moderation, 'throughput', THROUGHPUT_MS));
+  await runs.measure(tput, (a) => servedRun(a, moderation, 1, { ...clients(CONCURRENCY), id: 'served-moderation-64-bs1', description: `served moderation, ${CONCURRENCY} clients, --max-batch-size 1` }));
+  await runs.measure(tput, (a) => rawRun(a, 'raw-resnet50', 'raw resnet50 throughput: full batches, decode overlapping inference', resnet50, 'throughput', THROUGHPUT_MS));
+  await runs.measure(tput, (a) => servedRun(a, resnet50, undefined, { ...clients(CONCURRENCY), id: 'served-resnet50-64', description: `served resnet50, ${CONCURRENCY} clients, dynamic batching` }));
 
   const rows: ResultRow[] = [
-    ratioRow(`moderation throughput, ${CONCURRENCY} clients: served / raw`, 'served-moderation-64', 'raw-moderation', 0.8, `raw, batch ${find('raw-moderation')?.settings.maxBatchSize ?? '?'}`),
-    ratioRow(`resnet50 throughput, ${CONCURRENCY} clients: served / raw`, 'served-resnet50-64', 'raw-resnet50', 0.9, `raw, batch ${find('raw-resnet50')?.settings.maxBatchSize ?? '?'}`),
+    ratioRow(`moderation throughput, ${CONCURRENCY} clients: served / raw`, 'served-moderation-64', 'raw-moderation', 0.8, `raw, batch ${runs.find('raw-moderation')?.settings.maxBatchSize ?? '?'}`),
+    ratioRow(`resnet50 throughput, ${CONCURRENCY} clients: served / raw`, 'served-resnet50-64', 'raw-resnet50', 0.9, `raw, batch ${runs.find('raw-resnet50')?.settings.maxBatchSize ?? '?'}`),
     ratioRow(`moderation, ${CONCURRENCY} clients: dynamic batching / --max-batch-size 1`, 'served-moderation-64', 'served-moderation-64-bs1', 1.1, 'served, --max-batch-size 1'),
     latencyRow('moderation, 1 sequential client: served p50 − raw p50', 'served-moderation-1', 'raw-moderation-seq', 3),
   ];
@@ -526,52 +373,26 @@ async function main(): Promise<number> {
   out.push('', `CPU in cores of ${availableParallelism()}; "other" = machine busy − the run's own processes (benchmark driver, anything else on the machine); ⚠ = other > ${DISTURBED_CORES}. Session busy = Σ session.run time / window. Event-loop lag is prom-client's (10 ms sampling timer: an idle loop reads ~10).`);
   out.push('', `## Results (one run, ${startedAt.toISOString()}, ${availableParallelism()} cores, node ${process.version})`, '');
   out.push(markdownTable(['measure', 'served', 'raw / baseline', 'ratio or difference', 'target', 'result'], rows.map((r) => [r.measure, r.served, r.baseline, r.comparison, r.target, r.result === 'PASS' ? 'PASS' : `**${r.result}**`])));
-  const disturbed = runs.filter((r) => r.disturbed === true);
+  const disturbed = runs.kept.filter((r) => r.disturbed === true);
   if (disturbed.length > 0) {
-    out.push('', `⚠ Disturbed by other work on the machine (> ${DISTURBED_CORES} cores busy outside the benchmark during the window): ${disturbed.map((r) => `${r.id} (${r.cpu?.otherCores} cores)`).join(', ')} — the rows using them are less reliable.`);
+    out.push('', `⚠ Disturbed by other work on the machine (> ${DISTURBED_CORES} cores busy outside the benchmark during the window): ${disturbedList(disturbed)} — the rows using them are less reliable.`);
   }
-  if (discarded.length > 0) out.push('', `Measured again because disturbed (first attempt kept in the JSON under "discarded"): ${discarded.map((r) => r.id).join(', ')}.`);
+  if (runs.discarded.length > 0) out.push('', `Measured again because disturbed (first attempt kept in the JSON under "discarded"): ${runs.discarded.map((r) => r.id).join(', ')}.`);
   const failed = rows.filter((r) => r.result !== 'PASS');
   out.push('', failed.length === 0 ? 'ALL TARGETS PASS' : `FAIL: ${failed.length} of ${rows.length} targets not met — ${failed.map((r) => r.measure).join('; ')}`);
   process.stdout.write(`${out.join('\n')}\n`);
 
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `embedded-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
-  const json = {
+  writeResults('embedded', startedAt, {
     startedAt: startedAt.toISOString(),
     totalSeconds: Math.round(totalS * 10) / 10,
     machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? '?', totalMemBytes: totalmem(), loadavgAtEnd: loadavg(), node: process.version, platform: process.platform },
     plan: { warmupMs: WARMUP_MS, throughputMs: THROUGHPUT_MS, sequentialMs: SEQUENTIAL_MS, concurrency: CONCURRENCY, imageSet: images.map((p) => p.slice(ROOT.length + 1)) },
     thresholds: { disturbedCores: DISTURBED_CORES, quietCores: QUIET_CORES, quietMaxWaitMs: QUIET_MAX_WAIT_MS, budgetMs: BUDGET_MS },
     results: rows,
-    runs,
-    discarded,
-  };
-  writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
-  process.stdout.write(`\nResults written to ${file.slice(ROOT.length + 1)}\n`);
-  return runs.some((r) => r.error !== undefined) ? 1 : 0;
-}
-
-function cleanup(): void {
-  for (const server of liveServers) server.kill();
-}
-process.once('exit', cleanup);
-for (const signal of ['SIGINT', 'SIGTERM'] as const) {
-  process.once(signal, () => {
-    cleanup();
-    process.exit(130);
+    runs: runs.kept,
+    discarded: runs.discarded,
   });
+  return runs.kept.some((r) => r.error !== undefined) ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-    // Anything left holding the loop open (keep-alive sockets) must not keep the process alive.
-    setTimeout(() => process.exit(code), 2_000).unref();
-  },
-  (err: unknown) => {
-    process.stderr.write(`bench:embedded failed: ${errorText(err)}\n`);
-    cleanup();
-    process.exit(1);
-  },
-);
+runDriver('bench:embedded', main);

@@ -1,10 +1,9 @@
-// The "served" side of the embedded benchmark: the real `swarmserve serve` as a child
-// process, readiness polling, SIGTERM shutdown, and the few Prometheus series used to see
-// where the time goes (batch sizes, inference time, event-loop lag).
+// The "served" side of the benchmarks: the real `swarmserve serve` as a child process
+// (bench/processes.ts), readiness polling, SIGTERM shutdown, and the few Prometheus series used
+// to see where the time goes (batch sizes, inference time, event-loop lag).
 
-import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
-import { createInterface } from 'node:readline';
+import { spawnProc } from './processes.js';
 
 export interface ServerHandle {
   pid: number;
@@ -30,66 +29,16 @@ export async function freePort(host: string): Promise<number> {
   });
 }
 
-function forward(child: ChildProcess, prefix: string): void {
-  for (const stream of [child.stdout, child.stderr]) {
-    if (stream === null) continue;
-    createInterface({ input: stream }).on('line', (line) => process.stdout.write(`${prefix}${line}\n`));
-  }
-}
-
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-/** Starts `node <mainJs> serve <args>` and waits for GET /health/ready = 200. */
+/** Starts `node <mainJs> serve <args>` (bench/processes.ts: output forwarded as `[server]`, killed when the driver ends) and waits for GET /health/ready = 200. */
 export async function startServer(mainJs: string, args: string[], url: string, readyTimeoutMs = 120_000): Promise<ServerHandle> {
-  const started = performance.now();
-  const child = spawn(process.execPath, [mainJs, 'serve', ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
-  forward(child, '    [server] ');
-  let exited: { code: number | null; signal: NodeJS.Signals | null } | undefined;
-  const exit = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((resolve) => {
-    child.once('exit', (code, signal) => {
-      exited = { code, signal };
-      resolve(exited);
-    });
-  });
-  const kill = (): void => {
-    if (exited === undefined) child.kill('SIGKILL');
-  };
-  const pid = child.pid;
-  if (pid === undefined) throw new Error('could not spawn the server');
-
-  for (;;) {
-    if (exited !== undefined) throw new Error(`the server exited (${exited.signal ?? `code ${exited.code}`}) before it was ready`);
-    if (performance.now() - started > readyTimeoutMs) {
-      kill();
-      throw new Error(`the server was not ready within ${readyTimeoutMs} ms`);
-    }
-    const status = await fetch(`${url}/health/ready`).then(
-      async (res) => {
-        await res.arrayBuffer();
-        return res.status;
-      },
-      () => 0,
-    );
-    if (status === 200) break;
-    await sleep(100);
+  const proc = spawnProc('server', process.execPath, [mainJs, 'serve', ...args]);
+  try {
+    await proc.waitForHttp(`${url}/health/ready`, readyTimeoutMs);
+  } catch (err) {
+    proc.kill();
+    throw err;
   }
-  const startupMs = Math.round(performance.now() - started);
-
-  return {
-    pid,
-    url,
-    args,
-    startupMs,
-    kill,
-    async stop(timeoutMs = 45_000) {
-      const t0 = performance.now();
-      if (exited === undefined) child.kill('SIGTERM');
-      const timer = setTimeout(kill, timeoutMs);
-      const result = await exit;
-      clearTimeout(timer);
-      return { ...result, stopMs: Math.round(performance.now() - t0) };
-    },
-  };
+  return { pid: proc.pid, url, args, startupMs: proc.readyMs, stop: (timeoutMs) => proc.stop(timeoutMs), kill: () => proc.kill() };
 }
 
 // ---- Prometheus text ---------------------------------------------------------------

@@ -166,7 +166,8 @@ describe('distributed mode', () => {
 
   it('Redis restarted empty under load: 503 fast while down, served again within 5 s, waiting requests re-enqueued or answered', async () => {
     const { d, inputs } = await deploy();
-    const { gateway } = await d.stack(2);
+    // Batches gather for up to 400 ms, so jobs are always waiting in Redis when it dies.
+    const { gateway } = await d.stack(2, ['--max-queue-delay-ms', '400']);
     const inputOf = (i: number): number => i % inputs.length;
     let stop = false;
     const results: Array<{ at: number; answer: Answer }> = [];
@@ -179,22 +180,21 @@ describe('distributed mode', () => {
     await new Promise((r) => setTimeout(r, 1_500));
     const downAt = Date.now();
     await d.redis.kill();
-    await new Promise((r) => setTimeout(r, 2_000));
-    // While it is down, a new request is refused at once.
-    const probe = await predict(gateway.url, inputs[0]!.png);
-    expect(probe.status).toBe(503);
-    expect(probe.body.error?.code).toBe('QUEUE_UNAVAILABLE');
-    expect(probe.ms).toBeLessThan(1_000);
+    // While it is down, every new request is refused at once (the clients above are
+    // mostly still waiting for the jobs Redis lost).
+    const probes: Answer[] = [];
+    while (Date.now() - downAt < 2_000) {
+      probes.push(await predict(gateway.url, inputs[0]!.png));
+      await new Promise((r) => setTimeout(r, 100));
+    }
     await d.redis.launch();
     const backAt = Date.now();
     await new Promise((r) => setTimeout(r, 6_000));
     stop = true;
     await Promise.all(clients);
 
-    // Requests sent while Redis was down were answered 503 within 1 s.
-    const duringOutage = results.filter((r) => r.at > downAt + 200 && r.at < backAt - 200);
-    expect(duringOutage.length).toBeGreaterThan(0);
-    expect(duringOutage.filter((r) => r.answer.status !== 503 || r.answer.ms > 1_000)).toEqual([]);
+    expect(probes.length).toBeGreaterThan(5);
+    expect(probes.filter((p) => p.status !== 503 || p.body.error?.code !== 'QUEUE_UNAVAILABLE' || p.ms > 1_000)).toEqual([]);
     // Within 5 s of its return, requests succeed again.
     const after = results.filter((r) => r.at > backAt + 5_000);
     expect(after.length).toBeGreaterThan(0);

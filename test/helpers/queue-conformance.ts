@@ -233,9 +233,10 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
         const producer = await t.producer();
         const model = freshModel();
         const waiting = producer.submit(request(model, 'w'), { bound: 10 });
+        const rejected = expect(waiting).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
         await new Promise((r) => setTimeout(r, 50));
         await producer.close();
-        await expect(waiting).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
+        await rejected;
         await expect(producer.submit(request(model, 'late'), { bound: 10 })).rejects.toMatchObject({ code: 'SHUTTING_DOWN' });
         expect(producer.isAvailable()).toBe(false);
       }));
