@@ -2,6 +2,7 @@
 // The swarmserve command line.
 import { Command } from 'commander';
 import { registerGatewayCommand } from './gateway-command.js';
+import { registerHealthCommand } from './health-command.js';
 import { registerModelsCommands } from './models-commands.js';
 import { registerPlanCommand } from './plan-command.js';
 import { registerPredictCommand } from './predict-command.js';
@@ -20,5 +21,6 @@ registerWorkerCommand(program);
 registerModelsCommands(program);
 registerPredictCommand(program);
 registerPlanCommand(program);
+registerHealthCommand(program);
 
 await runCli(program);

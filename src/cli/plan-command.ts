@@ -92,7 +92,7 @@ export const PLAN_OPTIONS = {
   threads: { flag: '--threads <n>', env: 'SWARMSERVE_PLAN_THREADS', description: 'threads per replica (default: the best for throughput); also used by --measure', schema: z.coerce.number().int().min(1).max(256).optional() },
   maxQueueDelayMs: { flag: '--max-queue-delay-ms <ms>', env: 'SWARMSERVE_PLAN_MAX_QUEUE_DELAY_MS', description: "batching delay in the p95 estimate (default: the model's config, else 5)", schema: z.coerce.number().min(0).max(10_000).optional() },
   headroom: { flag: '--headroom <fraction>', env: 'SWARMSERVE_PLAN_HEADROOM', description: 'memory limit above the estimate', schema: z.coerce.number().min(0).max(4).default(0.15) },
-  service: { flag: '--service <name>', env: 'SWARMSERVE_PLAN_SERVICE', description: 'service name in the compose snippet', schema: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/).default('swarmserve') },
+  service: { flag: '--service <name>', env: 'SWARMSERVE_PLAN_SERVICE', description: 'service name in the compose snippet (the stack file\'s model-server service)', schema: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/).default('worker') },
   layers: { flag: '--no-layers', env: 'SWARMSERVE_PLAN_LAYERS', description: 'leave the per-layer table out of the table format', schema: flag(true) },
   measure: { flag: '--measure', env: 'SWARMSERVE_PLAN_MEASURE', description: 'also load and run the model at each batch size and compare', schema: flag(false) },
   measureSeconds: { flag: '--measure-seconds <s>', env: 'SWARMSERVE_PLAN_MEASURE_SECONDS', description: 'timed runs per batch size (at least 3 runs)', schema: z.coerce.number().min(0).max(600).default(5) },

@@ -84,7 +84,7 @@ describe('swarmserve plan', () => {
     expect(stdout).toMatch(/^ {6}replicas: \d+$/m);
     expect(stdout).toMatch(/^ {10}memory: \d+[MG]$/m);
     const stack = join(dir, 'stack.yml');
-    writeFileSync(stack, stdout.replace(/^ {2}swarmserve:$/m, '  swarmserve:\n    image: swarmserve:latest\n    ports: ["8080:8080"]'));
+    writeFileSync(stack, stdout.replace(/^ {2}worker:$/m, '  worker:\n    image: swarmserve:latest'));
     const placed = spawnSync(docker, ['stack', 'config', '-c', stack], { encoding: 'utf8' });
     expect(placed.stderr).toBe('');
     expect(placed.status).toBe(0);
@@ -93,7 +93,7 @@ describe('swarmserve plan', () => {
     // and as an override file beside an existing stack file
     const base = join(dir, 'base.yml');
     const overlay = join(dir, 'plan.yml');
-    writeFileSync(base, 'version: "3.8"\nservices:\n  swarmserve:\n    image: swarmserve:latest\n');
+    writeFileSync(base, 'version: "3.8"\nservices:\n  worker:\n    image: swarmserve:latest\n');
     writeFileSync(overlay, stdout);
     const merged = spawnSync(docker, ['stack', 'config', '-c', base, '-c', overlay], { encoding: 'utf8' });
     expect(merged.status).toBe(0);

@@ -77,7 +77,12 @@ describe('recommend', () => {
       '        reservations:',
       '          cpus: "1"',
       '          memory: 112M',
+      '      update_config:',
+      '        order: stop-first',
       '',
     ]);
+    // A free slot: the stack file's start-first updates can place their new task.
+    expect(composeSnippet({ ...r, replicas: 3 }, { modelName: 'resnet50', nodeCpus: 4, nodeMemoryBytes: 2 * GiB })).not.toContain('update_config');
+    expect(composeSnippet({ ...r, replicas: 3 }, { modelName: 'resnet50', nodeCpus: 4, nodeMemoryBytes: 2 * GiB })).toContain('\n  worker:\n');
   });
 });

@@ -23,7 +23,7 @@ export interface RecommendOptions {
   maxQueueDelayMs: number;
   /** Memory-limit headroom over the estimate (default 0.15). */
   headroom?: number;
-  /** Compose service name (default 'swarmserve'). */
+  /** Compose service name (default 'worker': the stack swarmserve's model-server service). */
   service?: string;
   /** Model name for SWARMSERVE_ONLY / the comment (omitted when the model is a file). */
   modelName?: string | null;
@@ -131,13 +131,16 @@ export function dockerMemory(bytes: number): string {
 
 /** The `deploy` section, replicas and worker settings for the stack file, as YAML. */
 export function composeSnippet(rec: Omit<Recommendation, 'compose'>, options: Pick<RecommendOptions, 'service' | 'modelName' | 'nodeCpus' | 'nodeMemoryBytes'>): string {
-  const service = options.service ?? 'swarmserve';
+  const service = options.service ?? 'worker';
+  // With every slot of the nodes taken, a start-first update has nowhere to start its new task.
+  const full = rec.replicas >= Math.max(1, rec.replicasPerNode) * Math.max(1, rec.nodesNeeded);
   const lines = [
     `# swarmserve plan${options.modelName === undefined || options.modelName === null ? '' : ` ${options.modelName}`}: batch ${rec.batch}, ${rec.threadsPerReplica} thread(s) per replica,`,
     `# ${rec.replicasPerNode} replica(s) per node of ${options.nodeCpus} CPUs / ${dockerMemory(options.nodeMemoryBytes)}, ${rec.nodesNeeded} node(s);`,
     `# estimated ${Math.round(rec.replicaImagesPerSecond * 10) / 10} images/s and p95 ≈ ${Math.round(rec.p95LatencyMs)} ms per replica.`,
     '# Memory: the estimate for one worker + headroom; a replica that also decodes requests needs more under load (docs/planner.md).',
-    '# Merge into the stack file (or: docker stack deploy -c stack.yml -c this.yml). 3.8: max_replicas_per_node.',
+    '# Merge into the stack file: docker stack deploy -c deploy/swarm/docker-compose.yml -c this.yml swarmserve (3.8: max_replicas_per_node).',
+    ...(full ? ['# Every slot of the nodes is used, so updates stop an old task before starting its replacement (stop-first).'] : []),
     'version: "3.8"',
     'services:',
     `  ${service}:`,
@@ -156,6 +159,7 @@ export function composeSnippet(rec: Omit<Recommendation, 'compose'>, options: Pi
     '        reservations:',
     `          cpus: "${rec.threadsPerReplica}"`,
     `          memory: ${dockerMemory(rec.memoryReservationBytes)}`,
+    ...(full ? ['      update_config:', '        order: stop-first'] : []),
   ];
   return `${lines.join('\n')}\n`;
 }

@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { createServer } from 'node:http';
 import { mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -25,6 +26,35 @@ beforeAll(async () => {
 afterAll(async () => rm(scratch, { recursive: true, force: true }));
 
 describe('swarmserve CLI', () => {
+  it('health: exit 0 on a 2xx answer, 1 on an error status or no answer (container HEALTHCHECK)', async () => {
+    const server = createServer((req, res) => {
+      res.statusCode = req.url === '/health/live' ? 200 : req.url === '/hang' ? 200 : 503;
+      if (req.url === '/hang') return; // never answers
+      res.end(JSON.stringify({ status: req.url }));
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    try {
+      const live = await run(['health', `${base}/health/live`]);
+      expect(live.code).toBe(0);
+      expect(live.stdout).toMatch(/HTTP 200/);
+      const ready = await run(['health', `${base}/health/ready`]);
+      expect(ready.code).toBe(1);
+      expect(ready.stderr).toMatch(/HTTP 503/);
+      const started = Date.now();
+      const hung = await run(['health', '--timeout-ms', '500', `${base}/hang`]);
+      expect(hung.code).toBe(1);
+      expect(Date.now() - started).toBeLessThan(5_000);
+      server.closeAllConnections();
+      const closed = await run(['health', 'http://127.0.0.1:1/health/live']);
+      expect(closed.code).toBe(1);
+      expect(closed.stderr).toMatch(/ECONNREFUSED|connect/);
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
+  });
+
   it('a bad flag or env value fails fast with exit 78, the option named, and a hint', async () => {
     const flag = await run(['serve', '--port', 'eighty']);
     expect(flag.code).toBe(78);
