@@ -1,7 +1,7 @@
 // A batch that runs longer than the reclaim idle time is not taken from a live worker:
 // 8 s of inference against a 5 s reclaim time, with a peer trying to take jobs over all
 // the while. The session is a test double that sleeps; the queue is a real Redis.
-import { afterAll, beforeAll, expect, it } from 'vitest';
+import { afterAll, beforeAll, expect, it, onTestFinished } from 'vitest';
 import { createLogger } from '../../src/common/logger.js';
 import { loadRepository } from '../../src/model/repository/repository.js';
 import { RedisConsumer } from '../../src/queue/redis/consumer.js';
@@ -49,6 +49,7 @@ it('a batch of 8 s with a 5 s reclaim idle time is not reclaimed while its worke
   const producer = await RedisProducer.create(connection);
   const consumer = await RedisConsumer.create({ ...connection, reclaimIdleMs: 5_000, maxDeliveries: 3, workerId: 'slow' });
   const peer = await RedisConsumer.create({ ...connection, reclaimIdleMs: 5_000, maxDeliveries: 3, workerId: 'peer' });
+  onTestFinished(() => Promise.all([consumer.close(), peer.close(), producer.close()]).then(() => undefined));
   const runs: number[] = [];
   const metrics = new WorkerMetrics();
   const worker = await BatchWorker.create({ consumer, entry, version: entry.versions[0]!, metrics, maxQueueDelayMs: 50, openSession: () => Promise.resolve(slowSession(8_000, runs)) });

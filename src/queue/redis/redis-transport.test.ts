@@ -1,7 +1,7 @@
 // The Redis Streams transport against a real redis-server: the contract's conformance
 // suite, then what only Redis does (reclaim, dead letters, long batches, clocks, protocol
 // versions, memory limits, outages).
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../../common/logger.js';
 import { queueConformance, request } from '../../../test/helpers/queue-conformance.js';
 import { RedisServer } from '../../../test/helpers/redis-server.js';
@@ -19,6 +19,16 @@ beforeAll(async () => {
   redis = await RedisServer.start();
 });
 afterAll(async () => redis.stop());
+
+/** What a test started, stopped after it even when it fails half-way (every close/stop is idempotent). */
+const started: Array<{ close?: () => Promise<void>; stop?: () => Promise<void>; cleanup?: () => Promise<void> }> = [];
+function track<T extends (typeof started)[number]>(thing: T): T {
+  started.push(thing);
+  return thing;
+}
+afterEach(async () => {
+  for (const thing of started.splice(0).reverse()) await (thing.close ?? thing.stop ?? thing.cleanup)?.call(thing).catch(() => undefined);
+});
 
 function transportFactory(consumerOptions: Partial<RedisConsumerOptions> = {}) {
   return () => {
@@ -49,7 +59,7 @@ function transportFactory(consumerOptions: Partial<RedisConsumerOptions> = {}) {
 queueConformance('redis', transportFactory());
 
 async function pair(consumerOptions: Partial<RedisConsumerOptions> = {}) {
-  const transport = await transportFactory(consumerOptions)();
+  const transport = track(await transportFactory(consumerOptions)());
   return { transport, producer: (await transport.producer()), consumer: (await transport.consumer()) };
 }
 
@@ -58,7 +68,7 @@ const ok: JobOutcome = { ok: true, predictions: [{ label: 'x', probability: 1 }]
 describe('Redis transport', () => {
   it('keeps a long batch from being reclaimed while its worker lives', async () => {
     const { transport, producer } = await pair();
-    const holder = await RedisConsumer.create({ url: redis.url, prefix: transport.prefix, logger, reclaimIdleMs: 1_000, maxDeliveries: 3 });
+    const holder = track(await RedisConsumer.create({ url: redis.url, prefix: transport.prefix, logger, reclaimIdleMs: 1_000, maxDeliveries: 3 }));
     const peer = (await transport.consumer());
     const result = producer.submit(request('m', 'long'), { bound: 10 });
     const [delivery] = await holder.receive('m:1', 1, 2_000);
@@ -179,8 +189,8 @@ describe('Redis transport', () => {
   });
 
   it('a Redis at its maxmemory gives QUEUE_FULL, never an internal error', async () => {
-    const small = await RedisServer.start({ maxmemory: '3mb' });
-    const producer = await RedisProducer.create({ url: small.url, prefix: 'oom', logger });
+    const small = track(await RedisServer.start({ maxmemory: '3mb' }));
+    const producer = track(await RedisProducer.create({ url: small.url, prefix: 'oom', logger }));
     const big = Buffer.alloc(256 * 1024, 7);
     const codes = new Set<string>();
     const pending: Array<Promise<unknown>> = [];
@@ -197,10 +207,10 @@ describe('Redis transport', () => {
   });
 
   it('while Redis is down, submit fails fast with QUEUE_UNAVAILABLE; everything reconnects by itself', async () => {
-    const own = await RedisServer.start();
+    const own = track(await RedisServer.start());
     const connection = { url: own.url, prefix: 'outage', logger };
-    const producer = await RedisProducer.create(connection);
-    const consumer = await RedisConsumer.create({ ...connection, reclaimIdleMs: 1_000, maxDeliveries: 3 });
+    const producer = track(await RedisProducer.create(connection));
+    const consumer = track(await RedisConsumer.create({ ...connection, reclaimIdleMs: 1_000, maxDeliveries: 3 }));
     await own.kill();
     await new Promise((r) => setTimeout(r, 100));
     const started = Date.now();
@@ -223,9 +233,9 @@ describe('Redis transport', () => {
   });
 
   it('re-enqueues the jobs it waits for when Redis comes back empty', async () => {
-    const own = await RedisServer.start();
+    const own = track(await RedisServer.start());
     const connection = { url: own.url, prefix: 'restart', logger };
-    const producer = await RedisProducer.create(connection);
+    const producer = track(await RedisProducer.create(connection));
     const waiting = [producer.submit(request('m', 'a'), { bound: 10 }), producer.submit(request('m', 'b'), { bound: 10 })];
     await new Promise((r) => setTimeout(r, 100));
     await own.restartEmpty();
@@ -233,7 +243,7 @@ describe('Redis transport', () => {
     while (producer.stats().reenqueued < 2 && Date.now() - back < 3_000) await new Promise((r) => setTimeout(r, 20));
     expect(producer.stats().reenqueued).toBe(2);
     expect(Date.now() - back).toBeLessThan(1_500);
-    const consumer = await RedisConsumer.create({ ...connection, reclaimIdleMs: 1_000, maxDeliveries: 3 });
+    const consumer = track(await RedisConsumer.create({ ...connection, reclaimIdleMs: 1_000, maxDeliveries: 3 }));
     const got = [];
     while (got.length < 2 && Date.now() - back < 5_000) got.push(...(await consumer.receive('m:1', 2, 200)));
     expect(got.map((d) => d.job.requestId).sort()).toEqual(['a', 'b']);
