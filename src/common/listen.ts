@@ -14,3 +14,11 @@ export async function listenOrExplain(app: FastifyInstance, port: number, host: 
     throw err;
   }
 }
+
+/** The base URL a listening fastify app answers on (loopback when it listens on every interface). */
+export function listeningUrl(app: FastifyInstance, host: string): string {
+  const address = app.server.address();
+  if (address === null || typeof address === 'string') throw new Error('server is not listening');
+  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
+  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}`;
+}

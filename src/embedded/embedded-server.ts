@@ -1,7 +1,7 @@
 // Embedded mode: the gateway and one batching worker per model version, joined by the
 // in-memory queue, in one process, no Redis. The main job that `swarmserve serve` starts.
 // Distributed mode composes the same two halves with the Redis transport instead.
-import { listenOrExplain } from '../common/listen.js';
+import { listenOrExplain, listeningUrl } from '../common/listen.js';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
@@ -101,12 +101,4 @@ export class EmbeddedServer {
     await this.queue.close();
     await Promise.all(this.workers.map((w) => w.close()));
   }
-}
-
-/** The base URL a listening fastify app answers on (loopback when it listens on every interface). */
-export function listeningUrl(app: FastifyInstance, host: string): string {
-  const address = app.server.address();
-  if (address === null || typeof address === 'string') throw new Error('server is not listening');
-  const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}`;
 }

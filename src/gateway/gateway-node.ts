@@ -2,12 +2,11 @@
 // embedded mode, on the Redis producer instead of the in-memory queue. It reads the model
 // repository's configs to validate and route requests but loads no model; it is ready
 // when Redis is reachable and every model version it routes to has a live worker.
-import { listenOrExplain } from '../common/listen.js';
+import { listenOrExplain, listeningUrl } from '../common/listen.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
 import { redisConnection } from '../config/redis-options.js';
-import { listeningUrl } from '../embedded/embedded-server.js';
 import { prepareIfBundled } from '../model/prepare.js';
 import type { ModelRepository } from '../model/repository/contract.js';
 import { loadRepository } from '../model/repository/repository.js';

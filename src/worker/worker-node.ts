@@ -2,13 +2,12 @@
 // version it serves, taking jobs from Redis; a heartbeat in the worker registry (how
 // gateways know a version is served); and a small HTTP listener for Prometheus and health
 // checks (a worker takes no requests: its jobs come through Redis).
-import { listenOrExplain } from '../common/listen.js';
+import { listenOrExplain, listeningUrl } from '../common/listen.js';
 import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import { redisConnection } from '../config/redis-options.js';
 import { workerClock, type WorkerConfig } from '../config/worker-config.js';
-import { listeningUrl } from '../embedded/embedded-server.js';
 import { prepareIfBundled } from '../model/prepare.js';
 import type { ModelRepository } from '../model/repository/contract.js';
 import { loadRepository } from '../model/repository/repository.js';

@@ -5,12 +5,13 @@
 // (XAUTOCLAIM), and a job delivered maxDeliveries times goes to the dead-letter stream.
 // While a worker lives it keeps resetting the idle time of the jobs it holds, so a long
 // batch is never taken from it.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { ServeError } from '../../common/errors.js';
 import type { CompleteResult, Delivery, InferenceJob, JobConsumer, JobOutcome } from '../contract.js';
 import { GROUP, RedisKeys } from './keys.js';
-import { RedisLink, entryTimeMs, fieldMap, redisError, sleep, str, streamEntries } from './link.js';
+import { RedisLink, entryTimeMs, fieldMap, redisError, str, streamEntries } from './link.js';
 import { decodeJob, encodeReply } from './messages.js';
 import type { RedisConsumerOptions } from './options.js';
 import { COMPLETE, DEAD_LETTER, HOLD, RECLAIM } from './scripts.js';

@@ -189,6 +189,3 @@ export function streamEntries(reply: unknown): Array<[string, unknown]> {
   });
 }
 
-export function sleep(ms: number): Promise<void> {
-  return new Promise((r) => setTimeout(r, ms));
-}

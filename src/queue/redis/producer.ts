@@ -3,13 +3,14 @@
 // this gateway's own reply stream. The gateway keeps every waiting job's request (bytes
 // included) until it is answered, so a Redis that restarts empty costs a re-enqueue,
 // never a request left hanging until its deadline.
+import { setTimeout as sleep } from 'node:timers/promises';
 import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { ServeError } from '../../common/errors.js';
 import type { ProducerStats } from '../../gateway/metrics.js';
 import { queueKey, type JobOutcome, type JobProducer, type JobRequest, type SubmitOptions } from '../contract.js';
 import { GROUP, RedisKeys } from './keys.js';
-import { RedisLink, fieldMap, redisError, sleep, str, streamEntries, unavailable } from './link.js';
+import { RedisLink, fieldMap, redisError, str, streamEntries, unavailable } from './link.js';
 import { decodeReply, encodeJob } from './messages.js';
 import type { RedisProducerOptions } from './options.js';
 import { CANCEL, DEPTH, ENQUEUE } from './scripts.js';
@@ -68,11 +69,6 @@ export class RedisProducer implements JobProducer {
 
   isAvailable(): boolean {
     return !this.closed && this.main.isReady;
-  }
-
-  /** Jobs this gateway waits for. */
-  get waiting(): number {
-    return this.waiters.size;
   }
 
   submit(request: JobRequest, options: SubmitOptions): Promise<JobOutcome> {

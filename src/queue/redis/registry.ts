@@ -21,10 +21,6 @@ export class RedisWorkerRegistry implements WorkerRegistry {
     return new RedisWorkerRegistry(options, await RedisLink.connect(options, 'swarmserve-registry'));
   }
 
-  isConnected(): boolean {
-    return this.link.isReady;
-  }
-
   async liveWorkers(): Promise<WorkerInfo[]> {
     const rows = (await this.link.eval(LIVE_WORKERS, [this.keys.workers], [String(this.options.expiryMs), this.keys.worker('')])) as Array<[unknown, unknown]>;
     return rows.map(([id, flat]) => {
