@@ -8,6 +8,7 @@ import { parseSize, registerPlanCommand } from '../cli/plan-command.js';
 import { ServeError } from '../common/errors.js';
 import { GraphBuilder } from '../model/onnx/graph-builder.js';
 import { planReportSchema, type PlanReport } from './contract.js';
+import { stackConfigClientOrSkip } from '../../test/helpers/docker-cli.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'swarmserve-plan-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -55,13 +56,7 @@ async function plan(args: string[]): Promise<{ stdout: string; stderr: string }>
   return { stdout, stderr };
 }
 
-function dockerClient(): string {
-  const probe = spawnSync('docker', ['--version'], { encoding: 'utf8' });
-  if (probe.error !== undefined || probe.status !== 0) {
-    throw new Error('the docker client is not installed: this test validates the compose output with "docker stack config" (install the docker CLI; no daemon is needed)');
-  }
-  return 'docker';
-}
+const docker = stackConfigClientOrSkip('planner compose validation');
 
 describe('swarmserve plan', () => {
   it('--format json: a report that matches the documented schema', async () => {
@@ -78,8 +73,8 @@ describe('swarmserve plan', () => {
     expect(report.layers.map((l) => l.op)).toEqual(['Conv', 'Relu', 'GlobalAveragePool', 'Flatten', 'Gemm']);
   });
 
-  it('--format compose: the snippet placed in a minimal stack file validates with docker stack config', async () => {
-    const docker = dockerClient();
+  it.skipIf(docker === null)('--format compose: the snippet placed in a minimal stack file validates with docker stack config', async () => {
+    if (docker === null) return;
     const { stdout } = await plan(['resnet50', '--format', 'compose', '--node-cpus', '8', '--node-memory', '16G', '--target-rps', '100', '--p95-ms', '2000']);
     expect(stdout).toMatch(/^ {6}replicas: \d+$/m);
     expect(stdout).toMatch(/^ {10}memory: \d+[MG]$/m);

@@ -1,11 +1,12 @@
 // The Docker Swarm stack file (deploy/swarm/docker-compose.yml), alone and with each
 // documented override, validated offline by `docker stack config` (no daemon needed) and
 // checked for the properties deploy/swarm/README.md promises. The real deployment is
-// proven by hand so far (deploy/swarm/README.md, "How the end-to-end test will run").
+// proven by `npm run test:swarm` (test/swarm/swarm-e2e.ts).
 import { spawnSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { stackConfigClientOrSkip } from '../helpers/docker-cli.js';
 import { GATEWAY_OPTIONS } from '../../src/config/gateway-config.js';
 import { REDIS_OPTIONS } from '../../src/config/redis-options.js';
 import { WORKER_OPTIONS } from '../../src/config/worker-config.js';
@@ -128,16 +129,7 @@ function durationMs(text: string | undefined): number {
   return total;
 }
 
-function dockerClient(): string | null {
-  const probe = spawnSync('docker', ['--version'], { encoding: 'utf8' });
-  if (probe.error === undefined && probe.status === 0) return 'docker';
-  if (process.env.CI === 'true') {
-    throw new Error('the docker client is not installed (CI=true: this is a failure, not a skip): scripts/ensure-test-deps.sh installs docker.io; no daemon is needed');
-  }
-  return null;
-}
-
-const docker = dockerClient();
+const docker = stackConfigClientOrSkip('deploy/swarm stack file tests');
 
 function stackConfig(files: string[], env: Record<string, string> = {}): Stack {
   const run = spawnSync(docker!, ['stack', 'config', ...files.flatMap((f) => ['-c', f])], {

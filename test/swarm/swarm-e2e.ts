@@ -18,6 +18,7 @@
 // SWARM_E2E_REMAKE_BASES=1 (remake the base images even when both tags exist).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,11 +29,24 @@ const WORKER = `${STACK}_worker`;
 const REGISTRY = '127.0.0.1:5000';
 const IMAGE = `${REGISTRY}/swarmserve:test`;
 const REDIS_IMAGE = `${REGISTRY}/redis:7-bookworm`;
-const GATEWAY = 'http://127.0.0.1:8080';
+/** The gateway's host-mode port: a free one, so the test never fights a local server on 8080. */
+const GATEWAY_PORT = await freePort();
+const GATEWAY = `http://127.0.0.1:${GATEWAY_PORT}`;
 const CLIENTS = Number(process.env.SWARM_E2E_CLIENTS ?? 16);
 const WINDOW_S = Number(process.env.SWARM_E2E_WINDOW_S ?? 25);
 const MIN_RATIO = Number(process.env.SWARM_E2E_MIN_RATIO ?? 1.4);
 const MiB = 1024 * 1024;
+
+function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const server = createServer();
+    server.once('error', rej);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      server.close(() => { if (address && typeof address === 'object') res(address.port); else rej(new Error('no port')); });
+    });
+  });
+}
 
 const runDir = mkdtempSync(join(tmpdir(), 'swarmserve-e2e-'));
 const t0 = Date.now();
@@ -437,25 +451,33 @@ async function main(): Promise<void> {
   });
 
   await step('secret redis_password + docker stack deploy (production + single-node + test-no-ipvs)', async (f) => {
-    if ((await httpStatus(`${GATEWAY}/health/live`)) !== 0) throw new Error('something already listens on 127.0.0.1:8080');
+    if ((await httpStatus(`${GATEWAY}/health/live`)) !== 0) throw new Error(`something already listens on ${GATEWAY}`);
     const pw = Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, '0')).join('');
     await run('docker', ['secret', 'create', 'redis_password', '-'], { input: pw });
-    const env = { ...process.env, SWARMSERVE_IMAGE: IMAGE, REDIS_IMAGE, SWARMSERVE_WORKER_NODE_ROLE: 'manager' };
+    const env = { ...process.env, SWARMSERVE_IMAGE: IMAGE, REDIS_IMAGE, SWARMSERVE_WORKER_NODE_ROLE: 'manager', SWARMSERVE_GATEWAY_PORT: String(GATEWAY_PORT) };
     await run('docker', ['stack', 'deploy', '-c', 'deploy/swarm/docker-compose.yml', '-c', 'deploy/swarm/single-node.yml',
       '-c', 'deploy/swarm/test-no-ipvs.yml', STACK], { env });
     f.services = (await docker('stack', 'services', STACK, '--format', '{{.Name}}')).split('\n').join(',');
+    f.gateway = GATEWAY;
   });
 
   await step('wait: all tasks running, containers healthy, gateway ready', async (f) => {
     const s = Date.now();
-    await waitFor('4 tasks running', 120_000, async () => {
+    // replica counts as the stack file deploys them; gateway and worker have a HEALTHCHECK, redis none
+    const replicas = async (service: string): Promise<number> =>
+      Number(await docker('service', 'inspect', '-f', '{{.Spec.Mode.Replicated.Replicas}}', `${STACK}_${service}`));
+    const [redisN, gatewayN, workerN] = await Promise.all(['redis', 'gateway', 'worker'].map(replicas));
+    const tasks = (redisN ?? 0) + (gatewayN ?? 0) + (workerN ?? 0);
+    const withHealthcheck = (gatewayN ?? 0) + (workerN ?? 0);
+    f.replicas = { redis: redisN, gateway: gatewayN, worker: workerN };
+    await waitFor(`${tasks} tasks running`, 120_000, async () => {
       const states = (await docker('stack', 'ps', STACK, '-f', 'desired-state=running', '--format', '{{.CurrentState}}')).split('\n').filter(Boolean);
-      return states.length === 4 && states.every((x) => x.startsWith('Running')) ? true : undefined;
+      return states.length === tasks && states.every((x) => x.startsWith('Running')) ? true : undefined;
     });
     f.runningSeconds = (Date.now() - s) / 1000;
-    await waitFor('gateway and 2 workers healthy', 120_000, async () => {
+    await waitFor(`gateway and workers healthy (${withHealthcheck} containers)`, 120_000, async () => {
       const h = (await docker('ps', '-q', '-f', `label=com.docker.stack.namespace=${STACK}`, '-f', 'health=healthy')).split('\n').filter(Boolean);
-      return h.length === 3 ? true : undefined;
+      return h.length === withHealthcheck ? true : undefined;
     });
     f.healthySeconds = (Date.now() - s) / 1000;
     await waitFor('/health/ready 200', 60_000, async () => ((await httpStatus(`${GATEWAY}/health/ready`)) === 200 ? true : undefined));
