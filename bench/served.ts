@@ -2,8 +2,8 @@
 // (bench/processes.ts), readiness polling, SIGTERM shutdown, and the few Prometheus series used
 // to see where the time goes (batch sizes, inference time, event-loop lag).
 
-import { createServer } from 'node:net';
 import { spawnProc } from './processes.js';
+export { freePort } from '../src/common/free-port.js';
 
 export interface ServerHandle {
   pid: number;
@@ -17,17 +17,6 @@ export interface ServerHandle {
   kill(): void;
 }
 
-export async function freePort(host: string): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, host, () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address !== null ? address.port : 0;
-      server.close(() => (port > 0 ? resolve(port) : reject(new Error('no port'))));
-    });
-  });
-}
 
 /** Starts `node <mainJs> serve <args>` (bench/processes.ts: output forwarded as `[server]`, killed when the driver ends) and waits for GET /health/ready = 200. */
 export async function startServer(mainJs: string, args: string[], url: string, readyTimeoutMs = 120_000): Promise<ServerHandle> {

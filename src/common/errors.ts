@@ -27,6 +27,11 @@ export const ERRORS = {
   INFERENCE_FAILED: { status: 500, message: 'The model failed to run.' },
   INTERNAL: { status: 500, message: 'Internal server error.' },
   CONFIG_INVALID: { status: 500, message: 'The configuration is invalid.' },
+  // `swarmserve experiment` (and the scalers the autoscaler will reuse):
+  PROCESS_FAILED: { status: 500, message: 'A process the experiment started (redis-server, gateway or worker) failed to start, or exited.' },
+  DOCKER_UNAVAILABLE: { status: 503, message: 'The Docker Engine API is unreachable, or this node is not a swarm manager.' },
+  SERVICE_NOT_FOUND: { status: 404, message: 'No such Docker Swarm service.' },
+  SCALE_TIMEOUT: { status: 504, message: 'The replicas asked for were not all running within the time allowed.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -6,6 +6,7 @@ import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { after } from '../../test/helpers/http-stub.js';
 import { runLoadInChildProcess } from './child.js';
 import { encodeMultipart, LoadOptionsError, runClosedLoop } from './closed-loop.js';
 import type { LoadOptions, LoadReport, LoadRequestBody } from './contract.js';
@@ -44,17 +45,6 @@ async function startServer(handler: Handler): Promise<TestServer> {
   };
   servers.push(handle);
   return handle;
-}
-
-/** Calls `fn` no sooner than `ms` after now (a timer alone may fire up to ~1 ms early). */
-function after(ms: number, fn: () => void): void {
-  const due = performance.now() + ms;
-  const tick = (): void => {
-    const left = due - performance.now();
-    if (left <= 0) fn();
-    else setTimeout(tick, Math.ceil(left));
-  };
-  setTimeout(tick, ms);
 }
 
 function answer(res: ServerResponse, status: number): void {

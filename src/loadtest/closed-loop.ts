@@ -13,8 +13,8 @@
 import { randomBytes } from 'node:crypto';
 import { Pool } from 'undici';
 import type { Dispatcher } from 'undici';
-import { build } from 'hdr-histogram-js';
 import type { Histogram } from 'hdr-histogram-js';
+import { newLatencyHistogram } from './stats.js';
 import type { LatencySummaryMs, LoadOptions, LoadReport, LoadRequestBody } from './contract.js';
 
 export type { LoadOptions, LoadReport, LoadRequestBody } from './contract.js';
@@ -23,8 +23,6 @@ export const MAX_CONCURRENCY = 10_000;
 export const DEFAULT_REQUEST_TIMEOUT_MS = 30_000;
 /** After the window closes, in-flight requests get this long to finish before sockets are cut. */
 const DRAIN_GRACE_MS = 2_000;
-/** Latencies above this still record (the histogram auto-resizes); it only sizes the first array. */
-const HISTOGRAM_INITIAL_MAX_US = 60_000_000;
 
 /** Thrown (synchronously inside the returned promise) when `LoadOptions` are not usable. */
 export class LoadOptionsError extends Error {
@@ -36,11 +34,11 @@ const RESERVED_HEADERS = new Set(['content-length', 'transfer-encoding', 'connec
 const HEADER_NAME = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
 const BAD_HEADER_VALUE = /[\r\n\0]/;
 
-function isRecord(value: unknown): value is Record<string, unknown> {
+export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === 'object' && value !== null && !Array.isArray(value);
 }
 
-function describe(value: unknown): string {
+export function describeValue(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value);
   if (typeof value === 'number' || typeof value === 'boolean' || value === null || value === undefined) return String(value);
   if (Array.isArray(value)) return 'an array';
@@ -53,12 +51,37 @@ function describe(value: unknown): string {
  */
 export function validateLoadOptions(options: LoadOptions): void {
   const input: unknown = options;
-  if (!isRecord(input)) throw new LoadOptionsError(`Invalid load options: expected an object, got ${describe(input)}.`);
-  const problems: string[] = [];
+  if (!isRecord(input)) throw new LoadOptionsError(`Invalid load options: expected an object, got ${describeValue(input)}.`);
+  const problems = urlProblems(input.url);
 
-  const { url } = input;
+  const { concurrency } = input;
+  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
+    problems.push(`concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, got ${describeValue(concurrency)}`);
+  }
+  const { durationMs } = input;
+  if (typeof durationMs !== 'number' || !Number.isFinite(durationMs) || durationMs <= 0) {
+    problems.push(`durationMs must be a finite number > 0, got ${describeValue(durationMs)}`);
+  }
+  const { warmupMs } = input;
+  if (typeof warmupMs !== 'number' || !Number.isFinite(warmupMs) || warmupMs < 0) {
+    problems.push(`warmupMs must be a finite number >= 0, got ${describeValue(warmupMs)}`);
+  }
+  const { maxRequests } = input;
+  if (maxRequests !== undefined && (typeof maxRequests !== 'number' || !Number.isInteger(maxRequests) || maxRequests < 1)) {
+    problems.push(`maxRequests must be an integer >= 1, got ${describeValue(maxRequests)}`);
+  }
+  problems.push(...payloadProblems(input));
+
+  if (problems.length > 0) throw new LoadOptionsError(`Invalid load options: ${problems.join('; ')}.`);
+}
+
+// Shared by `runClosedLoop` and `runLoad`: what is wrong with the URL, and with what is sent
+// (`bodies`, `headers`, `requestTimeoutMs`); empty when all is well.
+
+export function urlProblems(url: unknown): string[] {
+  const problems: string[] = [];
   if (typeof url !== 'string') {
-    problems.push(`url must be a string, got ${describe(url)}`);
+    problems.push(`url must be a string, got ${describeValue(url)}`);
   } else {
     let parsed: URL | undefined;
     try {
@@ -71,33 +94,24 @@ export function validateLoadOptions(options: LoadOptions): void {
       if (parsed.username !== '' || parsed.password !== '') problems.push('url must not carry credentials: pass an authorization header instead');
     }
   }
+  return problems;
+}
 
-  const { concurrency } = input;
-  if (typeof concurrency !== 'number' || !Number.isInteger(concurrency) || concurrency < 1 || concurrency > MAX_CONCURRENCY) {
-    problems.push(`concurrency must be an integer from 1 to ${MAX_CONCURRENCY}, got ${describe(concurrency)}`);
-  }
-  const { durationMs } = input;
-  if (typeof durationMs !== 'number' || !Number.isFinite(durationMs) || durationMs <= 0) {
-    problems.push(`durationMs must be a finite number > 0, got ${describe(durationMs)}`);
-  }
-  const { warmupMs } = input;
-  if (typeof warmupMs !== 'number' || !Number.isFinite(warmupMs) || warmupMs < 0) {
-    problems.push(`warmupMs must be a finite number >= 0, got ${describe(warmupMs)}`);
-  }
-
+export function payloadProblems(input: Record<string, unknown>): string[] {
+  const problems: string[] = [];
   const { bodies } = input;
   if (!Array.isArray(bodies) || bodies.length === 0) {
-    problems.push(`bodies must be a non-empty array, got ${Array.isArray(bodies) ? 'an empty array' : describe(bodies)}`);
+    problems.push(`bodies must be a non-empty array, got ${Array.isArray(bodies) ? 'an empty array' : describeValue(bodies)}`);
   } else {
     bodies.forEach((item: unknown, i) => {
       if (!isRecord(item)) {
-        problems.push(`bodies[${i}] must be an object { body, contentType }, got ${describe(item)}`);
+        problems.push(`bodies[${i}] must be an object { body, contentType }, got ${describeValue(item)}`);
         return;
       }
-      if (!(item.body instanceof Uint8Array)) problems.push(`bodies[${i}].body must be a Uint8Array (or Buffer), got ${describe(item.body)}`);
+      if (!(item.body instanceof Uint8Array)) problems.push(`bodies[${i}].body must be a Uint8Array (or Buffer), got ${describeValue(item.body)}`);
       const ct = item.contentType;
       if (typeof ct !== 'string' || ct.trim() === '' || BAD_HEADER_VALUE.test(ct)) {
-        problems.push(`bodies[${i}].contentType must be a non-empty header value, got ${describe(ct)}`);
+        problems.push(`bodies[${i}].contentType must be a non-empty header value, got ${describeValue(ct)}`);
       }
     });
   }
@@ -105,26 +119,21 @@ export function validateLoadOptions(options: LoadOptions): void {
   const { headers } = input;
   if (headers !== undefined) {
     if (!isRecord(headers)) {
-      problems.push(`headers must be an object of strings, got ${describe(headers)}`);
+      problems.push(`headers must be an object of strings, got ${describeValue(headers)}`);
     } else {
       for (const [name, value] of Object.entries(headers)) {
         if (!HEADER_NAME.test(name)) problems.push(`header name ${JSON.stringify(name)} is not a valid HTTP token`);
         else if (RESERVED_HEADERS.has(name.toLowerCase())) problems.push(`header ${JSON.stringify(name)} is managed by the load generator and cannot be set`);
-        if (typeof value !== 'string' || BAD_HEADER_VALUE.test(value)) problems.push(`header ${JSON.stringify(name)} must be a string without CR/LF/NUL, got ${describe(value)}`);
+        if (typeof value !== 'string' || BAD_HEADER_VALUE.test(value)) problems.push(`header ${JSON.stringify(name)} must be a string without CR/LF/NUL, got ${describeValue(value)}`);
       }
     }
   }
 
   const { requestTimeoutMs } = input;
   if (requestTimeoutMs !== undefined && (typeof requestTimeoutMs !== 'number' || !Number.isFinite(requestTimeoutMs) || requestTimeoutMs <= 0)) {
-    problems.push(`requestTimeoutMs must be a finite number > 0, got ${describe(requestTimeoutMs)}`);
+    problems.push(`requestTimeoutMs must be a finite number > 0, got ${describeValue(requestTimeoutMs)}`);
   }
-  const { maxRequests } = input;
-  if (maxRequests !== undefined && (typeof maxRequests !== 'number' || !Number.isInteger(maxRequests) || maxRequests < 1)) {
-    problems.push(`maxRequests must be an integer >= 1, got ${describe(maxRequests)}`);
-  }
-
-  if (problems.length > 0) throw new LoadOptionsError(`Invalid load options: ${problems.join('; ')}.`);
+  return problems;
 }
 
 type MultipartField =
@@ -276,14 +285,7 @@ class LoadRun {
       headers: Object.fromEntries([...extra, ['content-type', contentType]]),
     }));
     this.maxRequests = options.maxRequests ?? Number.POSITIVE_INFINITY;
-    this.histogram = build({
-      bitBucketSize: 32,
-      autoResize: true,
-      lowestDiscernibleValue: 1,
-      highestTrackableValue: HISTOGRAM_INITIAL_MAX_US,
-      numberOfSignificantValueDigits: 3,
-      useWebAssembly: false,
-    });
+    this.histogram = newLatencyHistogram();
   }
 
   start(): Promise<LoadReport> {

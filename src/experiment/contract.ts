@@ -1,0 +1,156 @@
+// The public contract of `swarmserve experiment` (the scale-while-loading experiment) and of
+// the scalers it drives. Plain data and interfaces only; the implementations live beside it.
+
+/**
+ * Something that sets how many model-server replicas (workers) run. The experiment drives one;
+ * the autoscaler is meant to reuse the same implementations.
+ */
+export interface Scaler {
+  /** What it scales, for messages: "local worker processes", "Docker Swarm service swarmserve_worker". */
+  readonly description: string;
+  /**
+   * Sets the replica count, and resolves once that many replicas run (local workers: each
+   * answers /health/ready; Swarm: that many tasks in state running). Replicas removed are
+   * stopped with SIGTERM, so they finish and answer the jobs they took (no request fails).
+   * Rejects with a `ServeError` (`SCALE_TIMEOUT`, `PROCESS_FAILED`, `DOCKER_UNAVAILABLE`, …)
+   * or, when `signal` aborts, with its reason.
+   */
+  setReplicas(n: number, signal?: AbortSignal): Promise<void>;
+  /** Replicas running now. */
+  replicas(): Promise<number>;
+  /** Releases what the scaler holds (the local scaler stops every process it started). Idempotent. */
+  close(): Promise<void>;
+}
+
+/** One completed request, as the load generator reports it. */
+export interface RequestResult {
+  /** When its response ended (or it failed), epoch milliseconds. */
+  endEpochMs: number;
+  latencyMs: number;
+  /** Answered with a 2xx status. */
+  ok: boolean;
+  /** For a failed request: the HTTP status ("503") or the transport error code ("ECONNRESET"). */
+  failure?: string;
+}
+
+/** Think time of each user between two requests: none (closed loop) or uniform in [minS, maxS]. */
+export interface WaitTime {
+  minS: number;
+  maxS: number;
+}
+
+export interface LocalTarget {
+  kind: 'local';
+  /** Gateway port; 0 or undefined picks a free one. */
+  port?: number;
+  /** onnxruntime intra-op threads per worker (default 1: one worker saturates one core). */
+  threads?: number;
+  /** Model repository (default: the bundled one). */
+  models?: string;
+}
+
+export interface SwarmTarget {
+  kind: 'swarm';
+  /** The Docker Swarm service whose replicas are scaled, e.g. `swarmserve_worker`. */
+  service: string;
+  /** Base URL of the gateway in front of it, e.g. `http://127.0.0.1:8080`. */
+  url: string;
+  /** Docker Engine socket; default DOCKER_HOST, else /var/run/docker.sock. */
+  socketPath?: string;
+  /** Put the service back to its replica count from before the experiment at the end (default true). */
+  restore?: boolean;
+}
+
+export interface ExperimentOptions {
+  target: LocalTarget | SwarmTarget;
+  /** Concurrent users (virtual clients). */
+  users: number;
+  /** Users started per second at the beginning (default: all at once). */
+  spawnRate?: number;
+  /** Think time between a user's requests (default none: closed loop). */
+  wait?: WaitTime;
+  model: string;
+  /** Model version (default: the gateway's default for the model). */
+  version?: string;
+  /** Image file each request sends (default: the bundled sample photo). */
+  image?: string;
+  /** Worker count of each step, in order, e.g. [1, 2, 3]. */
+  replicas: number[];
+  stepMs: number;
+  /** Skipped at each step's start before the step's statistics count (warm-up, previous backlog). */
+  settleMs: number;
+  /** Sliding window of the chart's response times and requests/s (default 10 s, like Locust). */
+  windowMs?: number;
+  /** The HTML report; the timeline JSON and the chart SVG are written next to it (same name, .json/.svg). */
+  out: string;
+  /** One line per event (scaling, step results); default: none. */
+  onProgress?: (line: string) => void;
+  signal?: AbortSignal;
+}
+
+/** A step as it ran; times in seconds since the load started. */
+export interface StepTiming {
+  /** 1-based. */
+  step: number;
+  replicas: number;
+  startS: number;
+  /** When the scaler reported the replicas running. */
+  readyS: number;
+  /** Start of the part the table counts: max(start + settle, ready). */
+  measuredFromS: number;
+  endS: number;
+}
+
+/** One row of the per-step table: requests that completed in [measuredFromS, endS). */
+export interface StepRow extends StepTiming {
+  measuredS: number;
+  requests: number;
+  failures: number;
+  /** Successful (2xx) requests per second. */
+  rps: number;
+  /** Latency of the successful requests, milliseconds; null when there were none. */
+  meanMs: number | null;
+  p50Ms: number | null;
+  p95Ms: number | null;
+  p99Ms: number | null;
+  /** rps / the first step's rps (null if that is 0). */
+  ratio: number | null;
+}
+
+/** One point of the chart: the sliding window (t − window, t]. */
+export interface WindowPoint {
+  /** Seconds since the load started. */
+  t: number;
+  requests: number;
+  failures: number;
+  /** Successful requests per second over the window (over the time elapsed, early on). */
+  rps: number;
+  meanMs: number | null;
+  p95Ms: number | null;
+}
+
+export interface ExperimentSummary {
+  /** The HTML report, the raw timeline (JSON) and the chart (SVG). */
+  files: { report: string; timeline: string; chart: string };
+  target: { kind: 'local' | 'swarm'; description: string; url: string };
+  settings: {
+    model: string;
+    version: string | null;
+    image: string;
+    users: number;
+    spawnRate: number | null;
+    wait: WaitTime | null;
+    replicas: number[];
+    stepS: number;
+    settleS: number;
+    windowS: number;
+  };
+  /** ISO time the load started. */
+  startedAt: string;
+  durationS: number;
+  steps: StepRow[];
+  /** Every request of the run, settling parts included. */
+  totals: { requests: number; failures: number; failuresByKind: Record<string, number> };
+  /** The load generator (in the experiment's process): CPU it used, in cores; requests still running when it stopped. */
+  loadGenerator: { cpuCores: number; cutInFlight: number };
+}
