@@ -6,7 +6,8 @@ import type { ModelEntry } from '../model/repository/contract.js';
 import type { JobOutcome, JobRequest } from '../queue/contract.js';
 import { MemoryQueue } from '../queue/memory-queue.js';
 import { BatchWorker } from './batch-worker.js';
-import type { BatchObserver } from './contract.js';
+import type { BatchObserver, SessionFactory } from './contract.js';
+import { ModelSession } from './model-session.js';
 
 class BatchLog implements BatchObserver {
   sizes: number[] = [];
@@ -139,5 +140,53 @@ describe('BatchWorker', () => {
     expect(log.sizes).toEqual([1, 1, 1]);
     await worker.close();
     await fixed.cleanup();
+  });
+
+  describe('prefetch while a batch runs (two workers share one queue)', () => {
+    // Each batch takes BATCH_MS more than the tiny model needs, like a big model would.
+    const BATCH_MS = 400;
+    const slowSession: SessionFactory = async (e, v, o) => {
+      const session = await ModelSession.create(e, v, o);
+      const run = session.run.bind(session);
+      session.run = async (input, size) => {
+        await new Promise((r) => setTimeout(r, BATCH_MS));
+        return run(input, size);
+      };
+      return session;
+    };
+
+    async function whoComputedTheSecondWave(prefetch: 'batch' | 'just-in-time'): Promise<{ busy: number[]; idle: number[] }> {
+      const queue = await MemoryQueue.create();
+      const busyLog = new BatchLog();
+      const idleLog = new BatchLog();
+      const common = { entry, version: entry.versions[0]!, maxBatchSize: 4, maxQueueDelayMs: 5, openSession: slowSession, prefetch };
+      const busy = await BatchWorker.create({ ...common, consumer: queue.consumer(), metrics: busyLog });
+      const idle = await BatchWorker.create({ ...common, consumer: queue.consumer(), metrics: idleLog });
+      busy.start();
+      // batches through the first worker alone, so it has timings to go by
+      for (let round = 0; round < 2; round++) await Promise.all(Array.from({ length: 4 }, (_, i) => queue.submit(job(`warm${round}-${i}`), { bound: 64 })));
+      const warmBatches = busyLog.sizes.length;
+      const first = Promise.all(Array.from({ length: 4 }, (_, i) => queue.submit(job(`a${i}`), { bound: 64 })));
+      await new Promise((r) => setTimeout(r, 50)); // its batch is running now
+      const second = Promise.all(Array.from({ length: 4 }, (_, i) => queue.submit(job(`b${i}`), { bound: 64 })));
+      await new Promise((r) => setTimeout(r, 50));
+      idle.start(); // a peer frees up while the first batch still runs
+      const outcomes = [...(await first), ...(await second)];
+      expect(outcomes.every((o) => o.ok)).toBe(true);
+      await Promise.all([busy.close(), idle.close()]);
+      return { busy: busyLog.sizes.slice(warmBatches), idle: idleLog.sizes };
+    }
+
+    it("'batch': the busy worker takes the next batch while its batch runs", async () => {
+      const { busy, idle } = await whoComputedTheSecondWave('batch');
+      expect(busy).toEqual([4, 4]);
+      expect(idle).toEqual([]);
+    });
+
+    it("'just-in-time': the jobs stay in the queue, and the idle worker takes them", async () => {
+      const { busy, idle } = await whoComputedTheSecondWave('just-in-time');
+      expect(busy).toEqual([4]);
+      expect(idle).toEqual([4]);
+    });
   });
 });

@@ -1,7 +1,9 @@
 // The batching worker loop, shared by embedded and distributed modes: it takes jobs from
 // a JobConsumer, decodes them as they arrive, gathers a batch until it is full or
 // maxQueueDelayMs has passed since its first job (and the session is free), runs one
-// session.run, and answers each job. Decoding of the next batch overlaps inference.
+// session.run, and answers each job. Decoding of the next batch overlaps inference: the
+// whole next batch is taken while one runs ('batch' prefetch), or, when peers share the
+// queue, only once the running batch is about to end ('just-in-time').
 import { ServeError, toWireError, type WireError } from '../common/errors.js';
 import { queueKey, type Delivery, type InferenceJob, type JobOutcome } from '../queue/contract.js';
 import { releaseFreeMemory } from './allocator.js';
@@ -14,6 +16,14 @@ export type { BatchWorkerOptions } from './contract.js';
 
 /** How long an idle worker blocks in one receive before re-checking for shutdown. */
 const IDLE_WAIT_MS = 1000;
+/**
+ * Just-in-time prefetch starts this much earlier than decoding alone needs: a receive is a
+ * queue round trip, and answering a batch is several; holding jobs this long costs a peer
+ * little, while waiting on short batches (small models) would cost throughput.
+ */
+const PREFETCH_MARGIN_MS = 20;
+/** Weight of the newest sample in the moving averages of batch and decode times. */
+const EWMA_WEIGHT = 0.2;
 
 interface Item {
   delivery: Delivery;
@@ -34,6 +44,12 @@ export class BatchWorker {
   private loopDone: Promise<void> = Promise.resolve();
   /** Batches run and items computed, for the worker registry. */
   readonly counters = { batches: 0, items: 0 };
+  /** Moving averages for just-in-time prefetch: a batch's wall time per item, one image's decode time. */
+  private batchMsPerItem: number | undefined;
+  private decodeMs: number | undefined;
+  /** When the running batch started (performance.now()) and its size. */
+  private runningSince = 0;
+  private runningItems = 0;
 
   private constructor(
     private readonly options: BatchWorkerOptions,
@@ -79,6 +95,8 @@ export class BatchWorker {
     let running: Promise<void> = Promise.resolve();
     let busy = false;
     while (!this.stopping) {
+      if (busy && this.options.prefetch === 'just-in-time') await this.untilPrefetchTime(running);
+      if (this.stopping) break;
       const first = await this.receive(this.maxBatch, IDLE_WAIT_MS, this.stopSignal.signal);
       if (first.length === 0) continue;
       const buffer = this.freeBuffers.pop() ?? this.newBuffer();
@@ -102,7 +120,13 @@ export class BatchWorker {
       }
       await running;
       busy = true;
+      this.runningSince = performance.now();
+      this.runningItems = items.length;
       running = this.execute(items, buffer)
+        .then(() => {
+          const perItem = (performance.now() - this.runningSince) / items.length;
+          this.batchMsPerItem = ewma(this.batchMsPerItem, perItem);
+        })
         .catch((err: unknown) => {
           // Never leave a caller waiting: whatever was not answered gets INTERNAL.
           this.options.onError?.(err);
@@ -115,6 +139,32 @@ export class BatchWorker {
         });
     }
     await running;
+  }
+
+  /**
+   * Waits while the running batch is expected to go on for longer than decoding a full batch
+   * takes (or, before any estimate exists, until it ends), so the jobs stay in the queue for
+   * an idle peer. Returns early on shutdown.
+   */
+  private async untilPrefetchTime(running: Promise<void>): Promise<void> {
+    let waitMs = Number.POSITIVE_INFINITY;
+    if (this.batchMsPerItem !== undefined) {
+      const expectedEnd = this.runningSince + this.batchMsPerItem * this.runningItems;
+      const lead = (this.decodeMs ?? 0) * this.maxBatch + PREFETCH_MARGIN_MS;
+      waitMs = expectedEnd - lead - performance.now();
+    }
+    if (waitMs <= 0) return;
+    const wake = new AbortController();
+    const onStop = (): void => wake.abort();
+    this.stopSignal.signal.addEventListener('abort', onStop, { once: true });
+    const timer = Number.isFinite(waitMs) ? setTimeout(() => wake.abort(), waitMs) : undefined;
+    try {
+      await Promise.race([running, new Promise<void>((resolve) => wake.signal.addEventListener('abort', () => resolve(), { once: true }))]);
+    } finally {
+      clearTimeout(timer);
+      this.stopSignal.signal.removeEventListener('abort', onStop);
+      wake.abort();
+    }
   }
 
   /** A receive that never throws: a transport failure is reported and waited out, and the loop goes on. */
@@ -131,10 +181,12 @@ export class BatchWorker {
   private startLoad(delivery: Delivery, slot: number, buffer: Float32Array): Item {
     const { payload } = delivery.job;
     if (payload.kind === 'tensor') return { delivery, slot, ready: Promise.resolve(this.copyTensor(delivery.job, slot, buffer)) };
+    const started = performance.now();
     const ready = this.decoder
       .decode(payload.bytes)
       .then((pixels) => {
         this.decoder.fill(pixels, buffer, slot);
+        this.decodeMs = ewma(this.decodeMs, performance.now() - started);
         return undefined;
       })
       .catch((err: unknown) => toWireError(err));
@@ -222,4 +274,8 @@ export class BatchWorker {
   private newBuffer(): Float32Array {
     return new Float32Array(this.maxBatch * this.session.itemSize);
   }
+}
+
+function ewma(previous: number | undefined, sample: number): number {
+  return previous === undefined ? sample : previous + EWMA_WEIGHT * (sample - previous);
 }

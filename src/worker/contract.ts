@@ -48,6 +48,15 @@ export interface BatchWorkerOptions {
   maxBatchSize?: number;
   maxQueueDelayMs?: number;
   intraOpThreads?: number;
+  /**
+   * What the worker takes from the queue while a batch runs (default 'batch').
+   * - 'batch': the whole next batch at once, so its decoding overlaps inference. Right when
+   *   this worker is the model's only consumer (embedded mode).
+   * - 'just-in-time': nothing until the running batch is expected to end within the time
+   *   decoding a batch takes. Right when peers share the queue (distributed mode): jobs stay
+   *   there for an idle peer instead of waiting behind this worker's running batch.
+   */
+  prefetch?: 'batch' | 'just-in-time';
   /** Return the memory onnxruntime freed while loading before warming up (src/worker/allocator.ts). */
   releaseMemoryAfterLoad?: boolean;
   /** The worker's clock (epoch ms); deadlines of jobs are in it. */

@@ -14,7 +14,7 @@ export interface StartWorkersOptions {
   logger: Logger;
   mallocTuning: boolean;
   /** Per-worker options shared by all (overrides, test doubles). */
-  common?: Partial<Pick<BatchWorkerOptions, 'maxPixels' | 'maxBatchSize' | 'maxQueueDelayMs' | 'intraOpThreads' | 'now' | 'openSession' | 'openDecoder'>>;
+  common?: Partial<Pick<BatchWorkerOptions, 'maxPixels' | 'maxBatchSize' | 'maxQueueDelayMs' | 'intraOpThreads' | 'prefetch' | 'now' | 'openSession' | 'openDecoder'>>;
 }
 
 /** Loads every version (warming each up) and returns the workers, not yet started. */

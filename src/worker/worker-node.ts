@@ -91,6 +91,8 @@ export class WorkerNode {
         common: {
           ...batchingOverrides(config),
           intraOpThreads: threads.threads,
+          // peers share each job stream: leave jobs there for an idle replica
+          prefetch: 'just-in-time',
           ...(now === undefined ? {} : { now }),
           ...doubles,
         },

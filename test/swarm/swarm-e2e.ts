@@ -18,10 +18,11 @@
 // SWARM_E2E_REMAKE_BASES=1 (remake the base images even when both tags exist).
 import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, mkdtempSync, openSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { cpus, tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../../src/common/free-port.js';
+import type { ExperimentSummary } from '../../src/experiment/contract.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
 const STACK = 'swarmserve';
@@ -36,17 +37,6 @@ const CLIENTS = Number(process.env.SWARM_E2E_CLIENTS ?? 16);
 const WINDOW_S = Number(process.env.SWARM_E2E_WINDOW_S ?? 25);
 const MIN_RATIO = Number(process.env.SWARM_E2E_MIN_RATIO ?? 1.4);
 const MiB = 1024 * 1024;
-
-function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const server = createServer();
-    server.once('error', rej);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      server.close(() => { if (address && typeof address === 'object') res(address.port); else rej(new Error('no port')); });
-    });
-  });
-}
 
 const runDir = mkdtempSync(join(tmpdir(), 'swarmserve-e2e-'));
 const t0 = Date.now();
@@ -215,10 +205,22 @@ async function workerContainers(): Promise<{ all: string[]; healthy: string[] }>
 
 /** Waits until exactly n worker containers run, all healthy (stopping ones gone), none in `not`. */
 async function waitWorkers(n: number, timeoutMs: number, not: string[] = []): Promise<string[]> {
-  return waitFor(`${n} healthy ${WORKER} containers`, timeoutMs, async () => {
-    const { all, healthy } = await workerContainers();
-    return all.length === n && healthy.length === n && !all.some((c) => not.includes(c)) ? all : undefined;
-  });
+  try {
+    return await waitFor(`${n} healthy ${WORKER} containers`, timeoutMs, async () => {
+      const { all, healthy } = await workerContainers();
+      return all.length === n && healthy.length === n && !all.some((c) => not.includes(c)) ? all : undefined;
+    });
+  } catch (e) {
+    throw new Error(`${e instanceof Error ? e.message : String(e)}\n${await workerDiagnostics()}`, { cause: e });
+  }
+}
+
+/** What Swarm says about the worker service: why a wait failed, in the log of a red run. */
+async function workerDiagnostics(): Promise<string> {
+  const tasks = await run('docker', ['service', 'ps', '--no-trunc', '--format', '{{.Name}} {{.DesiredState}} {{.CurrentState}} {{.Error}}', WORKER], { allowFail: true });
+  const update = await run('docker', ['service', 'inspect', '-f', '{{if .UpdateStatus}}{{.UpdateStatus.State}}: {{.UpdateStatus.Message}}{{end}}', WORKER], { allowFail: true });
+  const containers = await run('docker', ['ps', '-a', '--format', '{{.Names}} {{.Status}}', '-f', `name=${WORKER}.`], { allowFail: true });
+  return `--- docker service ps ${WORKER}:\n${tasks.stdout.trim()}\n--- update status: ${update.stdout.trim() || 'none'}\n--- containers:\n${containers.stdout.trim()}`;
 }
 
 /** Images computed by each worker: swarmserve_batch_size_sum from its own /metrics (port 9090). */
@@ -270,6 +272,8 @@ let registry: ChildProcess | undefined;
 let iptablesBefore: string | undefined;
 let load: Load | undefined;
 let tornDown = false;
+/** Set once this test made the swarm: only then are the stack and the swarm its to remove. */
+let swarmOurs = false;
 
 async function stopChild(p: ChildProcess, what: string, graceMs: number): Promise<string> {
   if (p.exitCode !== null || p.signalCode !== null) return `${what} already exited`;
@@ -291,7 +295,7 @@ async function teardown(): Promise<void> {
   };
   if (load) { const l = load; load = undefined; await t('stop load', async () => { await l.stop(); }); }
   const daemonUp = dockerdOurs || dockerdForeign ? await ok('docker', 'info') : false;
-  if (daemonUp) {
+  if (daemonUp && swarmOurs) {
     await t('docker stack rm + wait for its containers and network', async (f) => {
       await run('docker', ['stack', 'rm', STACK], { allowFail: true });
       await waitFor('stack containers and network gone', 90_000, async () => {
@@ -390,10 +394,13 @@ async function main(): Promise<void> {
   await step('docker swarm init --advertise-addr 127.0.0.1', async (f) => {
     const state = await docker('info', '-f', '{{.Swarm.LocalNodeState}}');
     if (state !== 'inactive') {
-      await docker('swarm', 'leave', '--force');
+      // a swarm someone else's daemon is part of is not ours to leave
+      if (dockerdForeign) throw new Error(`the running dockerd (not started by this test) is in a swarm (${state}): stop it or leave that swarm first`);
+      await docker('swarm', 'leave', '--force'); // left by an interrupted run of ours
       f.leftStaleSwarm = state;
     }
     await docker('swarm', 'init', '--advertise-addr', '127.0.0.1');
+    swarmOurs = true;
     f.node = await docker('node', 'ls', '--format', '{{.Hostname}} {{.ManagerStatus}}');
   });
 
@@ -590,6 +597,20 @@ async function main(): Promise<void> {
     target('failed requests over the whole run', allFailed === 0, `${allFailed} of ${all}`, '0');
     const g = await (await fetch(`${GATEWAY}/metrics`)).text();
     f.gateway = Object.fromEntries([...g.matchAll(/^(swarmserve_(?:reenqueued|lost)_jobs_total)\S* (\S+)/gm)].map((m) => [m[1], Number(m[2])]));
+  });
+
+  await step(`swarmserve experiment --swarm ${WORKER}: 16 users, replicas 1,3, 40 s steps (the report is kept)`, async (f) => {
+    const out = join(repo, 'bench/results', `experiment-swarm-${stamp}.html`);
+    const args = ['dist/src/cli/main.js', 'experiment', '--swarm', WORKER, GATEWAY, '--model', 'resnet50', '--users', '16', '--wait', '0',
+      '--replicas', '1,3', '--step', '40s', '--settle', '12s', '--out', out, '--json'];
+    const r = await run('node', args, { timeoutMs: 300_000, allowFail: true, env: { ...process.env, DOCKER_HOST: 'unix:///var/run/docker.sock' } });
+    if (r.code !== 0) throw new Error(`swarmserve experiment exited ${r.code}:\n${r.stderr.trim().split('\n').slice(-15).join('\n')}`);
+    const summary = JSON.parse(r.stdout) as ExperimentSummary;
+    f.report = out;
+    const ms = (v: number | null): string => (v === null ? '–' : `${Math.round(v)} ms`);
+    f.steps = summary.steps.map((x) => `${x.replicas} workers: ${x.rps.toFixed(1)} req/s (${x.ratio?.toFixed(2) ?? '–'}×), mean ${ms(x.meanMs)}, p95 ${ms(x.p95Ms)}, ${x.failures}/${x.requests} failed`);
+    f.replicasAfter = Number(await docker('service', 'inspect', '-f', '{{.Spec.Mode.Replicated.Replicas}}', WORKER));
+    target('experiment --swarm: no failed request across the scale-up', summary.totals.failures === 0, `${summary.totals.failures} of ${summary.totals.requests}`, '0');
   });
 
   await step('worker memory peak vs limit vs planner estimate', async (f) => {
