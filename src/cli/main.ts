@@ -1,15 +1,7 @@
 #!/usr/bin/env node
 // The swarmserve command line.
 import { Command } from 'commander';
-import { registerExperimentCommand } from './experiment-command.js';
-import { registerGatewayCommand } from './gateway-command.js';
 import { registerHealthCommand } from './health-command.js';
-import { registerLoadCommand } from './load-command.js';
-import { registerModelsCommands } from './models-commands.js';
-import { registerPlanCommand } from './plan-command.js';
-import { registerPredictCommand } from './predict-command.js';
-import { registerServeCommand } from './serve-command.js';
-import { registerWorkerCommand } from './worker-command.js';
 import { runCli } from './run.js';
 
 const program = new Command('swarmserve')
@@ -19,14 +11,25 @@ const program = new Command('swarmserve')
   .enablePositionalOptions()
   .showHelpAfterError('(run with --help for usage)');
 
-registerServeCommand(program);
-registerGatewayCommand(program);
-registerWorkerCommand(program);
-registerModelsCommands(program);
-registerPredictCommand(program);
-registerPlanCommand(program);
-registerHealthCommand(program);
-registerLoadCommand(program);
-registerExperimentCommand(program);
+type Register = (program: Command) => void;
+// `health` is the container HEALTHCHECK: it runs every few seconds in every container, inside
+// the worker's CPU quota, so it loads no other command's modules (onnxruntime, sharp, fastify,
+// dockerode…): ~0.1 s of CPU instead of ~0.8 s, which a busy 1-CPU worker could not spare
+// within the check's timeout.
+const registrations: Register[] =
+  process.argv[2] === 'health'
+    ? [registerHealthCommand]
+    : await Promise.all([
+        import('./serve-command.js').then((m) => m.registerServeCommand),
+        import('./gateway-command.js').then((m) => m.registerGatewayCommand),
+        import('./worker-command.js').then((m) => m.registerWorkerCommand),
+        import('./models-commands.js').then((m) => m.registerModelsCommands),
+        import('./predict-command.js').then((m) => m.registerPredictCommand),
+        import('./plan-command.js').then((m) => m.registerPlanCommand),
+        Promise.resolve(registerHealthCommand),
+        import('./load-command.js').then((m) => m.registerLoadCommand),
+        import('./experiment-command.js').then((m) => m.registerExperimentCommand),
+      ]);
+for (const register of registrations) register(program);
 
 await runCli(program);
