@@ -6,6 +6,9 @@ import { buildResnet50ToFile } from '../model/build/resnet50.js';
 import { importTfjsToFile } from '../model/import/tfjs-layers.js';
 import { prepareBundledModels } from '../model/prepare.js';
 import { loadRepository } from '../model/repository/repository.js';
+import { DEFAULT_QUANTIZE_OPTIONS, quantizeVersion } from '../model/quantize/quantize.js';
+import { RANGE_METHODS, type RangeMethod } from '../model/quantize/ranges.js';
+import { WEIGHT_MODES, type WeightMode } from '../model/quantize/qdq.js';
 
 export function registerModelsCommands(program: Command): void {
   const models = program.command('models').description('import, build, prepare and list models');
@@ -45,6 +48,33 @@ export function registerModelsCommands(program: Command): void {
     });
 
   models
+    .command('quantize <model>')
+    .description('static INT8 quantization (QDQ) of a model version into a new version, calibrated on photos')
+    .option('-m, --models <dir>', 'model repository [env: SWARMSERVE_MODELS]', process.env.SWARMSERVE_MODELS ?? bundledModelsDir())
+    .option('--version <v>', 'the FP32 version to quantize (default: the default version)')
+    .requiredOption('--calibration <dir>', 'directory of calibration photos (preprocessed as the model config says)')
+    .option('--out-version <v>', 'version to write (default: the highest version + 1)')
+    .option('--method <method>', `activation range method: ${RANGE_METHODS.join(' | ')}`, DEFAULT_QUANTIZE_OPTIONS.method)
+    .option('--percentile <p>', 'for --method percentile: share of values kept in range', String(DEFAULT_QUANTIZE_OPTIONS.percentile))
+    .option('--keep <nodes>', 'comma-separated node names to leave in FP32 (e.g. the first conv or the classifier)', '')
+    .option('--weight-zero-point <mode>', 'int8 weights: symmetric (zero point 0) | asymmetric (per-channel zero point) | auto (asymmetric for convs larger than 1×1)', DEFAULT_QUANTIZE_OPTIONS.weightZeroPoint)
+    .option('--batch-size <n>', 'calibration batch size', String(DEFAULT_QUANTIZE_OPTIONS.batchSize))
+    .action(async (name: string, opts: QuantizeCliOptions) => {
+      const repository = await loadRepository(opts.models, [name]);
+      const entry = repository.models.get(name);
+      if (entry === undefined) throw new ServeError('MODEL_NOT_FOUND', `no model "${name}" in ${repository.root}`);
+      const started = performance.now();
+      const tty = process.stderr.isTTY;
+      const result = await quantizeVersion(entry, opts.version, opts.calibration, opts.outVersion, {
+        ...parseQuantizeOptions(opts),
+        onProgress: (done, total) => process.stderr.write(`${tty ? '\r' : ''}calibrating ${entry.name}: ${done}/${total} photos${tty && done < total ? '' : '\n'}`),
+      });
+      process.stdout.write(
+        `wrote ${result.path} (version ${result.version}): ${result.foldedBatchNorms} BatchNormalization and ${result.foldedPads} Pad folded into Conv, ${result.foldedActivations} Relu/Clip folded into ranges, ${result.weightedNodes} nodes with int8 weights, ${result.quantizedActivations} uint8 activations, FP32 nodes: ${result.floatNodes.join(', ') || 'none'}; calibrated on ${result.calibrationItems} photos in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+      );
+    });
+
+  models
     .command('list')
     .description('list the models of a repository')
     .option('-m, --models <dir>', 'model repository [env: SWARMSERVE_MODELS]', process.env.SWARMSERVE_MODELS ?? bundledModelsDir())
@@ -57,4 +87,29 @@ export function registerModelsCommands(program: Command): void {
         );
       }
     });
+}
+
+interface QuantizeCliOptions {
+  models: string;
+  version?: string;
+  calibration: string;
+  outVersion?: string;
+  method: string;
+  percentile: string;
+  keep: string;
+  weightZeroPoint: string;
+  batchSize: string;
+}
+
+function parseQuantizeOptions(opts: QuantizeCliOptions): { method: RangeMethod; percentile: number; keep: string[]; weightZeroPoint: WeightMode; batchSize: number } {
+  const method = RANGE_METHODS.find((m) => m === opts.method);
+  if (method === undefined) throw new ServeError('BAD_PARAMETER', `--method must be one of ${RANGE_METHODS.join(', ')}, got "${opts.method}"`);
+  const percentile = Number(opts.percentile);
+  if (!(percentile > 50 && percentile <= 100)) throw new ServeError('BAD_PARAMETER', `--percentile must be in (50, 100], got "${opts.percentile}"`);
+  const weightZeroPoint = WEIGHT_MODES.find((m) => m === opts.weightZeroPoint);
+  if (weightZeroPoint === undefined) throw new ServeError('BAD_PARAMETER', `--weight-zero-point must be one of ${WEIGHT_MODES.join(', ')}, got "${opts.weightZeroPoint}"`);
+  const batchSize = Number(opts.batchSize);
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ServeError('BAD_PARAMETER', `--batch-size must be a positive integer, got "${opts.batchSize}"`);
+  const keep = opts.keep.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  return { method, percentile, keep, weightZeroPoint, batchSize };
 }

@@ -32,6 +32,9 @@ export const ERRORS = {
   DOCKER_UNAVAILABLE: { status: 503, message: 'The Docker Engine API is unreachable, or this node is not a swarm manager.' },
   SERVICE_NOT_FOUND: { status: 404, message: 'No such Docker Swarm service.' },
   SCALE_TIMEOUT: { status: 504, message: 'The replicas asked for were not all running within the time allowed.' },
+  // `swarmserve models quantize`:
+  QUANTIZE_UNSUPPORTED: { status: 422, message: 'The model contains an operator (or a form of one) the quantizer cannot quantize; the message names the node.' },
+  CALIBRATION_FAILED: { status: 422, message: 'Calibration failed: the photo directory is unreadable or empty, or a photo could not be decoded.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

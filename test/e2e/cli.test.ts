@@ -1,8 +1,9 @@
 import { execFile } from 'node:child_process';
 import { createServer } from 'node:http';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { nsfwjsModelDir } from '../../src/model/prepare.js';
@@ -18,6 +19,7 @@ const run = async (args: string[], env: Record<string, string> = {}): Promise<{ 
   }
 };
 
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 let scratch: string;
 beforeAll(async () => {
   ensureBuilt();
@@ -91,6 +93,23 @@ describe('swarmserve CLI', () => {
     const unknown = await run(['models', 'build', 'vgg16']);
     expect(unknown.code).toBe(1);
     expect(unknown.stderr).toMatch(/unknown architecture "vgg16"/);
+  });
+
+  it('models quantize writes version 2 of moderation beside version 1, with a progress line; bad options are coded errors', async () => {
+    const repo = join(scratch, 'models');
+    await mkdir(join(repo, 'moderation', '1'), { recursive: true });
+    for (const file of ['config.json', 'labels.txt', join('1', 'model.onnx')]) await copyFile(join(ROOT, 'models', 'moderation', file), join(repo, 'moderation', file));
+    const res = await run(['models', 'quantize', 'moderation', '-m', repo, '--calibration', join(ROOT, 'test', 'fixtures', 'images')]);
+    expect(res.code, res.stderr).toBe(0);
+    expect(res.stdout).toMatch(/wrote .*moderation\/2\/model\.onnx \(version 2\): 52 BatchNormalization and 5 Pad folded into Conv/);
+    expect(res.stderr).toContain('calibrating moderation: 5/5 photos');
+    const list = await run(['models', 'list', '-m', repo]);
+    expect(list.stdout).toMatch(/^moderation\tversions 1,2 \(default 2\)/m);
+    const again = await run(['models', 'quantize', 'moderation', '-m', repo, '--version', '1', '--out-version', '2', '--calibration', join(ROOT, 'test', 'fixtures', 'images')]);
+    expect(again.code).toBe(1);
+    expect(again.stderr).toMatch(/BAD_PARAMETER: .*already exists/);
+    const method = await run(['models', 'quantize', 'moderation', '-m', repo, '--version', '1', '--method', 'entropy', '--calibration', scratch]);
+    expect(method.stderr).toMatch(/BAD_PARAMETER: --method must be one of minmax, percentile/);
   });
 
   it('plan resnet50 --format json: exact parameters and ≈4.1 G MACs from the graph', async () => {
