@@ -5,22 +5,26 @@ import { bundledModelsDir } from '../config/paths.js';
 import { buildResnet50ToFile } from '../model/build/resnet50.js';
 import { importTfjsToFile } from '../model/import/tfjs-layers.js';
 import { prepareBundledModels } from '../model/prepare.js';
+import { defaultPhotosDir } from '../model/prepare-int8.js';
 import { loadRepository } from '../model/repository/repository.js';
 import { DEFAULT_QUANTIZE_OPTIONS, quantizeVersion } from '../model/quantize/quantize.js';
 import { RANGE_METHODS, type RangeMethod } from '../model/quantize/ranges.js';
 import { WEIGHT_MODES, type WeightMode } from '../model/quantize/qdq.js';
+import { registerEvaluateCommand } from './models-evaluate-command.js';
 
 export function registerModelsCommands(program: Command): void {
   const models = program.command('models').description('import, build, prepare and list models');
 
   models
     .command('prepare')
-    .description('generate the bundled models (moderation, resnet50) where their ONNX files are missing')
+    .description('generate the bundled models where missing: version 1 (FP32) of moderation and resnet50, and their INT8 version 2 when the calibration photos are there (npm run photos)')
     .option('-m, --models <dir>', 'model repository [env: SWARMSERVE_MODELS]', process.env.SWARMSERVE_MODELS ?? bundledModelsDir())
+    .option('--photos <dir>', 'photo set of scripts/fetch-photos.sh [env: SWARMSERVE_PHOTOS]', defaultPhotosDir())
+    .option('--no-int8', 'build no INT8 version 2')
     .option('--force', 'regenerate even if present', false)
-    .action(async (opts: { models: string; force: boolean }) => {
+    .action(async (opts: { models: string; photos: string; int8: boolean; force: boolean }) => {
       const logger = createLogger('info');
-      const made = await prepareBundledModels(opts.models, logger, { force: opts.force });
+      const made = await prepareBundledModels(opts.models, logger, { force: opts.force, photosDir: opts.photos, int8: opts.int8 });
       if (made.length === 0) logger.info('bundled models already prepared');
     });
 
@@ -52,13 +56,14 @@ export function registerModelsCommands(program: Command): void {
     .description('static INT8 quantization (QDQ) of a model version into a new version, calibrated on photos')
     .option('-m, --models <dir>', 'model repository [env: SWARMSERVE_MODELS]', process.env.SWARMSERVE_MODELS ?? bundledModelsDir())
     .option('--version <v>', 'the FP32 version to quantize (default: the default version)')
-    .requiredOption('--calibration <dir>', 'directory of calibration photos (preprocessed as the model config says)')
+    .requiredOption('--calibration <dir...>', 'one or more directories of calibration photos (preprocessed as the model config says)')
     .option('--out-version <v>', 'version to write (default: the highest version + 1)')
     .option('--method <method>', `activation range method: ${RANGE_METHODS.join(' | ')}`, DEFAULT_QUANTIZE_OPTIONS.method)
     .option('--percentile <p>', 'for --method percentile: share of values kept in range', String(DEFAULT_QUANTIZE_OPTIONS.percentile))
     .option('--keep <nodes>', 'comma-separated node names to leave in FP32 (e.g. the first conv or the classifier)', '')
     .option('--weight-zero-point <mode>', 'int8 weights: symmetric (zero point 0) | asymmetric (per-channel zero point) | auto (asymmetric for convs larger than 1×1)', DEFAULT_QUANTIZE_OPTIONS.weightZeroPoint)
     .option('--batch-size <n>', 'calibration batch size', String(DEFAULT_QUANTIZE_OPTIONS.batchSize))
+    .option('--no-bias-correction', "skip moving each layer's mean quantization shift into its bias")
     .action(async (name: string, opts: QuantizeCliOptions) => {
       const repository = await loadRepository(opts.models, [name]);
       const entry = repository.models.get(name);
@@ -70,9 +75,11 @@ export function registerModelsCommands(program: Command): void {
         onProgress: (done, total) => process.stderr.write(`${tty ? '\r' : ''}calibrating ${entry.name}: ${done}/${total} photos${tty && done < total ? '' : '\n'}`),
       });
       process.stdout.write(
-        `wrote ${result.path} (version ${result.version}): ${result.foldedBatchNorms} BatchNormalization and ${result.foldedPads} Pad folded into Conv, ${result.foldedActivations} Relu/Clip folded into ranges, ${result.weightedNodes} nodes with int8 weights, ${result.quantizedActivations} uint8 activations, FP32 nodes: ${result.floatNodes.join(', ') || 'none'}; calibrated on ${result.calibrationItems} photos in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+        `wrote ${result.path} (version ${result.version}): ${result.foldedBatchNorms} BatchNormalization and ${result.foldedPads} Pad folded into Conv, ${result.foldedActivations} Relu/Clip folded into ranges, ${result.weightedNodes} nodes with int8 weights, ${result.quantizedActivations} uint8 activations, FP32 nodes: ${result.floatNodes.join(', ') || 'none'}, ${result.biasCorrected} biases corrected; calibrated on ${result.calibrationItems} photos in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
       );
     });
+
+  registerEvaluateCommand(models);
 
   models
     .command('list')
@@ -92,16 +99,17 @@ export function registerModelsCommands(program: Command): void {
 interface QuantizeCliOptions {
   models: string;
   version?: string;
-  calibration: string;
+  calibration: string[];
   outVersion?: string;
   method: string;
   percentile: string;
   keep: string;
   weightZeroPoint: string;
   batchSize: string;
+  biasCorrection: boolean;
 }
 
-function parseQuantizeOptions(opts: QuantizeCliOptions): { method: RangeMethod; percentile: number; keep: string[]; weightZeroPoint: WeightMode; batchSize: number } {
+function parseQuantizeOptions(opts: QuantizeCliOptions): { method: RangeMethod; percentile: number; keep: string[]; weightZeroPoint: WeightMode; batchSize: number; biasCorrection: boolean } {
   const method = RANGE_METHODS.find((m) => m === opts.method);
   if (method === undefined) throw new ServeError('BAD_PARAMETER', `--method must be one of ${RANGE_METHODS.join(', ')}, got "${opts.method}"`);
   const percentile = Number(opts.percentile);
@@ -111,5 +119,5 @@ function parseQuantizeOptions(opts: QuantizeCliOptions): { method: RangeMethod; 
   const batchSize = Number(opts.batchSize);
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ServeError('BAD_PARAMETER', `--batch-size must be a positive integer, got "${opts.batchSize}"`);
   const keep = opts.keep.split(',').map((k) => k.trim()).filter((k) => k !== '');
-  return { method, percentile, keep, weightZeroPoint, batchSize };
+  return { method, percentile, keep, weightZeroPoint, batchSize, biasCorrection: opts.biasCorrection };
 }

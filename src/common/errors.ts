@@ -35,6 +35,8 @@ export const ERRORS = {
   // `swarmserve models quantize`:
   QUANTIZE_UNSUPPORTED: { status: 422, message: 'The model contains an operator (or a form of one) the quantizer cannot quantize; the message names the node.' },
   CALIBRATION_FAILED: { status: 422, message: 'Calibration failed: the photo directory is unreadable or empty, or a photo could not be decoded.' },
+  // `swarmserve models evaluate`:
+  EVALUATION_FAILED: { status: 422, message: 'Evaluation failed: the image directory is unreadable or empty, a photo could not be decoded, or a version could not be run or is not the same classifier.' },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

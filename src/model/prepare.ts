@@ -9,6 +9,7 @@ import { bundledModelsDir } from '../config/paths.js';
 import { buildResnet50ToFile } from './build/resnet50.js';
 import { importTfjsToFile } from './import/tfjs-layers.js';
 import { MODEL_FILE } from './repository/repository.js';
+import { defaultPhotosDir, FP32_VERSION, INT8_VERSION, prepareInt8, type Int8Outcome } from './prepare-int8.js';
 
 export interface BundledModel {
   name: string;
@@ -46,30 +47,67 @@ export const BUNDLED_MODELS: readonly BundledModel[] = [
   },
 ];
 
-/** Generates each bundled model whose directory exists in `modelsDir` but has no ONNX file yet. */
-export async function prepareBundledModels(modelsDir: string, logger: Logger, options: { force?: boolean; only?: readonly string[] } = {}): Promise<string[]> {
+export interface PrepareOptions {
+  force?: boolean;
+  /** Model names, or model:version pairs (as --only gives them); default: every bundled model. */
+  only?: readonly string[];
+  /** The photo set of scripts/fetch-photos.sh (default .cache/photos, or SWARMSERVE_PHOTOS). */
+  photosDir?: string;
+  /** false: build no INT8 version (the FP32 versions only). */
+  int8?: boolean;
+}
+
+/** Does `only` ask for this model's `version`? */
+function wanted(only: readonly string[] | undefined, name: string, version: string): boolean {
+  return only === undefined || only.some((o) => o === name || o === `${name}:${version}`);
+}
+
+/**
+ * Generates each bundled model whose directory exists in `modelsDir` but has no ONNX file
+ * yet (version 1, FP32), then its INT8 version 2 from the calibration photos when they are
+ * there (docs/quantization.md). Returns the files written.
+ */
+export async function prepareBundledModels(modelsDir: string, logger: Logger, options: PrepareOptions = {}): Promise<string[]> {
   const made: string[] = [];
+  const int8: Int8Outcome[] = [];
+  const photosDir = options.photosDir ?? defaultPhotosDir();
   for (const model of BUNDLED_MODELS) {
-    if (options.only !== undefined && !options.only.includes(model.name)) continue;
+    const needFp32 = wanted(options.only, model.name, FP32_VERSION);
+    const needInt8 = options.int8 !== false && wanted(options.only, model.name, INT8_VERSION);
+    if (!needFp32 && !needInt8) continue;
     const modelDir = join(modelsDir, model.name);
     if (!existsSync(join(modelDir, 'config.json'))) continue;
     const out = join(modelDir, model.version, MODEL_FILE);
     const stamp = join(modelDir, model.version, STAMP_FILE);
     const current = existsSync(stamp) ? (await readFile(stamp, 'utf8')).trim() : undefined;
-    if (existsSync(out) && current === model.generator && options.force !== true) continue;
-    const started = performance.now();
-    logger.info({ model: model.name }, `preparing ${model.name}: ${model.describe}…`);
-    // Write beside and rename, so a crash never leaves a half-written model behind.
-    const partial = `${out}.partial-${process.pid}`;
-    try {
-      await model.generate(partial);
-      await rename(partial, out);
-      await writeFile(stamp, `${model.generator}\n`);
-    } finally {
-      await rm(partial, { force: true });
+    // Version 1 is also the source of version 2: make it whenever either is wanted.
+    if (!existsSync(out) || current !== model.generator || options.force === true) {
+      const started = performance.now();
+      logger.info({ model: model.name }, `preparing ${model.name}: ${model.describe}…`);
+      // Write beside and rename, so a crash never leaves a half-written model behind.
+      const partial = `${out}.partial-${process.pid}`;
+      try {
+        await model.generate(partial);
+        await rename(partial, out);
+        await writeFile(stamp, `${model.generator}\n`);
+      } finally {
+        await rm(partial, { force: true });
+      }
+      logger.info({ model: model.name, path: out, seconds: ((performance.now() - started) / 1000).toFixed(1) }, `prepared ${model.name}`);
+      made.push(out);
     }
-    logger.info({ model: model.name, path: out, seconds: ((performance.now() - started) / 1000).toFixed(1) }, `prepared ${model.name}`);
-    made.push(out);
+    if (needInt8) {
+      const outcome = await prepareInt8(modelDir, model.name, photosDir, logger, options.force === true);
+      if (outcome.state === 'built') made.push(outcome.path);
+      int8.push(outcome);
+    }
+  }
+  const missing = int8.filter((o) => o.state === 'no-photos' || o.state === 'removed-stale').map((o) => o.model);
+  if (missing.length > 0) {
+    logger.info(
+      { photos: photosDir, models: missing },
+      `no calibration photos in ${photosDir}: INT8 version ${INT8_VERSION} of ${missing.join(', ')} not built (version ${FP32_VERSION}, FP32, serves as usual). To build it: npm run photos (Debian/Ubuntu apt), then swarmserve models prepare`,
+    );
   }
   return made;
 }
@@ -81,5 +119,5 @@ export async function prepareBundledModels(modelsDir: string, logger: Logger, op
  */
 export async function prepareIfBundled(modelsDir: string, only: readonly string[] | undefined, logger: Logger): Promise<void> {
   if (resolve(modelsDir) !== resolve(bundledModelsDir())) return;
-  await prepareBundledModels(modelsDir, logger, only === undefined ? {} : { only: only.map((s) => s.split(':')[0] ?? s) });
+  await prepareBundledModels(modelsDir, logger, only === undefined ? {} : { only });
 }

@@ -1,9 +1,9 @@
 // The calibration collector: runs the FP32 model (with the tensors to observe added as
 // graph outputs) over preprocessed photos and accumulates per-tensor statistics.
 import ort from 'onnxruntime-node';
-import { readdir, readFile } from 'node:fs/promises';
-import { extname, join } from 'node:path';
+import { readFile } from 'node:fs/promises';
 import { ServeError } from '../../common/errors.js';
+import { listImageFiles } from '../image-files.js';
 import { ImagePreprocessor } from '../../worker/preprocess.js';
 import type { PreprocessConfig } from '../repository/config-schema.js';
 import { DataType, encodeModel, graphOf, type Model } from './onnx-model.js';
@@ -17,15 +17,10 @@ export interface CalibrationSource {
   fill(index: number, target: Float32Array, slot: number): Promise<void>;
 }
 
-const IMAGE_EXTENSIONS = new Set(['.jpg', '.jpeg', '.png', '.webp', '.gif', '.tif', '.tiff']);
-
-/** The photos of a directory, through the model's own preprocessing. */
-export async function photoSource(dir: string, preprocess: PreprocessConfig): Promise<CalibrationSource> {
-  const names = await readdir(dir).catch((err: unknown) => {
-    throw new ServeError('CALIBRATION_FAILED', `cannot read the calibration directory ${dir}: ${(err as Error).message}`);
-  });
-  const files = names.filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort().map((n) => join(dir, n));
-  if (files.length === 0) throw new ServeError('CALIBRATION_FAILED', `${dir} holds no photo (${[...IMAGE_EXTENSIONS].join(', ')})`);
+/** The photos of one or more directories, through the model's own preprocessing. */
+export async function photoSource(dirs: string | readonly string[], preprocess: PreprocessConfig): Promise<CalibrationSource> {
+  const files: string[] = [];
+  for (const dir of typeof dirs === 'string' ? [dirs] : dirs) files.push(...(await listImageFiles(dir, 'CALIBRATION_FAILED', 'calibration')));
   return filesSource(files, preprocess);
 }
 

@@ -59,6 +59,10 @@ describe('quantized moderation model (real MobileNetV2)', () => {
   const configurations: [string, Partial<QuantizeOptions>][] = [
     ['defaults', {}],
     ['minmax + symmetric weights', { method: 'minmax', weightZeroPoint: 'symmetric' }],
+    ['mse ranges, no bias correction', { method: 'mse', biasCorrection: false }],
+    // onnxruntime quantizes (per tensor) the float weights of a Conv it finds between a
+    // DequantizeLinear and a QuantizeLinear: a kept depthwise conv must not sit there.
+    ['a depthwise conv kept in FP32', { keep: ['expanded_conv_depthwise_node'] }],
   ];
   for (const [label, options] of configurations) {
     it(`${label}: logits cosine ≥ 0.99 and the same top-1 on every test photo`, async () => {

@@ -31,6 +31,8 @@ export interface QuantizationPlan {
   clamps: Map<string, [number, number]>;
   /** Nodes left in FP32 (kept by request, or FP32-safe). */
   floatNodes: Node[];
+  /** The nodes kept in FP32 by request: they read their inputs before quantization. */
+  kept: Set<Node>;
 }
 
 export function planQuantization(model: Model, keep: ReadonlySet<string>): QuantizationPlan {
@@ -46,13 +48,14 @@ export function planQuantization(model: Model, keep: ReadonlySet<string>): Quant
   const graphOutputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
   const consumers = consumersOf(graph);
 
-  const plan: QuantizationPlan = { weighted: [], foldedActivations: new Map(), tensors: new Set(), ties: new Map(), clamps: new Map(), floatNodes: [] };
+  const plan: QuantizationPlan = { weighted: [], foldedActivations: new Map(), tensors: new Set(), ties: new Map(), clamps: new Map(), floatNodes: [], kept: new Set() };
   const quantized = new Set<Node>();
   const passthrough: Node[] = [];
   for (const node of graph.node) {
     const op = node.opType ?? '';
     if (keep.has(node.name ?? '')) {
       plan.floatNodes.push(node);
+      plan.kept.add(node);
     } else if (WEIGHTED.has(op)) {
       plan.weighted.push({ node, axis: weightAxis(node, inits.has(node.input?.[1] ?? '')) });
       quantized.add(node);
@@ -75,6 +78,8 @@ export function planQuantization(model: Model, keep: ReadonlySet<string>): Quant
     const readers = consumers.get(out) ?? [];
     const act = readers[0];
     if (readers.length !== 1 || act === undefined || graphOutputs.has(out) || keep.has(act.name ?? '')) continue;
+    // A kept node reads the FP32 tensor itself (see qdq.ts), so the activation must stay for it.
+    if ((consumers.get(act.output?.[0] ?? '') ?? []).some((r) => keep.has(r.name ?? ''))) continue;
     const clip = act.opType === 'Relu' ? ([0, Infinity] as [number, number]) : act.opType === 'Clip' ? clipBounds(act, inits) : undefined;
     if (clip === undefined || clip[0] !== 0) continue;
     plan.foldedActivations.set(node, act);

@@ -96,8 +96,12 @@ export function insertQdq(model: Model, plan: QuantizationPlan, options: QdqOpti
     weightDq.set(node, nodes);
   }
 
-  // Readers of a quantized tensor read its DequantizeLinear output instead.
-  for (const node of graph.node) node.input = (node.input ?? []).map((i) => dqName.get(i) ?? i);
+  // Readers of a quantized tensor read its DequantizeLinear output instead, except nodes
+  // kept in FP32: onnxruntime (1.30, basic level and up) quantizes the FP32 weights of a
+  // Conv between a DequantizeLinear and a QuantizeLinear itself, per tensor, which wrecked
+  // a kept depthwise conv (MobileNetV2: top-1 agreement 65 %). Reading the FP32 tensor
+  // leaves the pattern unmatched and the kept node truly FP32.
+  for (const node of graph.node) if (!plan.kept.has(node)) node.input = (node.input ?? []).map((i) => dqName.get(i) ?? i);
 
   // 5. New node order: graph-input pairs first, weight DQs before their node, pairs after their producer.
   const ordered: Node[] = [];

@@ -8,7 +8,8 @@ import type { ModelEntry } from '../repository/contract.js';
 import { foldBatchNorms } from './bn-fold.js';
 import { collectStats, photoSource, type CalibrationSource } from './calibrate.js';
 import { foldPads } from './pad-fold.js';
-import { loadModel, saveModel, type Model } from './onnx-model.js';
+import { correctBiases } from './bias-correct.js';
+import { decodeModel, encodeModel, loadModel, saveModel, type Model } from './onnx-model.js';
 import { planQuantization } from './plan.js';
 import { insertQdq, type WeightMode } from './qdq.js';
 import type { RangeMethod } from './ranges.js';
@@ -21,6 +22,8 @@ export interface QuantizeOptions {
   keep: readonly string[];
   weightZeroPoint: WeightMode;
   batchSize: number;
+  /** Move each layer's mean output shift (FP32 vs quantized, per channel) into its bias. */
+  biasCorrection: boolean;
   onProgress?: (done: number, total: number) => void;
 }
 
@@ -30,6 +33,7 @@ export const DEFAULT_QUANTIZE_OPTIONS: Omit<QuantizeOptions, 'onProgress'> = {
   keep: [],
   weightZeroPoint: 'auto',
   batchSize: 4,
+  biasCorrection: true,
 };
 
 export interface QuantizeReport {
@@ -42,6 +46,8 @@ export interface QuantizeReport {
   foldedActivations: number;
   floatNodes: string[];
   calibrationItems: number;
+  /** Nodes whose bias was corrected (0 without --bias-correction). */
+  biasCorrected: number;
 }
 
 /** Quantizes `model` in place (it is also returned). */
@@ -56,7 +62,12 @@ export async function quantizeModel(model: Model, source: CalibrationSource, opt
     ...(options.onProgress === undefined ? {} : { onProgress: options.onProgress }),
   });
   const ranges = new Map([...stats].map(([name, s]) => [name, s.range(options.method, options.percentile)]));
+  // The float model the rewrite starts from, for bias correction (a deep copy: insertQdq rewrites in place).
+  const fp32 = options.biasCorrection ? decodeModel(encodeModel(model)) : undefined;
+  const fp32Outputs = new Map(plan.weighted.map(({ node }) => [node, node.output?.[0] ?? '']));
   insertQdq(model, plan, { ranges, weightZeroPoint: options.weightZeroPoint });
+  const biasCorrected =
+    fp32 === undefined ? 0 : await correctBiases(fp32, model, plan.weighted.map(({ node }) => ({ node, fp32Output: fp32Outputs.get(node) ?? '' })), source, options.batchSize);
   model.producerName = 'swarmserve-quantize';
   model.docString = `${model.docString ?? ''}\nQDQ int8 (weights per channel, ${options.weightZeroPoint}; activations uint8 per tensor, ${options.method}${options.method === 'percentile' ? ` ${options.percentile}` : ''}) calibrated on ${source.count} items`.trim();
   return {
@@ -67,6 +78,7 @@ export async function quantizeModel(model: Model, source: CalibrationSource, opt
     foldedActivations: plan.foldedActivations.size,
     floatNodes: plan.floatNodes.map((n) => n.name ?? ''),
     calibrationItems: source.count,
+    biasCorrected,
   };
 }
 
@@ -76,7 +88,7 @@ export interface QuantizeVersionResult extends QuantizeReport {
 }
 
 /** Quantizes a repository model's version into a new version directory beside it. */
-export async function quantizeVersion(entry: ModelEntry, version: string | undefined, calibrationDir: string, outVersion: string | undefined, options: QuantizeOptions): Promise<QuantizeVersionResult> {
+export async function quantizeVersion(entry: ModelEntry, version: string | undefined, calibrationDirs: string | readonly string[], outVersion: string | undefined, options: QuantizeOptions): Promise<QuantizeVersionResult> {
   const from = version ?? entry.defaultVersion;
   const source = entry.versions.find((v) => v.version === from);
   if (source === undefined) throw new ServeError('VERSION_NOT_FOUND', `model "${entry.name}" has no version ${from} (versions: ${entry.versions.map((v) => v.version).join(', ')})`);
@@ -85,7 +97,7 @@ export async function quantizeVersion(entry: ModelEntry, version: string | undef
   if (!/^\d+$/.test(target)) throw new ServeError('BAD_PARAMETER', `--out-version must be a number, got "${target}"`);
   const path = join(entry.dir, target, MODEL_FILE);
   if (await access(path).then(() => true, () => false)) throw new ServeError('BAD_PARAMETER', `${path} already exists: choose another --out-version or remove it`);
-  const photos = await photoSource(calibrationDir, entry.config.preprocess);
+  const photos = await photoSource(calibrationDirs, entry.config.preprocess);
   const model = await loadModel(source.onnxPath);
   const report = await quantizeModel(model, photos, options);
   await saveModel(model, path);

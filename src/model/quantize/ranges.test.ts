@@ -65,3 +65,21 @@ describe('weight zero point per node', () => {
     expect(weightModeFor(conv(1, 1), 'asymmetric')).toBe('asymmetric');
   });
 });
+
+describe('mse range', () => {
+  it('clips a few far outliers (less error than min/max) and keeps a uniform range whole', () => {
+    const values = new Float32Array(100_000);
+    for (let i = 0; i < values.length; i++) values[i] = (i % 1000) / 1000; // uniform on [0, 1)
+    values[0] = 40; // one outlier would stretch the min/max step 40×
+    const stats = new TensorStats(true);
+    stats.add(values);
+    const [lo, hi] = stats.range('mse', 99.999);
+    expect(lo).toBe(0);
+    expect(hi).toBeLessThan(40);
+    expect(hi).toBeGreaterThan(12); // 70 % shrink at most: the search range, not a tuned figure
+    const uniform = new TensorStats(true);
+    uniform.add(values.subarray(1));
+    const [, uhi] = uniform.range('mse', 99.999);
+    expect(uhi).toBeGreaterThan(0.99);
+  });
+});
