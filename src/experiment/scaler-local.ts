@@ -7,7 +7,8 @@
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { ServeError } from '../common/errors.js';
-import { packageRoot } from '../config/paths.js';
+import { bundledModelsDir, packageRoot } from '../config/paths.js';
+import { loadRepository } from '../model/repository/repository.js';
 import type { Scaler } from './contract.js';
 import { LocalRedis } from './local-redis.js';
 import { ManagedProcess, freePort } from './processes.js';
@@ -63,8 +64,11 @@ export class LocalScaler implements Scaler {
   }
 
   /** Starts Redis and the gateway (no worker yet: setReplicas adds them). */
-  static async create(options: LocalScalerOptions, signal?: AbortSignal): Promise<LocalScaler> {
+  static async create(requested: LocalScalerOptions, signal?: AbortSignal): Promise<LocalScaler> {
     const entry = cliEntry();
+    // Workers load every version they are given: name the one under test (the model's
+    // default), so a worker does not also load, say, the INT8 version nobody asks for.
+    const options = requested.version === undefined ? { ...requested, ...(await defaultVersionOf(requested)) } : requested;
     const progress = options.onProgress ?? (() => undefined);
     const redis = await LocalRedis.create();
     progress(`local: redis-server pid ${redis.process.pid} at ${redis.url} (data in ${redis.dir})`);
@@ -153,6 +157,16 @@ export class LocalScaler implements Scaler {
       await this.redis.close();
     })();
     return this.closing;
+  }
+}
+
+async function defaultVersionOf(o: LocalScalerOptions): Promise<{ version?: string }> {
+  try {
+    const repo = await loadRepository(o.models ?? bundledModelsDir(), [o.model]);
+    const version = repo.models.get(o.model)?.defaultVersion;
+    return version === undefined ? {} : { version };
+  } catch {
+    return {}; // the gateway reports a missing model or repository with its own error
   }
 }
 

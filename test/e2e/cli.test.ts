@@ -76,7 +76,8 @@ describe('swarmserve CLI', () => {
   it('models list shows the bundled models and flags resnet50 as untrained', async () => {
     const res = await run(['models', 'list']);
     expect(res.code).toBe(0);
-    expect(res.stdout).toMatch(/^moderation\tversions 1 .*5 labels\tNHWC 224×224/m);
+    // Version 2 (INT8) is there when models prepare had the photos; version 1 stays the default.
+    expect(res.stdout).toMatch(/^moderation\tversions 1(,2)? \(default 1\)\t5 labels\tNHWC 224×224/m);
     expect(res.stdout).toMatch(/^resnet50\t.*1000 labels\tNCHW 224×224.*untrained/m);
   });
 
@@ -104,7 +105,7 @@ describe('swarmserve CLI', () => {
     expect(res.stdout).toMatch(/wrote .*moderation\/2\/model\.onnx \(version 2\): 52 BatchNormalization and 5 Pad folded into Conv/);
     expect(res.stderr).toContain('calibrating moderation: 5/5 photos');
     const list = await run(['models', 'list', '-m', repo]);
-    expect(list.stdout).toMatch(/^moderation\tversions 1,2 \(default 2\)/m);
+    expect(list.stdout).toMatch(/^moderation\tversions 1,2 \(default 1\)/m); // the config pins defaultVersion 1
     const again = await run(['models', 'quantize', 'moderation', '-m', repo, '--version', '1', '--out-version', '2', '--calibration', join(ROOT, 'test', 'fixtures', 'images')]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/BAD_PARAMETER: .*already exists/);
