@@ -2,7 +2,8 @@
 //
 // 1. Calibrates the estimate constants on this machine, on the generated calibration models
 //    only (src/planner/calibration-models.ts) — never on the models checked below.
-// 2. For the bundled resnet50 and moderation models: parameters and MACs from the graph, then
+// 2. For the bundled resnet50 and moderation models (FP32 version 1, and the INT8 version 2
+//    `swarmserve models quantize` writes, when it exists): parameters and MACs from the graph, then
 //    at batch 1, 8 and 32 the estimated worker memory and latency against a measurement in a
 //    fresh worker-like process (session thread, warm-up at 1 and B, timed runs at B, peak RSS),
 //    and what the seed document's per-layer formula would have said.
@@ -21,7 +22,7 @@
 //
 // BENCH_PLANNER_SECONDS shortens or lengthens the timed runs per batch size (default 5).
 // BENCH_PLANNER_BUILT_IN=1 skips step 1 and uses the built-in constants.
-import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { bundledModelsDir, packageRoot } from '../src/config/paths.js';
@@ -36,6 +37,8 @@ import { errorPct, median, runChild } from '../src/planner/measure.js';
 import { readOnnxGraph } from '../src/planner/onnx-graph.js';
 
 const MODELS = ['resnet50', 'moderation'] as const;
+/** FP32 version 1 of each bundled model, and its INT8 version 2 when `swarmserve models quantize` has written it. */
+const INT8_VERSION = '2';
 const BATCHES = [1, 8, 32] as const;
 const TARGET_PCT = 25;
 const seconds = Number(process.env.BENCH_PLANNER_SECONDS ?? 5);
@@ -61,16 +64,33 @@ interface Row {
   imagesPerSecondMeasured: number;
 }
 
-/** The default version's file of a bundled model. */
-const bundledFile = (name: string): string => join(bundledModelsDir(), name, '1', 'model.onnx');
+/** A version's file of a bundled model. */
+const bundledFile = (name: string, version = '1'): string => join(bundledModelsDir(), name, version, 'model.onnx');
+
+interface Bundled {
+  /** 'resnet50', or 'resnet50-int8' for version 2. */
+  label: string;
+  file: string;
+}
+
+function bundledModels(): Bundled[] {
+  const list: Bundled[] = MODELS.map((name) => ({ label: name, file: bundledFile(name) }));
+  for (const name of MODELS) {
+    const file = bundledFile(name, INT8_VERSION);
+    if (existsSync(file)) list.push({ label: `${name}-int8`, file });
+    else process.stdout.write(`   (no INT8 ${name}: ${file} is missing; "swarmserve models quantize ${name} --calibration .cache/photos/calibration --out-version ${INT8_VERSION}" writes it)\n`);
+  }
+  return list;
+}
 
 const pct = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
 
 /** Graph facts of a model, printed and recorded. */
 function describeGraph(name: string, analysis: GraphAnalysis, graphFacts: Record<string, unknown>): void {
   const t = analysis.totals;
-  graphFacts[name] = { parameters: t.parameters, storedValues: t.storedValues, macsPerImage: t.macsPerImage, weightBytes: t.weightBytes, seedFormulaBytes: analysis.seedFormula.bytes };
-  process.stdout.write(`   ${name}: ${fmtCount(t.parameters)} parameters, ${fmtCount(t.storedValues)} stored values, ${fmtSi(t.macsPerImage)} MACs per image, ${fmtBytes(t.weightBytes)} of weights\n`);
+  graphFacts[name] = { parameters: t.parameters, parametersByPrecision: t.parametersByPrecision, storedValues: t.storedValues, macsPerImage: t.macsPerImage, macsByPrecision: t.macsByPrecision, weightBytes: t.weightBytes, seedFormulaBytes: analysis.seedFormula.bytes };
+  const split = (x: Readonly<Record<string, number>>, fmt: (n: number) => string): string => Object.entries(x).map(([type, n]) => `${type} ${fmt(n)}`).join(', ');
+  process.stdout.write(`   ${name}: ${fmtCount(t.parameters)} parameters (${split(t.parametersByPrecision, fmtCount)}), ${fmtCount(t.storedValues)} stored values, ${fmtSi(t.macsPerImage)} MACs per image (${split(t.macsByPrecision, fmtSi)}), ${fmtBytes(t.weightBytes)} of weights\n`);
 }
 
 /** Estimates a model at each batch size and measures it in a fresh worker-like process per batch size. */
@@ -124,7 +144,7 @@ async function main(): Promise<void> {
     calibration = fitCalibration(measured.analyses, measured.points, measured.base);
   }
   process.stdout.write(
-    `   constants: baseline ${fmtBytes(calibration.baselineBytes)}, session ${fmtBytes(calibration.sessionBytes)}, small tensors ×${calibration.smallTensorFactor.toFixed(2)} (×${calibration.smallLoadFactor.toFixed(2)} while loading), load copies ${calibration.loadCopies.toFixed(2)} × rewritten + ${calibration.rewriteCopies.toFixed(2)} × largest, prepack + ${calibration.prepackCopies.toFixed(2)} × largest FC, arena ×${calibration.arenaFactor.toFixed(3)}, ${(calibration.denseMacsPerSecond / 1e9).toFixed(1)} G dense / ${(calibration.groupedMacsPerSecond / 1e9).toFixed(2)} G grouped MACs/s per thread, parallel efficiency ${calibration.parallelEfficiency.toFixed(2)} (load-time mmap threshold ${fmtBytes(calibration.mmapThresholdBytes)})\n`,
+    `   constants: baseline ${fmtBytes(calibration.baselineBytes)}, session ${fmtBytes(calibration.sessionBytes)}, small tensors ×${calibration.smallTensorFactor.toFixed(2)} (×${calibration.smallLoadFactor.toFixed(2)} while loading), load copies ${calibration.loadCopies.toFixed(2)} × rewritten + ${calibration.rewriteCopies.toFixed(2)} × largest, prepack + ${calibration.prepackCopies.toFixed(2)} × largest FC, arena ×${calibration.arenaFactor.toFixed(3)}, ${(calibration.denseMacsPerSecond / 1e9).toFixed(1)} G dense / ${(calibration.groupedMacsPerSecond / 1e9).toFixed(2)} G grouped MACs/s per thread (int8: ${((calibration.int8DenseMacsPerSecond ?? 0) / 1e9).toFixed(1)} G / ${((calibration.int8GroupedMacsPerSecond ?? 0) / 1e9).toFixed(2)} G), parallel efficiency ${calibration.parallelEfficiency.toFixed(2)} (load-time mmap threshold ${fmtBytes(calibration.mmapThresholdBytes)})\n`,
   );
   process.stdout.write(`   fit on the calibration models: memory ${calibration.fits.map((f) => pct(f.memoryErrorPct)).join(' ')}\n`);
   for (const w of calibration.warnings) process.stdout.write(`   WARNING: ${w}\n`);
@@ -133,13 +153,13 @@ async function main(): Promise<void> {
   const rows: Row[] = [];
   const graphFacts: Record<string, unknown> = {};
   const bundled = new Map<string, GraphAnalysis>();
-  process.stdout.write('2. the bundled models\n');
-  for (const name of MODELS) {
-    const file = bundledFile(name);
+  process.stdout.write('2. the bundled models (FP32, and INT8 when quantized)\n');
+  const models = bundledModels();
+  for (const { label, file } of models) {
     const analysis = analyzeGraph(readOnnxGraph(readFileSync(file), file));
-    bundled.set(name, analysis);
-    describeGraph(name, analysis, graphFacts);
-    rows.push(...(await measureModel(name, file, analysis, calibration, BATCHES)));
+    bundled.set(label, analysis);
+    describeGraph(label, analysis, graphFacts);
+    rows.push(...(await measureModel(label, file, analysis, calibration, BATCHES)));
   }
 
   process.stdout.write('\n3. estimate against measurement (worker RSS peak; latency and images/s at 1 thread)\n');
@@ -219,8 +239,9 @@ async function main(): Promise<void> {
 
   process.stdout.write("\n7. what the worker's malloc tuning (src/worker/allocator.ts) saves: the bundled models measured again without it (--no-malloc-tuning)\n");
   const allocator: Array<{ model: string; batch: number; tunedBytes: number; defaultBytes: number; defaultAfterLoadBytes: number; tunedAfterLoadBytes: number }> = [];
+  const fileOf = (label: string): string => models.find((m) => m.label === label)?.file ?? bundledFile(label);
   for (const r of rows) {
-    const file = bundledFile(r.model);
+    const file = fileOf(r.model);
     const d = await runChild({ model: file, batch: r.batch, threads: 1, minRuns: 3, seconds: 1, maxRuns: 10, mallocTuning: false });
     allocator.push({ model: r.model, batch: r.batch, tunedBytes: r.measuredBytes, defaultBytes: d.peakBytes, tunedAfterLoadBytes: r.measuredWeights, defaultAfterLoadBytes: d.afterLoadRssBytes - d.baselineRssBytes });
   }
@@ -231,8 +252,7 @@ async function main(): Promise<void> {
 
   process.stdout.write('\n8. more intra-op threads (the estimate assumes 1): the bundled models at batch 8 on 2 threads\n');
   const twoThreads: Array<{ model: string; batch: number; estimateBytes: number; measuredBytes: number; errorPct: number }> = [];
-  for (const name of MODELS) {
-    const file = bundledFile(name);
+  for (const { label: name, file } of models) {
     const r = await runChild({ model: file, batch: 8, threads: 2, minRuns: 3, seconds: 1, maxRuns: 10 });
     const estimateBytes = new Estimator(bundled.get(name) as GraphAnalysis, calibration).memory(8).totalBytes;
     twoThreads.push({ model: name, batch: 8, estimateBytes, measuredBytes: r.peakBytes, errorPct: errorPct(estimateBytes, r.peakBytes) });

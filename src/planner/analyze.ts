@@ -19,6 +19,10 @@ export interface LayerAnalysis {
   /** Multiply-accumulates per image. */
   macs: number;
   macKind: 'dense' | 'grouped' | null;
+  /** Element type the MACs run in ('int8' for quantized operands, else the float type); null without MACs. */
+  precision: string | null;
+  /** Stored bytes of the layer's parameters (1 per int8 weight). */
+  parameterBytes: number;
   /** Bytes of all the node's outputs for one image. */
   activationBytes: number;
 }
@@ -44,6 +48,12 @@ export interface GraphTotals {
   denseMacsPerImage: number;
   /** MACs of grouped and depthwise Conv. */
   groupedMacsPerImage: number;
+  /** Parameters by stored element type ('float32', 'int8', 'int32' for quantized biases, …). */
+  parametersByPrecision: Record<string, number>;
+  /** Stored bytes of the parameters. */
+  parameterBytes: number;
+  /** MACs per image by the type they run in ('int8', 'float32', …). */
+  macsByPrecision: Record<string, number>;
   inputBytesPerImage: number;
   outputBytesPerImage: number;
   /** Sum of every node output for one image (no reuse): an upper bound on activation traffic. */
@@ -104,7 +114,7 @@ export interface AnalyzeOptions {
 
 const SEED_RATIO = 2;
 
-/** Operators whose float constant operands at these positions are parameters (any other constant is a stored value). */
+/** Operators whose constant operands at these positions are parameters (any other constant is a stored value). */
 const WEIGHT_INPUTS: Readonly<Record<string, (index: number, c: ConstantTensor) => boolean>> = {
   Conv: (i) => i === 1 || i === 2,
   ConvTranspose: (i) => i === 1 || i === 2,
@@ -120,6 +130,41 @@ const WEIGHT_INPUTS: Readonly<Record<string, (index: number, c: ConstantTensor) 
   Mul: (_i, c) => c.dims.length > 0,
 };
 
+/**
+ * The integer kernels: their data operands (weights int8/uint8, biases int32) are parameters;
+ * scales and zero points are stored values.
+ */
+const QUANTIZED_WEIGHT_INPUTS: Readonly<Record<string, (index: number, c: ConstantTensor) => boolean>> = {
+  QLinearConv: (i) => i === 3 || i === 8,
+  'com.microsoft.QLinearConv': (i) => i === 3 || i === 8,
+  ConvInteger: (i) => i === 1,
+  QLinearMatMul: (i) => i === 0 || i === 3,
+  MatMulInteger: (i) => i === 0 || i === 1,
+  'com.microsoft.QGemm': (i) => i === 0 || i === 3 || i === 6,
+  'com.microsoft.MatMulIntegerToFloat': (i) => i === 0 || i === 1 || i === 6,
+  'com.microsoft.DynamicQuantizeMatMul': (i) => i === 1 || i === 4,
+  'com.microsoft.QLinearAdd': (i, c) => (i === 0 || i === 3) && c.dims.length > 0,
+  'com.microsoft.QLinearMul': (i, c) => (i === 0 || i === 3) && c.dims.length > 0,
+};
+
+const DEQUANTIZE = new Set(['DequantizeLinear', 'com.microsoft.DequantizeLinear']);
+
+/**
+ * Outputs of DequantizeLinear nodes that dequantize a stored constant (a QDQ graph's int8
+ * weights, int32 biases) → that constant. A Conv reading such an output reads the integer
+ * constant: it is the parameter, counted once, in its stored type (the DequantizeLinear node
+ * itself owns nothing).
+ */
+export function dequantizedConstants(graph: OnnxGraph): Map<string, string> {
+  const out = new Map<string, string>();
+  for (const node of graph.nodes) {
+    const source = node.inputs[0] ?? '';
+    const target = node.outputs[0];
+    if (DEQUANTIZE.has(operatorName(node)) && graph.constants.has(source) && target !== undefined) out.set(target, source);
+  }
+  return out;
+}
+
 export function elementBytes(dtype: number): number {
   return ELEMENT_BYTES[dtype] ?? 4;
 }
@@ -131,14 +176,20 @@ export function tensorBytes(t: TensorValue): number {
 /** The set of constants that are parameters, and which node counts each. */
 export function parameterOwners(graph: OnnxGraph): Map<string, GraphNode> {
   const owners = new Map<string, GraphNode>();
+  const dequantized = dequantizedConstants(graph);
   for (const node of graph.nodes) {
-    if (operatorName(node) !== node.opType) continue;
-    const rule = WEIGHT_INPUTS[node.opType];
-    if (rule === undefined) continue;
+    const op = operatorName(node);
+    const floatRule = WEIGHT_INPUTS[op];
+    const integerRule = QUANTIZED_WEIGHT_INPUTS[op];
+    if (floatRule === undefined && integerRule === undefined) continue;
     node.inputs.forEach((name, index) => {
-      const c = graph.constants.get(name);
-      if (c === undefined || !FLOAT_TYPES.has(c.dataType) || !rule(index, c) || owners.has(name)) return;
-      owners.set(name, node);
+      const viaDequantize = dequantized.get(name);
+      const constName = viaDequantize ?? name;
+      const c = graph.constants.get(constName);
+      if (c === undefined || owners.has(constName)) return;
+      // a float weight of a float op; an integer one of an integer kernel, or behind DequantizeLinear
+      const counted = integerRule !== undefined ? integerRule(index, c) && !FLOAT_TYPES.has(c.dataType) : (floatRule as (i: number, t: ConstantTensor) => boolean)(index, c) && (viaDequantize !== undefined || FLOAT_TYPES.has(c.dataType));
+      if (counted) owners.set(constName, node);
     });
   }
   return owners;
@@ -189,13 +240,14 @@ export function analyzeGraph(graph: OnnxGraph, options: AnalyzeOptions = {}): Gr
   const two = fixedBatch === null ? inferAt(graph, 2, dims) : undefined;
   const owners = parameterOwners(graph);
 
-  const layers: LayerAnalysis[] = one.nodes.map((r, i) => layerOf(r, two?.nodes[i], graph, owners));
+  const dequantized = dequantizedConstants(graph);
+  const layers: LayerAnalysis[] = one.nodes.map((r, i) => layerOf(r, two?.nodes[i], graph, owners, dequantized));
   const storedValues = [...graph.constants.values()].reduce((a, c) => a + c.elementCount, 0);
   const parameters = [...owners.keys()].reduce((a, name) => a + (graph.constants.get(name)?.elementCount ?? 0), 0);
   const summary = (name: string): TensorSummary => {
     const t1 = one.values.get(name);
     const t2 = two?.values.get(name);
-    return { name, shape: t1 === undefined ? [] : displayShape(t1.shape, t2?.shape), dtype: t1 === undefined ? 'unknown' : (ELEMENT_TYPE_NAMES[t1.dtype] ?? `type${t1.dtype}`), bytesPerImage: t1 === undefined ? 0 : tensorBytes(t1) };
+    return { name, shape: t1 === undefined ? [] : displayShape(t1.shape, t2?.shape), dtype: t1 === undefined ? 'unknown' : typeName(t1.dtype), bytesPerImage: t1 === undefined ? 0 : tensorBytes(t1) };
   };
   const firstInput = graph.inputs[0];
   if (firstInput === undefined) throw new ServeError('BAD_PARAMETER', `graph "${graph.name}" has no input`);
@@ -217,6 +269,17 @@ export function analyzeGraph(graph: OnnxGraph, options: AnalyzeOptions = {}): Gr
   }
 
   const sum = (f: (l: LayerAnalysis) => number): number => layers.reduce((a, l) => a + f(l), 0);
+  const parametersByPrecision: Record<string, number> = {};
+  let parameterBytes = 0;
+  for (const name of owners.keys()) {
+    const c = graph.constants.get(name);
+    if (c === undefined) continue;
+    const type = typeName(c.dataType);
+    parametersByPrecision[type] = (parametersByPrecision[type] ?? 0) + c.elementCount;
+    parameterBytes += c.byteLength;
+  }
+  const macsByPrecision: Record<string, number> = {};
+  for (const l of layers) if (l.macs > 0 && l.precision !== null) macsByPrecision[l.precision] = (macsByPrecision[l.precision] ?? 0) + l.macs;
   const totals: GraphTotals = {
     parameters,
     storedValues,
@@ -225,6 +288,9 @@ export function analyzeGraph(graph: OnnxGraph, options: AnalyzeOptions = {}): Gr
     macsPerImage: sum((l) => l.macs),
     denseMacsPerImage: sum((l) => (l.macKind === 'dense' ? l.macs : 0)),
     groupedMacsPerImage: sum((l) => (l.macKind === 'grouped' ? l.macs : 0)),
+    parametersByPrecision,
+    parameterBytes,
+    macsByPrecision,
     inputBytesPerImage: graph.inputs.reduce((a, v) => a + summary(v.name).bytesPerImage, 0),
     outputBytesPerImage: outputs.reduce((a, o) => a + o.bytesPerImage, 0),
     activationBytesPerImage: sum((l) => l.activationBytes),
@@ -244,9 +310,14 @@ export function analyzeGraph(graph: OnnxGraph, options: AnalyzeOptions = {}): Gr
   };
 }
 
-function layerOf(r: NodeInference, r2: NodeInference | undefined, graph: OnnxGraph, owners: ReadonlyMap<string, GraphNode>): LayerAnalysis {
+const typeName = (dtype: number): string => ELEMENT_TYPE_NAMES[dtype] ?? `type${dtype}`;
+
+function layerOf(r: NodeInference, r2: NodeInference | undefined, graph: OnnxGraph, owners: ReadonlyMap<string, GraphNode>, dequantized: ReadonlyMap<string, string>): LayerAnalysis {
   const first = r.outputs[0];
-  const parameters = r.node.inputs.reduce((a, name) => a + (owners.get(name) === r.node ? (graph.constants.get(name)?.elementCount ?? 0) : 0), 0);
+  // each constant once, even when a node reads it twice
+  const own = [...new Set(r.node.inputs.map((name) => dequantized.get(name) ?? name))].filter((name) => owners.get(name) === r.node).map((name) => graph.constants.get(name));
+  const parameters = own.reduce((a, c) => a + (c?.elementCount ?? 0), 0);
+  const parameterBytes = own.reduce((a, c) => a + (c?.byteLength ?? 0), 0);
   return {
     name: r.node.name,
     op: operatorName(r.node),
@@ -256,6 +327,8 @@ function layerOf(r: NodeInference, r2: NodeInference | undefined, graph: OnnxGra
     parameters,
     macs: r.macs,
     macKind: r.macKind ?? null,
+    precision: r.macs > 0 ? (r.macPrecision ?? null) : null,
+    parameterBytes,
     activationBytes: r.outputs.reduce((a, t) => a + (t === undefined ? 0 : tensorBytes(t)), 0),
   };
 }
@@ -315,10 +388,14 @@ export function peakOf(inference: GraphInference, graph: OnnxGraph, batch: numbe
 export function seedFormula(inference: GraphInference, graph: OnnxGraph): SeedFormulaEstimate {
   let values = 0;
   let layers = 0;
+  const dequantized = dequantizedConstants(graph);
   for (const r of inference.nodes) {
-    const op = operatorName(r.node);
-    const w = inference.values.get(r.node.inputs[1] ?? '');
-    if (w === undefined || !graph.constants.has(r.node.inputs[1] ?? '')) continue;
+    // a QLinear kernel's weight is input 3; a QDQ graph's weight is a dequantized constant
+    const integer = QLINEAR_AS_FLOAT[operatorName(r.node)];
+    const op = integer ?? operatorName(r.node);
+    const wName = r.node.inputs[integer === undefined ? 1 : 3] ?? '';
+    const w = inference.values.get(wName);
+    if (w === undefined || !graph.constants.has(dequantized.get(wName) ?? wName)) continue;
     let term: number | undefined;
     if ((op === 'Conv' || op === 'ConvTranspose') && w.shape.length >= 3) {
       const groupAttr = r.node.attrs.get('group');
@@ -343,6 +420,8 @@ export function seedFormula(inference: GraphInference, graph: OnnxGraph): SeedFo
   const bytesPerValue = 4;
   return { values: Math.round(values), ratio: SEED_RATIO, bytesPerValue, bytes: Math.round(values * SEED_RATIO * bytesPerValue), layers };
 }
+
+const QLINEAR_AS_FLOAT: Readonly<Record<string, string>> = { QLinearConv: 'Conv', 'com.microsoft.QLinearConv': 'Conv', QLinearMatMul: 'MatMul', 'com.microsoft.QGemm': 'Gemm' };
 
 function intsAttr(node: GraphNode, name: string): number[] | undefined {
   const v = node.attrs.get(name);

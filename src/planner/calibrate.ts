@@ -11,15 +11,18 @@
 //   arenaFactor         Σ measured activation RSS / Σ simulated arena pages
 //   MACs per second     least squares of seconds per image = dense/d + grouped/g (1 thread)
 //   parallel efficiency one model at 2 threads against 1
+//   int8 MACs per second least squares as above over the quantized calibration models
+//                       (calibration-int8.ts), which take part in no other fit
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { LOAD_MMAP_THRESHOLD_BYTES } from '../worker/allocator.js';
 import { analyzeGraph, type GraphAnalysis } from './analyze.js';
+import { INT8_CALIBRATION_MODELS, buildInt8Model } from './calibration-int8.js';
 import { CALIBRATION_MODELS } from './calibration-models.js';
 import { machineInfo } from './calibration.js';
 import { CALIBRATION_SCHEMA_ID, type Calibration } from './contract.js';
-import { Estimator, weightStats, type WeightStats } from './estimate.js';
+import { Estimator, macSplit, weightStats, type WeightStats } from './estimate.js';
 import { errorPct, median, runChild } from './measure.js';
 import type { ChildResult } from './measure-child.js';
 import { readOnnxGraph } from './onnx-graph.js';
@@ -69,7 +72,10 @@ export function leastSquares(rows: ReadonlyArray<readonly number[]>, y: readonly
 
 /** Fits the constants to measurements of the calibration models. */
 export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, points: readonly CalibrationPoint[], base: CalibrationBase): Calibration {
-  const single = points.filter((p) => p.threads === 1);
+  // the quantized models only measure the integer kernels' speed: the memory constants stay those of the float models
+  const int8Names = new Set(INT8_CALIBRATION_MODELS.map((m) => m.name));
+  const int8Points = points.filter((p) => p.threads === 1 && int8Names.has(p.model));
+  const single = points.filter((p) => p.threads === 1 && !int8Names.has(p.model));
   const baselineBytes = median(single.map((p) => p.result.baselinePeakBytes));
 
   // weights: one row per model (median over its children), fitted term by term (estimate.ts)
@@ -134,6 +140,7 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
   }
   const denseMacsPerSecond = 1 / (a as number);
   const groupedMacsPerSecond = 1 / (g as number);
+  const int8 = fitInt8Speed(analyses, int8Points);
 
   // parallel efficiency: a model run at 2 threads against 1 thread at the same batch
   let parallelEfficiency = 0.85;
@@ -156,6 +163,7 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
     arenaFactor,
     denseMacsPerSecond,
     groupedMacsPerSecond,
+    ...int8,
     parallelEfficiency,
     warnings: [],
     fits: [],
@@ -170,13 +178,33 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
       latencyErrorPct: round1(errorPct(e.latencyMs(p.batch, p.threads), median(p.result.latenciesMs))),
     };
   });
-  const single1 = calibration.fits.filter((f) => f.threads === 1);
+  const single1 = calibration.fits.filter((f) => f.threads === 1 && !int8Names.has(f.model));
   const bias = median(single1.map((f) => f.memoryErrorPct));
   if (Math.abs(bias) > 5) calibration.warnings.push(`the fit is biased (median memory error ${bias.toFixed(1)}% on the calibration models): RSS was disturbed while measuring; re-run on a quiet machine`);
   const spread = Math.max(...single.map((p) => p.result.baselinePeakBytes)) - Math.min(...single.map((p) => p.result.baselinePeakBytes));
   if (spread > 8 * 2 ** 20) calibration.warnings.push(`the baseline varied by ${(spread / 2 ** 20).toFixed(0)} MiB between the child processes: re-run on a quiet machine`);
   if (two !== undefined && parallelEfficiency < 0.5) calibration.warnings.push(`2 threads were only ${(1 + parallelEfficiency).toFixed(2)}× faster than 1: other work was probably using the CPUs; re-run on a quiet machine`);
   return calibration;
+}
+
+/** int8 dense and grouped MACs per second: seconds per image = int8 dense / d + int8 grouped / g at each quantized model's largest batch. */
+function fitInt8Speed(analyses: ReadonlyMap<string, GraphAnalysis>, points: readonly CalibrationPoint[]): Pick<Calibration, 'int8DenseMacsPerSecond' | 'int8GroupedMacsPerSecond'> {
+  const rows: number[][] = [];
+  const seconds: number[] = [];
+  for (const m of new Set(points.map((p) => p.model))) {
+    const analysis = analyses.get(m);
+    if (analysis === undefined) continue;
+    const best = points.filter((p) => p.model === m).reduce((x, y) => (y.batch > x.batch ? y : x));
+    const s = macSplit(analysis);
+    rows.push([s.int8Dense, s.int8Grouped]);
+    seconds.push(median(best.result.latenciesMs) / 1000 / best.batch);
+  }
+  if (rows.length === 0) return {};
+  const [d, g] = leastSquares(rows, seconds) ?? [];
+  if (d !== undefined && g !== undefined && d > 0 && g > 0) return { int8DenseMacsPerSecond: 1 / d, int8GroupedMacsPerSecond: 1 / g };
+  // too few models, or a negative fit: one pooled rate
+  const pooled = seconds.reduce((a, b) => a + b, 0) / rows.reduce((a, r) => a + (r[0] ?? 0) + (r[1] ?? 0), 0);
+  return pooled > 0 ? { int8DenseMacsPerSecond: 1 / pooled, int8GroupedMacsPerSecond: 1 / pooled } : {};
 }
 
 function provisional(base: CalibrationBase): Calibration {
@@ -212,7 +240,14 @@ export async function measureCalibrationModels(options: CalibrateOptions = {}): 
       points.push({ model, batch, threads, result });
       log(`calibrate: ${model} batch ${batch} threads ${threads}: peak ${(result.peakBytes / 2 ** 20).toFixed(1)} MiB, ${median(result.latenciesMs).toFixed(1)} ms`);
     };
-    for (const m of CALIBRATION_MODELS) for (const b of m.batches) await measure(m.name, b, 1);
+    for (const m of INT8_CALIBRATION_MODELS) {
+      const bytes = await buildInt8Model(m);
+      const path = join(dir, `${m.name}.onnx`);
+      await writeFile(path, bytes);
+      analyses.set(m.name, analyzeGraph(readOnnxGraph(bytes, m.name)));
+      paths.set(m.name, path);
+    }
+    for (const m of [...CALIBRATION_MODELS, ...INT8_CALIBRATION_MODELS]) for (const b of m.batches) await measure(m.name, b, 1);
     const machine = machineInfo();
     if (machine.cores >= 2) await measure('cal-residual', 4, 2);
     return { analyses, points, base: { schema: CALIBRATION_SCHEMA_ID, source: 'measured now', measuredAt: new Date().toISOString().slice(0, 10), machine, mmapThresholdBytes: LOAD_MMAP_THRESHOLD_BYTES } };

@@ -32,6 +32,9 @@ export const BUILT_IN_CALIBRATION: Calibration = {
   arenaFactor: 1.0864,
   denseMacsPerSecond: 5.462e+10,
   groupedMacsPerSecond: 4.526e+9,
+  // the quantized calibration models (calibration-int8.ts), measured 2026-11-29 on the same VM (npm run bench:planner)
+  int8DenseMacsPerSecond: 2.097e+11,
+  int8GroupedMacsPerSecond: 9.34e+9,
   parallelEfficiency: 0.99,
   warnings: [],
   fits: [
@@ -55,6 +58,11 @@ export const BUILT_IN_CALIBRATION: Calibration = {
     { model: 'cal-mlp', batch: 1, threads: 1, memoryErrorPct: 0, latencyErrorPct: -90.7 },
     { model: 'cal-mlp', batch: 8, threads: 1, memoryErrorPct: 0.3, latencyErrorPct: -46.8 },
     { model: 'cal-residual', batch: 4, threads: 2, memoryErrorPct: -0.8, latencyErrorPct: -1.8 },
+    // the quantized calibration models (2026-11-29): in the int8 speed fit only
+    { model: 'cal-residual-int8', batch: 1, threads: 1, memoryErrorPct: -2.9, latencyErrorPct: -1 },
+    { model: 'cal-residual-int8', batch: 8, threads: 1, memoryErrorPct: 2.1, latencyErrorPct: -1.6 },
+    { model: 'cal-depthwise-int8', batch: 1, threads: 1, memoryErrorPct: -3.9, latencyErrorPct: -10.5 },
+    { model: 'cal-depthwise-int8', batch: 8, threads: 1, memoryErrorPct: -2.7, latencyErrorPct: -2.4 },
   ],
 };
 

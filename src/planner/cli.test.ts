@@ -127,6 +127,8 @@ describe('swarmserve plan', () => {
     await expect(plan([cnn, '--batch', '0,8'])).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
     await expect(plan([cnn, '--node-memory', 'lots'])).rejects.toThrow(/not a memory size/);
     await expect(plan(['no-such-model'])).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
+    // a version the repository model does not have (e.g. the INT8 version 2 before `models quantize`)
+    await expect(plan(['resnet50', '--model-version', '99'])).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND', message: expect.stringMatching(/no version 99 \(versions: 1/) as unknown });
     await expect(plan([])).rejects.toBeInstanceOf(ServeError);
   });
 

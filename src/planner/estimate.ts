@@ -10,22 +10,27 @@
 //   queued   = the worker's two batch input buffers and one output
 //   arena    = arenaFactor × pages the simulated BFC arena has touched (ort-memory.ts) after
 //              the worker's warm-up (batch 1, batch B) and steady runs at batch B
-//   W = stored bytes of all constants, F = of fully-connected (Gemm/MatMul) weights, R = W − F,
+//   W = stored bytes of all constants, F = of fully-connected (Gemm/MatMul) weights and of
+//   8-bit quantized weights (both prepacked by their kernel, not rewritten), R = W − F,
 //   S = of tensors below the worker's mmap threshold while loading (src/worker/allocator.ts):
 //   glibc returns freed blocks above it at once; the copies of small tensors stay on the heap
 //   until the worker releases free memory after the load.
 //
 //   seconds per image per thread = dense MACs / denseMacsPerSecond + grouped MACs / groupedMacsPerSecond
+//                                  (int8 MACs at int8DenseMacsPerSecond / int8GroupedMacsPerSecond)
 import { inferAt, parameterOwners, peakOf, type GraphAnalysis } from './analyze.js';
 import type { BatchEstimate, Calibration, MemoryEstimate } from './contract.js';
 import { planExecution, simulateWorkerArena, type ExecutionPlan } from './ort-memory.js';
+import { DataType } from './onnx-graph.js';
 import { operatorName } from './shape-inference.js';
+
+const EIGHT_BIT: ReadonlySet<number> = new Set([DataType.INT8, DataType.UINT8]);
 
 /** What the weight-memory model needs to know about a graph's constants. */
 export interface WeightStats {
   /** Stored bytes of every constant (initializers and Constant nodes). */
   totalBytes: number;
-  /** Of Gemm / MatMul weight operands (prepacked, not rewritten). */
+  /** Of Gemm / MatMul weight operands and of 8-bit (quantized) weights: prepacked, not rewritten. */
   fcBytes: number;
   largestFcBytes: number;
   /** Of all other constants (rewritten by the optimizers: BN folding, NCHWc reordering, …). */
@@ -40,7 +45,11 @@ export function weightStats(analysis: GraphAnalysis, mmapThresholdBytes: number)
   const fc = new Set<string>();
   for (const [name, node] of parameterOwners(graph)) {
     const op = operatorName(node);
-    if (op === 'Gemm' || op === 'MatMul') fc.add(name);
+    // 8-bit weights are read by onnxruntime's integer kernels (QLinearConv, QGemm, …), which
+    // prepack them and release the stored tensor, as Gemm does with float weights; nothing rewrites them
+    const c = graph.constants.get(name);
+    const quantized = c !== undefined && EIGHT_BIT.has(c.dataType) && c.dims.length >= 2;
+    if (op === 'Gemm' || op === 'MatMul' || quantized) fc.add(name);
   }
   const s: WeightStats = { totalBytes: 0, fcBytes: 0, largestFcBytes: 0, rewrittenBytes: 0, largestRewrittenBytes: 0, smallBytes: 0 };
   for (const [name, c] of graph.constants) {
@@ -66,6 +75,18 @@ export function weightMemory(w: WeightStats, c: Calibration): { weightsBytes: nu
     weightsBytes: c.sessionBytes + w.totalBytes + (c.smallTensorFactor - 1) * w.smallBytes,
     loadPeakBytes: c.sessionBytes + (c.smallLoadFactor - 1) * w.smallBytes + Math.max(rewriting, prepacking),
   };
+}
+
+/** MACs per image by speed class: float dense / grouped, and int8 (onnxruntime's integer kernels) dense / grouped. */
+export function macSplit(analysis: GraphAnalysis): { dense: number; grouped: number; int8Dense: number; int8Grouped: number } {
+  const s = { dense: 0, grouped: 0, int8Dense: 0, int8Grouped: 0 };
+  for (const l of analysis.layers) {
+    if (l.macs === 0 || l.macKind === null) continue;
+    const int8 = l.precision === 'int8';
+    if (l.macKind === 'dense') s[int8 ? 'int8Dense' : 'dense'] += l.macs;
+    else s[int8 ? 'int8Grouped' : 'grouped'] += l.macs;
+  }
+  return s;
 }
 
 export class Estimator {
@@ -107,8 +128,9 @@ export class Estimator {
 
   /** Seconds one intra-op thread spends per image. */
   secondsPerImage(): number {
-    const t = this.analysis.totals;
-    return t.denseMacsPerImage / this.calibration.denseMacsPerSecond + t.groupedMacsPerImage / this.calibration.groupedMacsPerSecond;
+    const c = this.calibration;
+    const m = macSplit(this.analysis);
+    return m.dense / c.denseMacsPerSecond + m.grouped / c.groupedMacsPerSecond + m.int8Dense / (c.int8DenseMacsPerSecond ?? c.denseMacsPerSecond) + m.int8Grouped / (c.int8GroupedMacsPerSecond ?? c.groupedMacsPerSecond);
   }
 
   speedup(threads: number): number {

@@ -5,6 +5,13 @@ import type { PlanReport } from './contract.js';
 
 export type PlanFormat = 'table' | 'json' | 'compose';
 
+/** ' — int8 25.5 M, int32 26.6 k' when more than one type, or one that is not float32. */
+function bySplit(split: Readonly<Record<string, number>>, fmt: (n: number) => string): string {
+  const entries = Object.entries(split).sort((a, b) => b[1] - a[1]);
+  if (entries.length === 0 || (entries.length === 1 && entries[0]?.[0] === 'float32')) return '';
+  return ` — ${entries.map(([type, n]) => `${type} ${fmt(n)}`).join(', ')}`;
+}
+
 export function formatReport(report: PlanReport, format: PlanFormat, options: { layers?: boolean } = {}): string {
   if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
   if (format === 'compose') {
@@ -73,18 +80,19 @@ function formatTable(r: PlanReport, withLayers: boolean): string {
     out.push('Layers (per image)');
     out.push(
       ...table(
-        ['#', 'name', 'operator', 'output', 'parameters', 'MACs', 'activation'],
-        r.layers.map((l, i) => [String(i + 1), l.name, l.status === 'ok' ? l.op : `${l.op} (${l.status})`, shape(l.outputShape), l.parameters === 0 ? '' : fmtCount(l.parameters), l.macs === 0 ? '' : fmtSi(l.macs), fmtBytes(l.activationBytes)]),
-        new Set([0, 4, 5, 6]),
+        ['#', 'name', 'operator', 'output', 'parameters', 'MACs', 'precision', 'activation'],
+        r.layers.map((l, i) => [String(i + 1), l.name, l.status === 'ok' ? l.op : `${l.op} (${l.status})`, shape(l.outputShape), l.parameters === 0 ? '' : fmtCount(l.parameters), l.macs === 0 ? '' : fmtSi(l.macs), l.precision ?? '', fmtBytes(l.activationBytes)]),
+        new Set([0, 4, 5, 7]),
       ).map((l) => `  ${l}`),
     );
   }
   out.push('');
   out.push('Totals');
-  out.push(`  parameters        ${fmtCount(t.parameters)}`);
-  out.push(`  stored values     ${fmtCount(t.storedValues)} (${fmtCount(t.nonParameterValues)} are not parameters: BN running statistics, shapes, scalar bounds)`);
+  const byType = bySplit(t.parametersByPrecision, fmtCount);
+  out.push(`  parameters        ${fmtCount(t.parameters)}${byType === '' ? '' : `${byType} (${fmtBytes(t.parameterBytes)})`}`);
+  out.push(`  stored values     ${fmtCount(t.storedValues)} (${fmtCount(t.nonParameterValues)} are not parameters: BN running statistics, quantization scales and zero points, shapes, scalar bounds)`);
   out.push(`  weight bytes      ${fmtBytes(t.weightBytes)}`);
-  out.push(`  MACs per image    ${fmtSi(t.macsPerImage)} (dense ${fmtSi(t.denseMacsPerImage)}, grouped/depthwise ${fmtSi(t.groupedMacsPerImage)})`);
+  out.push(`  MACs per image    ${fmtSi(t.macsPerImage)} (dense ${fmtSi(t.denseMacsPerImage)}, grouped/depthwise ${fmtSi(t.groupedMacsPerImage)})${bySplit(t.macsByPrecision, fmtSi)}`);
   out.push(`  input / output    ${fmtBytes(t.inputBytesPerImage)} / ${fmtBytes(t.outputBytesPerImage)} per image`);
   out.push(`  throughput        ≈ ${r.throughput.imagesPerSecondPerThread.toFixed(1)} images/s per thread (${(r.throughput.secondsPerImagePerThread * 1000).toFixed(1)} ms per image)`);
   out.push('');

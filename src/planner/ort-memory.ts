@@ -23,6 +23,7 @@
 //    tensor has written count in RSS: the estimate is the bytes ever touched.
 import type { OnnxGraph } from './onnx-graph.js';
 import { elementBytes } from './analyze.js';
+import { fuseQdq } from './qdq-fusion.js';
 import { operatorName, type GraphInference, type TensorValue } from './shape-inference.js';
 
 export interface OrtMemoryOptions {
@@ -30,8 +31,8 @@ export interface OrtMemoryOptions {
   nchwcBlock: number;
 }
 
-/** One allocation or release in execution order (run without a memory pattern). */
-export type AllocationEvent = { kind: 'alloc'; id: number; bytes: number } | { kind: 'free'; id: number };
+/** One allocation or release in execution order (run without a memory pattern); 'temp': a kernel's scratch, allocated and released while it runs (also beside the pattern). */
+export type AllocationEvent = { kind: 'alloc'; id: number; bytes: number } | { kind: 'free'; id: number } | { kind: 'temp'; bytes: number };
 
 export interface ExecutionPlan {
   /** Kernels in execution order, with what each allocates. */
@@ -91,6 +92,8 @@ interface Kernel {
   outputs: Value[];
   /** Output i may take the buffer of inputs[inplace[i]]. */
   inplace: Array<number | undefined>;
+  /** Scratch bytes taken from the arena while the kernel runs. */
+  tempBytes: number;
 }
 
 interface ConvTail {
@@ -110,7 +113,7 @@ function aligned(bytes: number, to: number): number {
 }
 
 /** Builds onnxruntime's optimized execution view of an inferred graph (step 1). */
-function buildKernels(graph: OnnxGraph, inference: GraphInference, options: OrtMemoryOptions): { kernels: Kernel[]; outputs: Set<Value> } {
+function buildKernels(graph: OnnxGraph, inference: GraphInference, options: OrtMemoryOptions, temps: ReadonlyMap<string, number>): { kernels: Kernel[]; outputs: Set<Value> } {
   const block = options.nchwcBlock;
   const consumers = new Map<string, number>();
   for (const r of inference.nodes) for (const i of r.node.inputs) if (i !== '') consumers.set(i, (consumers.get(i) ?? 0) + 1);
@@ -128,7 +131,7 @@ function buildKernels(graph: OnnxGraph, inference: GraphInference, options: OrtM
     return { id: nextId++, bytes, shapeKey: `${t.dtype}:${shape.join('x')}`, producer, external, nchwc, logical: t };
   };
   const addKernel = (name: string, op: string, inputs: Value[], outs: Array<{ t: TensorValue; nchwc: boolean }>, inplace: Array<number | undefined> = []): Kernel => {
-    const k: Kernel = { index: kernels.length, name, op, inputs, outputs: [], inplace };
+    const k: Kernel = { index: kernels.length, name, op, inputs, outputs: [], inplace, tempBytes: 0 };
     k.outputs = outs.map((o) => makeValue(o.t, k.index, o.nchwc));
     kernels.push(k);
     return k;
@@ -248,6 +251,7 @@ function buildKernels(graph: OnnxGraph, inference: GraphInference, options: OrtM
     const outs = node.outputs.map((name, i) => ({ name, t: r.outputs[i] })).filter((o): o is { name: string; t: TensorValue } => o.name !== '' && o.t !== undefined);
     const inplace = outs.map(() => (INPLACE_OPS.has(op) ? 0 : undefined));
     const k = addKernel(node.name, op, inputs, outs.map((o) => ({ t: o.t, nchwc: staysNchwc && o === outs[0] })), inplace);
+    k.tempBytes = temps.get(node.name) ?? 0;
     outs.forEach((o, i) => values.set(o.name, k.outputs[i] as Value));
   }
   const graphOutputs = new Set<Value>();
@@ -281,7 +285,9 @@ function executionOrder(kernels: Kernel[]): Kernel[] {
 
 /** Steps 1 and 2: the allocation trace of a run without a memory pattern, and the pattern's size. */
 export function planExecution(graph: OnnxGraph, inference: GraphInference, options: OrtMemoryOptions): ExecutionPlan {
-  const { kernels, outputs } = buildKernels(graph, inference, options);
+  // a QDQ graph runs as onnxruntime's fused integer kernels on uint8 tensors
+  const fused = fuseQdq(graph, inference);
+  const { kernels, outputs } = fused === undefined ? buildKernels(graph, inference, options, new Map()) : buildKernels(fused.graph, fused.inference, options, fused.tempBytes);
   const order = executionOrder(kernels);
   const lastUse = new Map<Value, number>();
   order.forEach((k, step) => {
@@ -326,6 +332,7 @@ export function planExecution(graph: OnnxGraph, inference: GraphInference, optio
       events.push({ kind: 'alloc', id: b.id, bytes: b.bytes });
       allocated += b.bytes;
     });
+    if (k.tempBytes > 0) events.push({ kind: 'temp', bytes: k.tempBytes });
     const released = new Set<Buffer>();
     for (const v of [...k.inputs, ...k.outputs]) {
       const b = bufferOf.get(v);
@@ -343,6 +350,7 @@ export function planExecution(graph: OnnxGraph, inference: GraphInference, optio
   let liveMax = 0;
   const sizes = new Map<number, number>();
   for (const e of trace) {
+    if (e.kind === 'temp') continue;
     if (e.kind === 'alloc') {
       sizes.set(e.id, e.bytes);
       live += e.bytes;
@@ -362,7 +370,9 @@ function collapseReuse(events: AllocationEvent[]): AllocationEvent[] {
   const out: AllocationEvent[] = [];
   const pendingFree = new Map<number, number>();
   for (const e of events) {
-    if (e.kind === 'free') {
+    if (e.kind === 'temp') {
+      out.push(e);
+    } else if (e.kind === 'free') {
       pendingFree.set(e.id, out.length);
       out.push(e);
     } else {
@@ -375,7 +385,7 @@ function collapseReuse(events: AllocationEvent[]): AllocationEvent[] {
       }
     }
   }
-  return out.filter((e) => e.kind === 'alloc' || e.id >= 0);
+  return out.filter((e) => e.kind !== 'free' || e.id >= 0);
 }
 
 /** onnxruntime's MemPatternPlanner: best-fit gap between live blocks (ordered by offset), else after the last one. */
@@ -383,6 +393,7 @@ export function patternPeak(events: readonly AllocationEvent[]): number {
   const blocks: Array<{ id: number; offset: number; size: number }> = [];
   let peak = 0;
   for (const e of events) {
+    if (e.kind === 'temp') continue;
     if (e.kind === 'free') {
       const i = blocks.findIndex((b) => b.id === e.id);
       if (i >= 0) blocks.splice(i, 1);
@@ -533,7 +544,8 @@ export class BfcArena {
 export function replayFirstRun(arena: BfcArena, plan: ExecutionPlan): void {
   const held = new Map<number, Chunk>();
   for (const e of plan.events) {
-    if (e.kind === 'alloc') held.set(e.id, arena.alloc(e.bytes));
+    if (e.kind === 'temp') arena.free(arena.alloc(e.bytes));
+    else if (e.kind === 'alloc') held.set(e.id, arena.alloc(e.bytes));
     else {
       const c = held.get(e.id);
       if (c !== undefined) arena.free(c);
@@ -545,7 +557,10 @@ export function replayFirstRun(arena: BfcArena, plan: ExecutionPlan): void {
 
 /** Replays a run with the memory pattern: one block for all activations. */
 export function replayPatternRun(arena: BfcArena, plan: ExecutionPlan): void {
-  if (plan.patternBytes > 0) arena.free(arena.alloc(plan.patternBytes));
+  const block = plan.patternBytes > 0 ? arena.alloc(plan.patternBytes) : undefined;
+  // kernels' scratch is not in the pattern: it comes from the arena beside the block
+  for (const e of plan.events) if (e.kind === 'temp') arena.free(arena.alloc(e.bytes));
+  if (block !== undefined) arena.free(block);
 }
 
 export interface ArenaEstimate {

@@ -3,13 +3,17 @@
 // tensors (shapes, axes, pads, sizes) are folded to values where their inputs are known, so
 // exported `x.view(x.size(0), -1)`-style shape arithmetic (Shape → Gather → Concat →
 // Reshape) resolves. An operator the planner does not know is reported, never skipped.
-import { DataType, type AttrValue, type ConstantTensor, type GraphNode, type OnnxGraph } from './onnx-graph.js';
+import { InferenceError } from './inference-error.js';
+import { DataType, ELEMENT_TYPE_NAMES, type AttrValue, type ConstantTensor, type GraphNode, type OnnxGraph } from './onnx-graph.js';
+import { quantizedHandlers } from './quantized-ops.js';
 
 /** A tensor as the planner sees it: element type, concrete shape, and values when small and known. */
 export interface TensorValue {
   dtype: number;
   shape: number[];
   values?: number[] | undefined;
+  /** The integer element type behind a DequantizeLinear output: the tensor is stored (and, fused, computed) in that type. */
+  quantized?: number | undefined;
 }
 
 export type NodeStatus = 'ok' | 'unknown-operator' | 'failed' | 'missing-input';
@@ -25,6 +29,8 @@ export interface NodeInference {
   macs: number;
   /** 'dense' (Conv with one group, ConvTranspose, Gemm, MatMul) or 'grouped' (grouped/depthwise Conv) when macs > 0. */
   macKind?: 'dense' | 'grouped';
+  /** Element type the MACs run in: 'int8' when both operands are 8-bit integers (or dequantized from them), else the float type. */
+  macPrecision?: string;
 }
 
 export interface GraphInference {
@@ -33,22 +39,23 @@ export interface GraphInference {
   nodes: NodeInference[];
 }
 
-export class InferenceError extends Error {}
+export { InferenceError };
 
-interface OpResult {
+export interface OpResult {
   outputs: Array<TensorValue | undefined>;
   macs?: number;
   macKind?: 'dense' | 'grouped';
+  macPrecision?: string;
 }
 
-interface OpContext {
+export interface OpContext {
   node: GraphNode;
   opset: number;
   /** By position; undefined for an absent optional input ('' in the graph). */
   inputs: Array<TensorValue | undefined>;
 }
 
-type OpHandler = (ctx: OpContext) => OpResult;
+export type OpHandler = (ctx: OpContext) => OpResult;
 
 const FOLD_LIMIT = 4096;
 
@@ -94,6 +101,14 @@ function same(x: TensorValue, dtype = x.dtype): TensorValue {
 }
 function small(shape: readonly number[]): boolean {
   return prod(shape) <= FOLD_LIMIT;
+}
+
+const EIGHT_BIT: ReadonlySet<number> = new Set([DataType.INT8, DataType.UINT8]);
+
+/** 'int8' when both operands are 8-bit integers or dequantized from them (onnxruntime then runs integer kernels), else the first operand's type. */
+export function macPrecision(a: TensorValue, b: TensorValue): string {
+  const eightBit = (t: TensorValue): boolean => EIGHT_BIT.has(t.dtype) || (t.quantized !== undefined && EIGHT_BIT.has(t.quantized));
+  return eightBit(a) && eightBit(b) ? 'int8' : (ELEMENT_TYPE_NAMES[a.dtype] ?? `type${a.dtype}`);
 }
 
 export function broadcastShapes(shapes: ReadonlyArray<readonly number[]>): number[] {
@@ -207,7 +222,7 @@ const conv: OpHandler = (ctx) => {
   if (cin !== cinPerGroup * group) throw new InferenceError(`X has ${cin} channels but W expects ${cinPerGroup} × group ${group}`);
   const outSpatial = windowOutput(x.shape.slice(2), kernel, strides, dilations, pads, attrString(ctx, 'auto_pad', 'NOTSET'), false);
   const shape = [n, cout, ...outSpatial];
-  return { outputs: [{ dtype: x.dtype, shape }], macs: prod(shape) * cinPerGroup * prod(kernel), macKind: group === 1 ? 'dense' : 'grouped' };
+  return { outputs: [{ dtype: x.dtype, shape }], macs: prod(shape) * cinPerGroup * prod(kernel), macKind: group === 1 ? 'dense' : 'grouped', macPrecision: macPrecision(x, w) };
 };
 
 const convTranspose: OpHandler = (ctx) => {
@@ -229,7 +244,7 @@ const convTranspose: OpHandler = (ctx) => {
           return s * (size - 1) + (outputPadding[i] ?? 0) + span - padTotal;
         });
   // Every input element is multiplied into a full (cout/group × kernel) window.
-  return { outputs: [{ dtype: x.dtype, shape: [n, coutPerGroup * group, ...outSpatial] }], macs: prod(x.shape) * coutPerGroup * prod(kernel), macKind: group === 1 ? 'dense' : 'grouped' };
+  return { outputs: [{ dtype: x.dtype, shape: [n, coutPerGroup * group, ...outSpatial] }], macs: prod(x.shape) * coutPerGroup * prod(kernel), macKind: group === 1 ? 'dense' : 'grouped', macPrecision: macPrecision(x, w) };
 };
 
 const pool: OpHandler = (ctx) => {
@@ -257,7 +272,7 @@ const gemm: OpHandler = (ctx) => {
   const [m, k] = attrInt(ctx, 'transA', 0) === 1 ? [a1, a0] : [a0, a1];
   const [kb, n] = attrInt(ctx, 'transB', 0) === 1 ? [b1, b0] : [b0, b1];
   if (k !== kb) throw new InferenceError(`inner dimensions differ: ${k} vs ${kb}`);
-  return { outputs: [{ dtype: a.dtype, shape: [m, n] }], macs: m * n * k, macKind: 'dense' };
+  return { outputs: [{ dtype: a.dtype, shape: [m, n] }], macs: m * n * k, macKind: 'dense', macPrecision: macPrecision(a, b) };
 };
 
 const matmul: OpHandler = (ctx) => {
@@ -272,7 +287,7 @@ const matmul: OpHandler = (ctx) => {
   if (k !== kb) throw new InferenceError(`inner dimensions differ: ${k} vs ${kb}`);
   const batch = broadcastShapes([aShape.slice(0, -2), bShape.slice(0, -2)]);
   const shape = [...batch, ...(a.shape.length === 1 ? [] : [m]), ...(b.shape.length === 1 ? [] : [n])];
-  return { outputs: [{ dtype: a.dtype, shape }], macs: prod(batch) * m * n * k, macKind: 'dense' };
+  return { outputs: [{ dtype: a.dtype, shape }], macs: prod(batch) * m * n * k, macKind: 'dense', macPrecision: macPrecision(a, b) };
 };
 
 const flatten: OpHandler = (ctx) => {
@@ -628,9 +643,11 @@ const HANDLERS: Record<string, OpHandler> = {
   Identity: identity,
   Dropout: identity,
   LayerNormalization: layerNorm,
+  // QDQ and QLinear* operators ('com.microsoft.X' for onnxruntime's contrib domain)
+  ...quantizedHandlers({ conv, gemm, matmul, pool, globalPool, concat }),
 };
 
-/** The operators (default ONNX domain) whose shapes the planner infers. */
+/** The operators whose shapes the planner infers ('com.microsoft.X' outside the default ONNX domain). */
 export const KNOWN_OPERATORS: readonly string[] = Object.keys(HANDLERS).sort();
 
 /** The operator's name as reported: `domain.Op` outside the default ONNX domain. */
@@ -657,7 +674,7 @@ export function inferShapes(graph: OnnxGraph, inputShapes: ReadonlyMap<string, r
   const results: NodeInference[] = [];
   for (const node of topologicalOrder(graph)) {
     const op = operatorName(node);
-    const handler = op === node.opType ? HANDLERS[node.opType] : undefined;
+    const handler = Object.hasOwn(HANDLERS, op) ? HANDLERS[op] : undefined;
     const outputs = node.outputs.map(() => undefined);
     if (handler === undefined) {
       results.push({ node, status: 'unknown-operator', message: `operator ${op} is not known to the planner`, outputs, macs: 0 });
@@ -676,7 +693,7 @@ export function inferShapes(graph: OnnxGraph, inputShapes: ReadonlyMap<string, r
         if (t !== undefined && name !== '') values.set(name, t.values !== undefined && t.values.length > FOLD_LIMIT ? { ...t, values: undefined } : t);
         return name === '' ? undefined : t;
       });
-      results.push({ node, status: 'ok', outputs: outs, macs: result.macs ?? 0, ...(result.macKind === undefined ? {} : { macKind: result.macKind }) });
+      results.push({ node, status: 'ok', outputs: outs, macs: result.macs ?? 0, ...(result.macKind === undefined ? {} : { macKind: result.macKind }), ...(result.macPrecision === undefined || (result.macs ?? 0) === 0 ? {} : { macPrecision: result.macPrecision }) });
     } catch (err) {
       if (!(err instanceof InferenceError)) throw err;
       results.push({ node, status: 'failed', message: err.message, outputs, macs: 0 });
