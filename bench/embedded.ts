@@ -8,29 +8,41 @@
 //           the same model config, at the same maxBatchSize and intra-op threads, decode of the
 //           next batch overlapping inference (as BatchWorker does).
 //
+// These runs use version 1 of each model (FP32). The INT8 section then compares version 2
+// (INT8, `swarmserve models quantize`) with it, on the CPU flags printed from /proc/cpuinfo:
+//   raw INT8 / raw FP32: both versions in one raw process, inference only, interleaved rounds
+//                        (bench/raw-compare.ts), at maxBatchSize and the config's threads;
+//   served INT8 / raw INT8: as above, with --only <model>:2 and /predict?version=2.
+// A missing version 2 fails that section (with what to run), not the rest of the benchmark.
+//
 // Prints a table of ratios against their targets (PASS/FAIL), p50/p95/p99 of every run, where
 // the CPU went, and writes everything to bench/results/embedded-<ISO timestamp>.json.
-// Exits 0 when every run completed, whatever the targets say (it is a report); 1 if a run failed.
+// Exits 0 when every run completed, whatever the targets say (it is a report); 1 if a run failed
+// or version 2 is missing.
 //
 // The machine is shared (2 cores): before each run the driver waits for other work to go quiet
 // (at most 15 s per run, 30 s in all), measures how many cores other work took during each
-// window (/proc), and measures a disturbed run (> 0.3 cores) once more if the ~4-minute budget
+// window (/proc), and measures a disturbed run (> 0.3 cores) once more if the ~7-minute budget
 // allows, keeping the less disturbed attempt; disturbed runs are flagged ⚠ in the report.
 //
 // Durations can be shortened for a smoke test: BENCH_WARMUP_MS, BENCH_DURATION_MS (64-client
-// and raw throughput runs), BENCH_SEQ_DURATION_MS (sequential runs).
+// and raw throughput runs), BENCH_SEQ_DURATION_MS (sequential runs), BENCH_ROUND_MS (each
+// version's share of one INT8/FP32 round).
 
-import { availableParallelism, cpus, loadavg, totalmem } from 'node:os';
+import { availableParallelism, loadavg, totalmem } from 'node:os';
 import type { LatencySummaryMs, LoadReport } from '../src/loadtest/contract.js';
 import type { ModelEntry } from '../src/model/repository/contract.js';
 import { loadRepository } from '../src/model/repository/repository.js';
 import { resolveOptions } from '../src/config/options.js';
 import { SERVE_OPTIONS } from '../src/config/serve-config.js';
 import { cpuUsage, sampleCpu, type CpuSample } from './cpu.js';
+import { cpuLine, int8Target, readCpuInfo } from './cpuinfo.js';
 import { DISTURBED_CORES, MAIN_JS, QUIET_CORES, QUIET_MAX_WAIT_MS, ROOT, Runs, T0, checkDisturbed, envMs, errorText, loadWithWindow, progress, runDriver, type Measured } from './driver.js';
 import { imageBodies, imageNames, imagePaths } from './images.js';
-import { runRawInChildProcess, type RawMode, type RawReport } from './raw.js';
+import { FP32_VERSION, INT8_VERSION, compareRow, compareTable, missingVersion, modelFileSizes } from './int8-report.js';
+import { runCompareInChildProcess, runRawInChildProcess, type CompareReport, type RawMode, type RawReport } from './raw.js';
 import { cpuNote, disturbedList, markdownTable, runLabel, writeResults } from './report.js';
+import { resultCell, type ResultRow } from './result-row.js';
 import { freePort, scrapeMetrics, startServer, windowStats, type Series, type ServerHandle, type ServerWindowStats } from './served.js';
 
 // ---- plan ------------------------------------------------------------------------------
@@ -40,13 +52,18 @@ const THROUGHPUT_MS = envMs('BENCH_DURATION_MS', 15_000);
 const SEQUENTIAL_MS = envMs('BENCH_SEQ_DURATION_MS', 10_000);
 const CONCURRENCY = 64;
 const HOST = '127.0.0.1';
-/** No re-run starts that would end past this (from the driver's start): the whole script stays under ~4 minutes. */
-const BUDGET_MS = 205_000;
+/** INT8 / FP32: rounds of each version (ABBA order), each version's share of a round. */
+const COMPARE_ROUNDS = 10;
+const ROUND_MS = envMs('BENCH_ROUND_MS', 1_200);
+/** No re-run starts that would end past this (from the driver's start): the whole script stays under ~7 minutes. */
+const BUDGET_MS = 400_000;
 
 // ---- settings: read exactly as the server reads them -------------------------------------
 
 interface Settings {
   model: string;
+  /** Loaded alone (`--only <model>:<version>`) and asked for by name (`?version=`). */
+  version: string;
   maxBatchSize: number;
   maxQueueDelayMs: number;
   intraOpThreads: number;
@@ -56,15 +73,17 @@ interface Settings {
   maxBatchOverride?: number;
 }
 
-/** The server's flags for a model, and the settings it will use (flags > SWARMSERVE_* env > model config). */
-function serverPlan(entry: ModelEntry, port: number, maxBatchOverride?: number): { args: string[]; settings: Settings; modelsDir: string } {
-  const args = ['--port', String(port), '--host', HOST, '--only', entry.name, '--log-level', 'warn'];
+/** The server's flags for a model version, and the settings it will use (flags > SWARMSERVE_* env > model config). */
+function serverPlan(entry: ModelEntry, version: string, port: number, maxBatchOverride?: number): { args: string[]; settings: Settings; modelsDir: string } {
+  const only = `${entry.name}:${version}`;
+  const args = ['--port', String(port), '--host', HOST, '--only', only, '--log-level', 'warn'];
   if (maxBatchOverride !== undefined) args.push('--max-batch-size', String(maxBatchOverride));
-  const flags: Record<string, unknown> = { port: String(port), host: HOST, only: entry.name, logLevel: 'warn' };
+  const flags: Record<string, unknown> = { port: String(port), host: HOST, only, logLevel: 'warn' };
   if (maxBatchOverride !== undefined) flags.maxBatchSize = String(maxBatchOverride);
   const serve = resolveOptions(SERVE_OPTIONS, flags);
   const settings: Settings = {
     model: entry.name,
+    version,
     maxBatchSize: serve.maxBatchSize ?? entry.config.batching.maxBatchSize,
     maxQueueDelayMs: serve.maxQueueDelayMs ?? entry.config.batching.maxQueueDelayMs,
     intraOpThreads: serve.threads ?? entry.config.threads.intraOp,
@@ -80,7 +99,7 @@ function serverPlan(entry: ModelEntry, port: number, maxBatchOverride?: number):
 interface RunRecord extends Measured {
   side: 'served' | 'raw';
   description: string;
-  settings: Settings & { concurrency: number; warmupMs: number; durationMs: number; mode: RawMode };
+  settings: Settings & { concurrency: number; warmupMs: number; durationMs: number; mode: RawMode | 'compare' };
   /** Images (= 2xx requests) per second in the measured window. */
   throughput?: number;
   latencyMs?: LatencySummaryMs;
@@ -88,12 +107,14 @@ interface RunRecord extends Measured {
   load?: LoadReport;
   server?: ServerWindowStats & { startupMs: number; exitCode?: number | null; exitSignal?: string | null; stopMs?: number; args: string[] };
   raw?: RawReport;
+  /** mode 'compare': two versions interleaved; `settings.version` is the candidate's. */
+  compare?: CompareReport;
 }
 
 const runs = new Runs<RunRecord>(BUDGET_MS);
 
-async function rawRun(attempt: number, id: string, description: string, entry: ModelEntry, mode: RawMode, durationMs: number): Promise<RunRecord> {
-  const { settings, modelsDir } = serverPlan(entry, 0);
+async function rawRun(attempt: number, id: string, description: string, entry: ModelEntry, version: string, mode: RawMode, durationMs: number): Promise<RunRecord> {
+  const { settings, modelsDir } = serverPlan(entry, version, 0);
   const record: RunRecord = { id, side: 'raw', description, attempt, settings: { ...settings, concurrency: 1, warmupMs: WARMUP_MS, durationMs, mode } };
   const started = performance.now();
   progress(`${id}: ${description} — warm-up ${WARMUP_MS / 1000}s + ${durationMs / 1000}s measured`);
@@ -102,7 +123,7 @@ async function rawRun(attempt: number, id: string, description: string, entry: M
   let cpuEnd: CpuSample | undefined;
   try {
     const report = await runRawInChildProcess(
-      { mode, modelsDir, model: entry.name, imagePaths: imagePaths(), maxBatchSize: settings.maxBatchSize, intraOpThreads: settings.intraOpThreads, maxPixels: settings.maxPixels, warmupMs: WARMUP_MS, durationMs },
+      { mode, modelsDir, model: entry.name, version, imagePaths: imagePaths(), maxBatchSize: settings.maxBatchSize, intraOpThreads: settings.intraOpThreads, maxPixels: settings.maxPixels, warmupMs: WARMUP_MS, durationMs },
       {
         onStart: (p) => {
           pid = p;
@@ -142,11 +163,60 @@ interface LoadPlan {
   durationMs: number;
 }
 
-/** Starts a server for `entry`, applies one load, stops the server (SIGTERM, expects exit 0). */
-async function servedRun(attempt: number, entry: ModelEntry, maxBatchOverride: number | undefined, load: LoadPlan): Promise<RunRecord> {
+/**
+ * Raw INT8 against raw FP32 (or any two versions): inference only, interleaved rounds in one
+ * process (bench/raw-compare.ts). The record's throughput is the candidate's.
+ */
+async function compareRun(attempt: number, id: string, entry: ModelEntry, versions: readonly [string, string]): Promise<RunRecord> {
+  const { settings, modelsDir } = serverPlan(entry, versions[1], 0);
+  const durationMs = 2 * COMPARE_ROUNDS * ROUND_MS;
+  const description = `raw ${entry.name} v${versions[1]} / v${versions[0]}: inference only, batch ${settings.maxBatchSize}, ${settings.intraOpThreads} threads, ${COMPARE_ROUNDS} interleaved rounds`;
+  const record: RunRecord = { id, side: 'raw', description, attempt, settings: { ...settings, concurrency: 1, warmupMs: WARMUP_MS, durationMs, mode: 'compare' } };
+  const started = performance.now();
+  progress(`${id}: ${description} — warm-up ${WARMUP_MS / 1000}s + ${COMPARE_ROUNDS} × 2 × ${ROUND_MS / 1000}s measured`);
+  let pid: number | undefined;
+  let cpuStart: CpuSample | undefined;
+  let cpuEnd: CpuSample | undefined;
+  try {
+    const report = await runCompareInChildProcess(
+      { modelsDir, model: entry.name, versions, imagePaths: imagePaths(), batchSize: settings.maxBatchSize, intraOpThreads: settings.intraOpThreads, maxPixels: settings.maxPixels, warmupMs: WARMUP_MS, rounds: COMPARE_ROUNDS, roundMs: ROUND_MS },
+      {
+        onStart: (p) => {
+          pid = p;
+        },
+        onWindow: (edge) => {
+          if (edge === 'start') cpuStart = sampleCpu({ raw: pid });
+          else cpuEnd = sampleCpu({ raw: pid });
+        },
+      },
+    );
+    record.compare = report;
+    record.throughput = report.candidate.throughputIps;
+    record.latencyMs = report.candidate.msPerImage;
+    record.errors = 0;
+    record.settings.maxBatchSize = report.batchSize;
+    if (cpuStart !== undefined && cpuEnd !== undefined) {
+      const cpu = cpuUsage(cpuStart, cpuEnd);
+      if (cpu !== undefined) record.cpu = cpu;
+    }
+    checkDisturbed(record);
+    const [b, c] = [report.baseline, report.candidate];
+    progress(
+      `${id}: done in ${((performance.now() - started) / 1000).toFixed(1)}s — v${c.version} ${c.throughputIps} img/s (${c.msPerImage.p50} ms/image), v${b.version} ${b.throughputIps} img/s (${b.msPerImage.p50} ms/image): ` +
+        `${report.ratio}× (per round: median ${report.roundRatio.median}, ${report.roundRatio.min}–${report.roundRatio.max})${cpuNote(record.cpu)}`,
+    );
+  } catch (err) {
+    record.error = errorText(err);
+    progress(`${id}: FAILED — ${record.error}`);
+  }
+  return record;
+}
+
+/** Starts a server for one version of `entry`, applies one load, stops the server (SIGTERM, expects exit 0). */
+async function servedRun(attempt: number, entry: ModelEntry, version: string, maxBatchOverride: number | undefined, load: LoadPlan): Promise<RunRecord> {
   const port = await freePort(HOST);
   const url = `http://${HOST}:${port}`;
-  const { args, settings } = serverPlan(entry, port, maxBatchOverride);
+  const { args, settings } = serverPlan(entry, version, port, maxBatchOverride);
   const record: RunRecord = {
     id: load.id,
     side: 'served',
@@ -169,7 +239,7 @@ async function servedRun(attempt: number, entry: ModelEntry, maxBatchOverride: n
   try {
     const { report, before, after } = await loadWithWindow(
       {
-        url: `${url}/predict?model=${encodeURIComponent(entry.name)}`,
+        url: `${url}/predict?model=${encodeURIComponent(entry.name)}&version=${version}`,
         concurrency: load.concurrency,
         durationMs: load.durationMs,
         warmupMs: WARMUP_MS,
@@ -224,25 +294,17 @@ function emptyStats(): ServerWindowStats {
 
 // ---- report ------------------------------------------------------------------------------
 
-interface ResultRow {
-  measure: string;
-  served: string;
-  baseline: string;
-  comparison: string;
-  target: string;
-  result: 'PASS' | 'FAIL' | 'ERROR';
-  value?: number;
-}
-
 function usable(record: RunRecord | undefined): record is RunRecord & { throughput: number; latencyMs: LatencySummaryMs } {
   return record !== undefined && record.error === undefined && record.throughput !== undefined && record.latencyMs !== undefined && record.throughput > 0;
 }
 
-function ratioRow(measure: string, servedId: string, baseId: string, minimum: number, baseLabel: string): ResultRow {
+/** served / base throughput; `minimum` undefined: reported without a target (INFO). */
+function ratioRow(measure: string, servedId: string, baseId: string, minimum: number | undefined, baseLabel: string): ResultRow {
   const served = runs.find(servedId);
   const base = runs.find(baseId);
+  const target = minimum === undefined ? '— (reported)' : `≥ ${minimum}`;
   if (!usable(served) || !usable(base)) {
-    return { measure, served: usable(served) ? fmt(served.throughput, 1) : 'error', baseline: usable(base) ? fmt(base.throughput, 1) : 'error', comparison: '—', target: `≥ ${minimum}`, result: 'ERROR' };
+    return { measure, served: usable(served) ? fmt(served.throughput, 1) : 'error', baseline: usable(base) ? fmt(base.throughput, 1) : 'error', comparison: '—', target, result: 'ERROR' };
   }
   const ratio = served.throughput / base.throughput;
   return {
@@ -250,8 +312,8 @@ function ratioRow(measure: string, servedId: string, baseId: string, minimum: nu
     served: `${fmt(served.throughput, 1)} img/s`,
     baseline: `${fmt(base.throughput, 1)} img/s (${baseLabel})`,
     comparison: `${ratio.toFixed(2)}×`,
-    target: `≥ ${minimum}`,
-    result: ratio >= minimum ? 'PASS' : 'FAIL',
+    target,
+    result: minimum === undefined ? 'INFO' : ratio >= minimum ? 'PASS' : 'FAIL',
     value: Math.round(ratio * 1000) / 1000,
   };
 }
@@ -283,21 +345,32 @@ function pct(fraction: number): string {
 }
 
 function settingsTable(): string {
+  const clients = (r: RunRecord): string => {
+    if (r.side === 'served') return String(r.settings.concurrency);
+    if (r.settings.mode === 'compare') return 'interleaved rounds, inference only';
+    return r.settings.mode === 'sequential' ? '1 (in-process loop)' : 'in-process pipeline';
+  };
   const rows = runs.kept.map((r) => [
     runLabel(r),
     r.side,
     r.settings.model,
+    r.compare === undefined ? r.settings.version : `${r.compare.baseline.version} vs ${r.compare.candidate.version}`,
     String(r.settings.maxBatchSize) + (r.settings.maxBatchOverride === undefined ? '' : ' (--max-batch-size)'),
     r.side === 'served' ? `${r.settings.maxQueueDelayMs}` : '— (full batches)',
     `${r.settings.intraOpThreads}/${r.settings.interOpThreads}`,
-    r.side === 'served' ? String(r.settings.concurrency) : r.settings.mode === 'sequential' ? '1 (in-process loop)' : 'in-process pipeline',
+    clients(r),
     `${r.settings.warmupMs / 1000}+${r.settings.durationMs / 1000}`,
   ]);
-  return markdownTable(['run', 'side', 'model', 'maxBatchSize', 'maxQueueDelayMs', 'threads intra/inter', 'clients', 'warm-up+measured s'], rows);
+  return markdownTable(['run', 'side', 'model', 'version', 'maxBatchSize', 'maxQueueDelayMs', 'threads intra/inter', 'clients', 'warm-up+measured s'], rows);
+}
+
+/** The runs with per-image latencies (an interleaved comparison has its own table). */
+function pipelineRuns(): RunRecord[] {
+  return runs.kept.filter((r) => r.settings.mode !== 'compare');
 }
 
 function latencyTable(): string {
-  const rows = runs.kept.map((r) => {
+  const rows = pipelineRuns().map((r) => {
     if (r.error !== undefined || r.latencyMs === undefined) return [runLabel(r), 'error', '', '', '', '', '', ''];
     const l = r.latencyMs;
     const count = r.side === 'served' ? String(r.load?.ok ?? 0) : String(r.raw?.images ?? 0);
@@ -307,7 +380,7 @@ function latencyTable(): string {
 }
 
 function diagnosticsTable(): string {
-  const rows = runs.kept.map((r) => {
+  const rows = pipelineRuns().map((r) => {
     if (r.error !== undefined) return [runLabel(r), 'error', '', '', '', '', '', ''];
     const c = r.cpu;
     const own = c === undefined ? '?' : r.side === 'served' ? `server ${c.processCores.server ?? '?'} + loadgen ${c.processCores.loadgen ?? '?'}` : `raw ${c.processCores.raw ?? '?'}`;
@@ -328,7 +401,10 @@ function diagnosticsTable(): string {
 
 async function main(): Promise<number> {
   const startedAt = new Date();
-  progress(`swarmserve embedded benchmark — node ${process.version}, ${availableParallelism()} cores (${cpus()[0]?.model ?? '?'}), load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  const cpuInfo = readCpuInfo();
+  const target = int8Target(cpuInfo);
+  progress(`swarmserve embedded benchmark — node ${process.version}, ${availableParallelism()} cores, load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  progress(`CPU: ${cpuLine(cpuInfo)}; INT8 / FP32 target ${target.reason}`);
   const defaults = resolveOptions(SERVE_OPTIONS, { only: 'moderation,resnet50' });
   const repository = await loadRepository(defaults.models, ['moderation', 'resnet50']);
   const moderation = repository.models.get('moderation') as ModelEntry;
@@ -337,62 +413,120 @@ async function main(): Promise<number> {
   const imageSet = imageNames();
   progress(`image set: ${imageSet.join(', ')}, round-robin, sent as raw image/jpeg bodies`);
   for (const entry of [moderation, resnet50]) {
-    const { settings } = serverPlan(entry, 0);
-    progress(`${entry.name}: maxBatchSize ${settings.maxBatchSize}, maxQueueDelayMs ${settings.maxQueueDelayMs}, intra-op threads ${settings.intraOpThreads}, inter-op ${settings.interOpThreads}, maxPixels ${settings.maxPixels} (${entry.config.preprocess.layout} ${entry.config.preprocess.width}×${entry.config.preprocess.height}, ${entry.config.preprocess.resize})`);
+    const { settings } = serverPlan(entry, FP32_VERSION, 0);
+    progress(`${entry.name}: maxBatchSize ${settings.maxBatchSize}, maxQueueDelayMs ${settings.maxQueueDelayMs}, intra-op threads ${settings.intraOpThreads}, inter-op ${settings.interOpThreads}, maxPixels ${settings.maxPixels} (${entry.config.preprocess.layout} ${entry.config.preprocess.width}×${entry.config.preprocess.height}, ${entry.config.preprocess.resize}); versions: ${modelFileSizes(entry)}`);
+  }
+  // Checked up front so that the message is seen early; the FP32 runs go ahead regardless.
+  const missing = new Map<string, string>();
+  for (const entry of [resnet50, moderation]) {
+    const why = missingVersion(entry);
+    if (why === undefined) continue;
+    missing.set(entry.name, why);
+    progress(`INT8 section FAILS for ${why}`);
   }
 
   // Each served/raw pair runs back to back, so that whatever else the machine does weighs on both alike.
   const seq = SEQUENTIAL_MS + WARMUP_MS + 3_000;
   const tput = THROUGHPUT_MS + WARMUP_MS + 3_000;
+  const cmp = 2 * COMPARE_ROUNDS * ROUND_MS + WARMUP_MS + 5_000;
+  const v1 = FP32_VERSION;
+  const v2 = INT8_VERSION;
   const clients = (n: number): LoadPlan => ({ id: '', description: '', concurrency: n, durationMs: n === 1 ? SEQUENTIAL_MS : THROUGHPUT_MS });
-  await runs.measure(seq, (a) => rawRun(a, 'raw-moderation-seq', 'raw moderation, sequential: decode + fill + batch-1 run, one image at a time', moderation, 'sequential', SEQUENTIAL_MS));
-  await runs.measure(seq, (a) => servedRun(a, moderation, undefined, { ...clients(1), id: 'served-moderation-1', description: 'served moderation, 1 sequential client' }));
-  await runs.measure(tput, (a) => servedRun(a, moderation, undefined, { ...clients(CONCURRENCY), id: 'served-moderation-64', description: `served moderation, ${CONCURRENCY} clients, dynamic batching` }));
-  await runs.measure(tput, (a) => rawRun(a, 'raw-moderation', 'raw moderation throughput: full batches, decode overlapping inference', moderation, 'throughput', THROUGHPUT_MS));
-  await runs.measure(tput, (a) => servedRun(a, moderation, 1, { ...clients(CONCURRENCY), id: 'served-moderation-64-bs1', description: `served moderation, ${CONCURRENCY} clients, --max-batch-size 1` }));
-  await runs.measure(tput, (a) => rawRun(a, 'raw-resnet50', 'raw resnet50 throughput: full batches, decode overlapping inference', resnet50, 'throughput', THROUGHPUT_MS));
-  await runs.measure(tput, (a) => servedRun(a, resnet50, undefined, { ...clients(CONCURRENCY), id: 'served-resnet50-64', description: `served resnet50, ${CONCURRENCY} clients, dynamic batching` }));
+  // A re-run must leave room for every run still to come, the INT8 ones included.
+  runs.plan(2 * seq + 5 * tput + (2 - missing.size) * (cmp + 2 * tput));
+  await runs.measure(seq, (a) => rawRun(a, 'raw-moderation-seq', 'raw moderation, sequential: decode + fill + batch-1 run, one image at a time', moderation, v1, 'sequential', SEQUENTIAL_MS));
+  await runs.measure(seq, (a) => servedRun(a, moderation, v1, undefined, { ...clients(1), id: 'served-moderation-1', description: 'served moderation, 1 sequential client' }));
+  await runs.measure(tput, (a) => servedRun(a, moderation, v1, undefined, { ...clients(CONCURRENCY), id: 'served-moderation-64', description: `served moderation, ${CONCURRENCY} clients, dynamic batching` }));
+  await runs.measure(tput, (a) => rawRun(a, 'raw-moderation', 'raw moderation throughput: full batches, decode overlapping inference', moderation, v1, 'throughput', THROUGHPUT_MS));
+  await runs.measure(tput, (a) => servedRun(a, moderation, v1, 1, { ...clients(CONCURRENCY), id: 'served-moderation-64-bs1', description: `served moderation, ${CONCURRENCY} clients, --max-batch-size 1` }));
+  await runs.measure(tput, (a) => rawRun(a, 'raw-resnet50', 'raw resnet50 throughput: full batches, decode overlapping inference', resnet50, v1, 'throughput', THROUGHPUT_MS));
+  await runs.measure(tput, (a) => servedRun(a, resnet50, v1, undefined, { ...clients(CONCURRENCY), id: 'served-resnet50-64', description: `served resnet50, ${CONCURRENCY} clients, dynamic batching` }));
 
+  // INT8 (version 2): raw against raw FP32 interleaved, then the raw/served pair as above.
+  for (const entry of [resnet50, moderation]) {
+    if (missing.has(entry.name)) continue;
+    const name = entry.name;
+    await runs.measure(cmp, (a) => compareRun(a, `raw-${name}-int8-vs-fp32`, entry, [v1, v2]));
+    await runs.measure(tput, (a) => rawRun(a, `raw-${name}-int8`, `raw ${name} v${v2} (INT8) throughput: full batches, decode overlapping inference`, entry, v2, 'throughput', THROUGHPUT_MS));
+    await runs.measure(tput, (a) => servedRun(a, entry, v2, undefined, { ...clients(CONCURRENCY), id: `served-${name}-int8-64`, description: `served ${name} v${v2} (INT8), ${CONCURRENCY} clients, dynamic batching` }));
+  }
+
+  const batchOf = (id: string): string => `raw, batch ${runs.find(id)?.settings.maxBatchSize ?? '?'}`;
   const rows: ResultRow[] = [
-    ratioRow(`moderation throughput, ${CONCURRENCY} clients: served / raw`, 'served-moderation-64', 'raw-moderation', 0.8, `raw, batch ${runs.find('raw-moderation')?.settings.maxBatchSize ?? '?'}`),
-    ratioRow(`resnet50 throughput, ${CONCURRENCY} clients: served / raw`, 'served-resnet50-64', 'raw-resnet50', 0.9, `raw, batch ${runs.find('raw-resnet50')?.settings.maxBatchSize ?? '?'}`),
+    ratioRow(`moderation throughput, ${CONCURRENCY} clients: served / raw`, 'served-moderation-64', 'raw-moderation', 0.8, batchOf('raw-moderation')),
+    ratioRow(`resnet50 throughput, ${CONCURRENCY} clients: served / raw`, 'served-resnet50-64', 'raw-resnet50', 0.9, batchOf('raw-resnet50')),
     ratioRow(`moderation, ${CONCURRENCY} clients: dynamic batching / --max-batch-size 1`, 'served-moderation-64', 'served-moderation-64-bs1', 1.1, 'served, --max-batch-size 1'),
     latencyRow('moderation, 1 sequential client: served p50 − raw p50', 'served-moderation-1', 'raw-moderation-seq', 3),
   ];
+  // moderation's INT8 / FP32 has no target (its served throughput is bounded by JPEG decoding);
+  // its served / raw keeps the FP32 row's 0.8.
+  const int8Rows: ResultRow[] = [];
+  for (const [entry, int8Minimum, servedMinimum] of [
+    [resnet50, target.minimum, 0.9],
+    [moderation, undefined, 0.8],
+  ] as const) {
+    const name = entry.name;
+    const compareId = `raw-${name}-int8-vs-fp32`;
+    const batch = runs.find(compareId)?.settings.maxBatchSize ?? serverPlan(entry, v2, 0).settings.maxBatchSize;
+    const threads = serverPlan(entry, v2, 0).settings.intraOpThreads;
+    const why = missing.get(name);
+    const int8TargetText = int8Minimum === undefined ? '— (reported)' : target.reason;
+    int8Rows.push(compareRow(`${name} raw INT8 / raw FP32: inference only, batch ${batch}, ${threads} threads`, runs.find(compareId)?.compare, int8Minimum, int8TargetText, why === undefined ? undefined : `version ${v2} missing`));
+    if (why !== undefined) {
+      const row = (measure: string, t: string): ResultRow => ({ measure, served: `version ${v2} missing`, baseline: '', comparison: '—', target: t, result: 'ERROR' });
+      int8Rows.push(row(`${name} throughput, ${CONCURRENCY} clients: served INT8 / raw INT8`, `≥ ${servedMinimum}`), row(`${name}, ${CONCURRENCY} clients: served INT8 / served FP32`, '— (reported)'));
+      continue;
+    }
+    int8Rows.push(
+      ratioRow(`${name} throughput, ${CONCURRENCY} clients: served INT8 / raw INT8`, `served-${name}-int8-64`, `raw-${name}-int8`, servedMinimum, batchOf(`raw-${name}-int8`)),
+      ratioRow(`${name}, ${CONCURRENCY} clients: served INT8 / served FP32`, `served-${name}-int8-64`, `served-${name}-64`, undefined, 'served FP32'),
+    );
+  }
   const totalS = (performance.now() - T0) / 1000;
   progress(`all runs done in ${totalS.toFixed(1)}s`);
 
+  const resultsTable = (list: readonly ResultRow[], first: string): string => markdownTable(['measure', first, 'raw / baseline', 'ratio or difference', 'target', 'result'], list.map((r) => [r.measure, r.served, r.baseline, r.comparison, r.target, resultCell(r)]));
   const out: string[] = [];
   out.push('', '## Settings (both sides read them from models/<model>/config.json, as the server does)', '');
   out.push(settingsTable());
-  out.push('', `Image set: ${imageSet.join(', ')} — round-robin. Served: raw image/jpeg POST bodies to /predict?model=<model>, closed-loop load generator in its own process. Raw: bench/raw-runner.ts in its own process.`);
+  out.push('', `Image set: ${imageSet.join(', ')} — round-robin. Served: raw image/jpeg POST bodies to /predict?model=<model>&version=<version>, the server started with --only <model>:<version>, closed-loop load generator in its own process. Raw: bench/raw-runner.ts in its own process.`);
   out.push('', '## Runs: throughput and latency (served: send → last response byte; raw throughput: decode start → batch done; raw sequential: decode + fill + run)', '');
   out.push(latencyTable());
   out.push('', '## Where the time goes (over each measured window)', '');
   out.push(diagnosticsTable());
   out.push('', `CPU in cores of ${availableParallelism()}; "other" = machine busy − the run's own processes (benchmark driver, anything else on the machine); ⚠ = other > ${DISTURBED_CORES}. Session busy = Σ session.run time / window. Event-loop lag is prom-client's (10 ms sampling timer: an idle loop reads ~10).`);
-  out.push('', `## Results (one run, ${startedAt.toISOString()}, ${availableParallelism()} cores, node ${process.version})`, '');
-  out.push(markdownTable(['measure', 'served', 'raw / baseline', 'ratio or difference', 'target', 'result'], rows.map((r) => [r.measure, r.served, r.baseline, r.comparison, r.target, r.result === 'PASS' ? 'PASS' : `**${r.result}**`])));
+  out.push('', `## Results (one run, ${startedAt.toISOString()}, ${availableParallelism()} cores, node ${process.version}; version ${v1}, FP32)`, '');
+  out.push(resultsTable(rows, 'served'));
+  out.push('', `## INT8 (version ${v2}) against FP32 (version ${v1})`, '');
+  out.push(`CPU: ${cpuLine(cpuInfo)}. INT8 / FP32 target: ${target.reason}.`);
+  out.push('', `Raw INT8 / raw FP32: both versions open in one raw process, one input buffer of the photos decoded once and handed to each session in turn (arena on), ${COMPARE_ROUNDS} rounds of ${ROUND_MS / 1000} s per version in ABBA order; ms/image = session.run time / batch.`, '');
+  const compareRuns = runs.kept.filter((r) => r.settings.mode === 'compare').map((r) => ({ label: runLabel(r), report: r.compare, cpu: r.cpu }));
+  if (compareRuns.length > 0) out.push(compareTable(compareRuns), '');
+  out.push(resultsTable(int8Rows, 'INT8 / measured'));
+  for (const why of missing.values()) out.push('', `**INT8 section FAILED** — ${why}.`);
   const disturbed = runs.kept.filter((r) => r.disturbed === true);
   if (disturbed.length > 0) {
     out.push('', `⚠ Disturbed by other work on the machine (> ${DISTURBED_CORES} cores busy outside the benchmark during the window): ${disturbedList(disturbed)} — the rows using them are less reliable.`);
   }
   if (runs.discarded.length > 0) out.push('', `Measured again because disturbed (first attempt kept in the JSON under "discarded"): ${runs.discarded.map((r) => r.id).join(', ')}.`);
-  const failed = rows.filter((r) => r.result !== 'PASS');
-  out.push('', failed.length === 0 ? 'ALL TARGETS PASS' : `FAIL: ${failed.length} of ${rows.length} targets not met — ${failed.map((r) => r.measure).join('; ')}`);
+  const allRows = [...rows, ...int8Rows];
+  const failed = allRows.filter((r) => r.result === 'FAIL' || r.result === 'ERROR');
+  const targeted = allRows.filter((r) => r.result !== 'INFO').length;
+  out.push('', failed.length === 0 ? `ALL ${targeted} TARGETS PASS` : `FAIL: ${failed.length} of ${targeted} rows not met or not measured — ${failed.map((r) => r.measure).join('; ')}`);
   process.stdout.write(`${out.join('\n')}\n`);
 
   writeResults('embedded', startedAt, {
     startedAt: startedAt.toISOString(),
     totalSeconds: Math.round(totalS * 10) / 10,
-    machine: { cores: availableParallelism(), cpu: cpus()[0]?.model ?? '?', totalMemBytes: totalmem(), loadavgAtEnd: loadavg(), node: process.version, platform: process.platform },
-    plan: { warmupMs: WARMUP_MS, throughputMs: THROUGHPUT_MS, sequentialMs: SEQUENTIAL_MS, concurrency: CONCURRENCY, imageSet: images.map((p) => p.slice(ROOT.length + 1)) },
-    thresholds: { disturbedCores: DISTURBED_CORES, quietCores: QUIET_CORES, quietMaxWaitMs: QUIET_MAX_WAIT_MS, budgetMs: BUDGET_MS },
+    machine: { cores: availableParallelism(), cpu: cpuInfo.model, cpuFlags: cpuInfo.flags, totalMemBytes: totalmem(), loadavgAtEnd: loadavg(), node: process.version, platform: process.platform },
+    plan: { warmupMs: WARMUP_MS, throughputMs: THROUGHPUT_MS, sequentialMs: SEQUENTIAL_MS, concurrency: CONCURRENCY, compareRounds: COMPARE_ROUNDS, roundMs: ROUND_MS, versions: { fp32: v1, int8: v2 }, imageSet: images.map((p) => p.slice(ROOT.length + 1)) },
+    thresholds: { disturbedCores: DISTURBED_CORES, quietCores: QUIET_CORES, quietMaxWaitMs: QUIET_MAX_WAIT_MS, budgetMs: BUDGET_MS, int8OverFp32: target },
     results: rows,
+    int8: { results: int8Rows, missing: Object.fromEntries(missing) },
     runs: runs.kept,
     discarded: runs.discarded,
   });
-  return runs.kept.some((r) => r.error !== undefined) ? 1 : 0;
+  return runs.kept.some((r) => r.error !== undefined) || missing.size > 0 ? 1 : 0;
 }
 
 runDriver('bench:embedded', main);

@@ -5,19 +5,23 @@
 //   - throughput: full batches, the decodes of batch k+1 started before batch k's run is
 //     awaited — the same overlap as BatchWorker.loop (decode as jobs arrive, at most one batch
 //     in the session and one being gathered/decoded, two input buffers);
-//   - sequential: one image at a time, decode + fill + batch-1 session.run.
-// It waits for one `run` message, sends `window` marks and one report (or error), and exits.
+//   - sequential: one image at a time, decode + fill + batch-1 session.run;
+//   - compare (a `compare` message): two versions, inference only, interleaved (raw-compare.ts).
+// It waits for one message, sends `window` marks and one report (or error), and exits.
 
 import { readFile } from 'node:fs/promises';
 import { loadRepository } from '../src/model/repository/repository.js';
 import { afterModelLoad, beforeModelLoad, releaseFreeMemory } from '../src/worker/allocator.js';
 import { ModelSession } from '../src/worker/model-session.js';
 import { ImagePreprocessor } from '../src/worker/preprocess.js';
+import { compareVersions } from './raw-compare.js';
 import type { RawReport, RawResultMessage, RawRunMessage, RawRunOptions } from './raw.js';
 import { summarize } from './stats.js';
 
 function isRunMessage(value: unknown): value is RawRunMessage {
-  return typeof value === 'object' && value !== null && (value as { type?: unknown }).type === 'run';
+  if (typeof value !== 'object' || value === null) return false;
+  const { type } = value as { type?: unknown };
+  return type === 'run' || type === 'compare';
 }
 
 function send(message: RawResultMessage): Promise<void> {
@@ -63,9 +67,8 @@ async function run(options: RawRunOptions): Promise<RawReport> {
   const repository = await loadRepository(options.modelsDir, [options.model]);
   const entry = repository.models.get(options.model);
   if (entry === undefined) throw new Error(`model ${options.model} is not in ${options.modelsDir}`);
-  // The server answers requests that name no version with the default version.
-  const version = entry.versions.find((v) => v.version === entry.defaultVersion);
-  if (version === undefined) throw new Error(`model ${options.model} has no version ${entry.defaultVersion}`);
+  const version = entry.versions.find((v) => v.version === options.version);
+  if (version === undefined) throw new Error(`model ${options.model} has no version ${options.version} (versions: ${entry.versions.map((v) => v.version).join(', ')})`);
   const images = await Promise.all(options.imagePaths.map((path) => readFile(path)));
   if (images.length === 0) throw new Error('no images');
 
@@ -198,12 +201,17 @@ async function sequential(options: RawRunOptions, session: ModelSession, preproc
 
 async function handle(message: unknown): Promise<number> {
   if (!isRunMessage(message)) {
-    await send({ type: 'error', message: 'expected a { type: "run", options } message' });
+    await send({ type: 'error', message: 'expected a { type: "run" | "compare", options } message' });
     return 2;
   }
   try {
-    const report = await run(message.options);
-    await send({ type: 'report', report });
+    if (message.type === 'compare') {
+      const report = await compareVersions(message.options, (edge) => send({ type: 'window', edge }));
+      await send({ type: 'compare-report', report });
+    } else {
+      const report = await run(message.options);
+      await send({ type: 'report', report });
+    }
     return 0;
   } catch (err) {
     const e = err instanceof Error ? err : new Error(String(err));
