@@ -12,7 +12,8 @@ import { join } from 'node:path';
 import sharp from 'sharp';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EvaluationReport } from '../../src/model/evaluate/contract.js';
-import { CLI, ensureBuilt, ROOT } from '../helpers/process.js';
+import { photo } from '../helpers/images.js';
+import { CLI, ensureBuilt, ROOT, spawnServe, stopProcess, type ServeProcess } from '../helpers/process.js';
 
 const EVALUATION = join(ROOT, '.cache/photos/evaluation');
 const MODELS = join(ROOT, 'models');
@@ -87,4 +88,28 @@ describe.skipIf(!ready && !required)('INT8 version 2 against FP32 version 1 (eva
     expect(resnet.report.logits.meanCosine).toBeLessThan(0.99);
     expect(resnet.status).toBe(1);
   }, 300_000);
+});
+
+describe.skipIf(!ready && !required)('serving the INT8 version', () => {
+  let serve: ServeProcess | undefined;
+  afterAll(async () => {
+    if (serve !== undefined) await stopProcess(serve);
+  });
+
+  it('version 1 stays the default; ?version=2 answers from INT8 with the same top class on a photo', async () => {
+    serve = await spawnServe(['--only', 'moderation:1,moderation:2', '--default-model', 'moderation']);
+    const predict = async (query: string): Promise<{ version: string; predictions: { label: string; probability: number }[] }> => {
+      const res = await fetch(`${serve?.url ?? ''}/predict?model=moderation${query}`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo('dog') });
+      expect(res.status).toBe(200);
+      return (await res.json()) as { version: string; predictions: { label: string; probability: number }[] };
+    };
+    const fp32 = await predict('');
+    const int8 = await predict('&version=2');
+    expect(fp32.version).toBe('1');
+    expect(int8.version).toBe('2');
+    expect(int8.predictions[0]?.label).toBe(fp32.predictions[0]?.label);
+    expect(Math.abs((int8.predictions[0]?.probability ?? 0) - (fp32.predictions[0]?.probability ?? 0))).toBeLessThan(0.05);
+    const missing = await fetch(`${serve.url}/predict?model=resnet50&version=2`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo('dog') });
+    expect(missing.status).toBe(404); // --only named moderation's versions, not resnet50's
+  }, 120_000);
 });
