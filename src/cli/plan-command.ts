@@ -159,6 +159,8 @@ function describeCalibration(c: Calibration): string {
     `  arena factor              ${c.arenaFactor.toFixed(3)} × simulated BFC pages`,
     `  dense MACs/s per thread   ${(c.denseMacsPerSecond / 1e9).toFixed(2)} G`,
     `  grouped MACs/s per thread ${(c.groupedMacsPerSecond / 1e9).toFixed(2)} G`,
+    `  int8 dense MACs/s         ${c.int8DenseMacsPerSecond === undefined ? 'not calibrated (int8 MACs count at the float rate)' : `${(c.int8DenseMacsPerSecond / 1e9).toFixed(2)} G`}`,
+    `  int8 grouped MACs/s       ${c.int8GroupedMacsPerSecond === undefined ? 'not calibrated (int8 MACs count at the float rate)' : `${(c.int8GroupedMacsPerSecond / 1e9).toFixed(2)} G`}`,
     `  parallel efficiency       ${c.parallelEfficiency.toFixed(2)}`,
     '  fit on the calibration models (memory error, latency error):',
     ...c.fits.map((f) => `    ${f.model.padEnd(18)} batch ${String(f.batch).padStart(2)}, ${f.threads} thread(s)  ${f.memoryErrorPct.toFixed(1).padStart(6)}%  ${f.latencyErrorPct.toFixed(1).padStart(6)}%`),
