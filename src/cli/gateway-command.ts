@@ -4,7 +4,7 @@ import { GATEWAY_OPTIONS, resolveGatewayConfig } from '../config/gateway-config.
 import { addOptions, cliFlags } from '../config/options.js';
 import { redactRedisUrl } from '../config/redis-options.js';
 import { GatewayNode } from '../gateway/gateway-node.js';
-import { drainOnSignals } from './signals.js';
+import { drainOnSignals, reloadKeysOnSighup } from './signals.js';
 
 export function registerGatewayCommand(program: Command): void {
   const gateway = program.command('gateway').description('distributed mode: the HTTP gateway, sending jobs to workers through Redis (loads no model)');
@@ -18,5 +18,6 @@ export function registerGatewayCommand(program: Command): void {
       `swarmserve gateway listening on ${url} (POST ${url}/predict)`,
     );
     drainOnSignals(logger, () => node.close());
+    reloadKeysOnSighup(logger, node.apiKeys);
   });
 }

@@ -1,12 +1,13 @@
 #!/usr/bin/env node
 // The swarmserve command line.
 import { Command } from 'commander';
+import { packageVersion } from '../config/paths.js';
 import { registerHealthCommand } from './health-command.js';
 import { runCli } from './run.js';
 
 const program = new Command('swarmserve')
   .description('Serve deep-learning models as horizontally scalable microservices.')
-  .version('0.1.0')
+  .version(packageVersion())
   // Program options (-V, --version) only before the command: after it, `load --version 2` is the model version.
   .enablePositionalOptions()
   .showHelpAfterError('(run with --help for usage)');

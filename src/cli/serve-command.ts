@@ -3,7 +3,7 @@ import { createLogger } from '../common/logger.js';
 import { addOptions, cliFlags, resolveOptions } from '../config/options.js';
 import { SERVE_OPTIONS } from '../config/serve-config.js';
 import { EmbeddedServer } from '../embedded/embedded-server.js';
-import { drainOnSignals } from './signals.js';
+import { drainOnSignals, reloadKeysOnSighup } from './signals.js';
 
 export function registerServeCommand(program: Command): void {
   const serve = program.command('serve').description('embedded mode: gateway, queue and inference in one process (no Redis)');
@@ -14,5 +14,6 @@ export function registerServeCommand(program: Command): void {
     const url = await server.listen();
     logger.info({ url, models: [...server.repository.models.keys()], defaultModel: server.defaultModel }, `swarmserve listening on ${url} (POST ${url}/predict)`);
     drainOnSignals(logger, () => server.close());
+    reloadKeysOnSighup(logger, server.apiKeys);
   });
 }

@@ -23,3 +23,11 @@ export function drainOnSignals(logger: Logger, close: () => Promise<void>, what 
   process.once('SIGTERM', () => stop('SIGTERM'));
   process.once('SIGINT', () => stop('SIGINT'));
 }
+
+/** SIGHUP re-reads the API key file (the usual "reload your config" signal); without keys it is ignored, not fatal. */
+export function reloadKeysOnSighup(logger: Logger, keys: { reload(logger: Logger): Promise<void> } | undefined): void {
+  process.on('SIGHUP', () => {
+    if (keys === undefined) logger.info('SIGHUP: no --api-keys-file to reload');
+    else void keys.reload(logger);
+  });
+}

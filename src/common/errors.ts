@@ -13,6 +13,8 @@ export const ERRORS = {
   IMAGE_TOO_LARGE: { status: 422, message: 'The image has more pixels than this server accepts.' },
   INVALID_TENSOR: { status: 400, message: "The tensor does not match the model's input (dtype, shape or byte length)." },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than this server accepts.' },
+  BAD_ENCODING: { status: 400, message: 'The body could not be decompressed: its Content-Encoding (gzip) does not match its bytes.' },
+  UNAUTHORIZED: { status: 401, message: 'This route needs an API key: send "Authorization: Bearer <key>".' },
   MODEL_NOT_FOUND: { status: 404, message: 'No such model.' },
   VERSION_NOT_FOUND: { status: 404, message: 'No such model version.' },
   NOT_FOUND: { status: 404, message: 'No such route.' },

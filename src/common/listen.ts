@@ -1,5 +1,6 @@
 // Starting an HTTP listener, with the usual failures (port taken, no permission) turned
 // into coded errors the CLI prints in one line, not stack traces.
+import { Server as TlsServer } from 'node:tls';
 import type { FastifyInstance } from 'fastify';
 import { ServeError } from './errors.js';
 
@@ -20,5 +21,6 @@ export function listeningUrl(app: FastifyInstance, host: string): string {
   const address = app.server.address();
   if (address === null || typeof address === 'string') throw new Error('server is not listening');
   const shown = host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host;
-  return `http://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}`;
+  const scheme = (app.server as unknown) instanceof TlsServer ? 'https' : 'http';
+  return `${scheme}://${shown.includes(':') ? `[${shown}]` : shown}:${address.port}`;
 }

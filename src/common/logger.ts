@@ -11,5 +11,7 @@ const DIAGNOSIS_LEVELS = new Set(['debug', 'trace']);
  */
 export function createLogger(level: string, name = 'swarmserve'): Logger {
   const sync = DIAGNOSIS_LEVELS.has(level);
-  return pino({ name, level }, pino.destination({ dest: 1, sync }));
+  // Request logging is off, but an error logged with its request must not carry a key.
+  const redact = { paths: ['req.headers.authorization', 'headers.authorization', 'authorization'], censor: '[redacted]' };
+  return pino({ name, level, redact }, pino.destination({ dest: 1, sync }));
 }

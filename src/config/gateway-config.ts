@@ -2,6 +2,7 @@
 // model, so no batching, threads or image limits) and the Redis options.
 import { resolveOptions, type OptionTable, type OptionValues } from './options.js';
 import { REDIS_OPTIONS, completeRedisOptions, type RedisSecret } from './redis-options.js';
+import { SECURITY_OPTIONS } from './security-options.js';
 import { SERVE_OPTIONS } from './serve-config.js';
 
 const { port, host, models, only, defaultModel, bodyLimit, maxQueuedBytes, drainTimeoutMs, logLevel, prepare } = SERVE_OPTIONS;
@@ -17,6 +18,7 @@ export const GATEWAY_OPTIONS = {
   drainTimeoutMs,
   logLevel,
   prepare,
+  ...SECURITY_OPTIONS,
   ...REDIS_OPTIONS,
 } satisfies OptionTable;
 

@@ -1,6 +1,6 @@
 import { fileURLToPath } from 'node:url';
 import { dirname, join, resolve } from 'node:path';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 
 /** The package root, found from this file whether it runs from src/ (tests) or dist/src/. */
 export function packageRoot(): string {
@@ -15,4 +15,12 @@ export function packageRoot(): string {
 
 export function bundledModelsDir(): string {
   return join(packageRoot(), 'models');
+}
+
+let version: string | undefined;
+
+/** The package's version, from its package.json (what `--version` prints and `GET /` names). */
+export function packageVersion(): string {
+  version ??= (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
+  return version;
 }

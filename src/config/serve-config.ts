@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { bundledModelsDir } from './paths.js';
 import { intFrom, type OptionTable } from './options.js';
+import { SECURITY_OPTIONS } from './security-options.js';
 
 /** A switch that is on unless its --no- flag or its env var (false / 0) turns it off. */
 const onByDefault = () =>
@@ -48,6 +49,7 @@ export const SERVE_OPTIONS = {
     description: 'do not generate missing bundled model files at start',
     schema: onByDefault(),
   },
+  ...SECURITY_OPTIONS,
 } satisfies OptionTable;
 
 export type ServeConfig = { [K in keyof typeof SERVE_OPTIONS]: z.infer<(typeof SERVE_OPTIONS)[K]['schema']> };

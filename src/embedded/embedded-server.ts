@@ -6,6 +6,8 @@ import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
 import type { ServeConfig } from '../config/serve-config.js';
+import { loadTls } from '../config/tls.js';
+import { loadApiKeys, type ApiKeys } from '../gateway/auth.js';
 import { catalogKeys, catalogOf, pickDefaultModel } from '../gateway/catalog.js';
 import { GatewayMetrics } from '../gateway/metrics.js';
 import { HeldBytes, buildGateway } from '../gateway/server.js';
@@ -20,6 +22,8 @@ import { WorkerMetrics } from '../worker/metrics.js';
 
 export class EmbeddedServer {
   private closing: Promise<void> | undefined;
+  /** The API keys in force (undefined: the API is open); SIGHUP reloads them. */
+  apiKeys: ApiKeys | undefined;
 
   private constructor(
     readonly config: ServeConfig,
@@ -33,6 +37,9 @@ export class EmbeddedServer {
   ) {}
 
   static async create(config: ServeConfig, logger: Logger, doubles?: StartWorkersOptions['common']): Promise<EmbeddedServer> {
+    // Before the models load: a bad key file or certificate should stop the start at once.
+    const tls = await loadTls(config);
+    const apiKeys = await loadApiKeys(config, logger);
     if (config.prepare) await prepareIfBundled(config.models, config.only, logger);
     const repository = await loadRepository(config.models, config.only);
     const defaultModel = pickDefaultModel(repository, config.defaultModel, logger);
@@ -69,12 +76,17 @@ export class EmbeddedServer {
         notReadyReason: () => (!lifecycle.started ? 'starting' : lifecycle.draining ? 'shutting down' : undefined),
         isDraining: () => lifecycle.draining,
         logger,
+        openPaths: config.openPaths,
+        ...(apiKeys === undefined ? {} : { apiKeys }),
+        ...(tls === undefined ? {} : { tls }),
       },
       held,
     );
     for (const worker of workers) worker.start();
     lifecycle.started = true;
-    return new EmbeddedServer(config, repository, app, workers, queue, logger, defaultModel, lifecycle);
+    const server = new EmbeddedServer(config, repository, app, workers, queue, logger, defaultModel, lifecycle);
+    server.apiKeys = apiKeys;
+    return server;
   }
 
   /** Starts listening; resolves with the base URL. */

@@ -1,4 +1,6 @@
 import type { FastifyBaseLogger } from 'fastify';
+import type { TlsFiles } from '../config/tls.js';
+import type { ApiKeys } from './auth.js';
 import type { JobProducer } from '../queue/contract.js';
 import type { Registry } from 'prom-client';
 import type { GatewayMetrics } from './metrics.js';
@@ -32,4 +34,10 @@ export interface GatewayOptions {
   isDraining: () => boolean;
   /** A pino logger (fastify's logger type, which pino satisfies). */
   logger: FastifyBaseLogger;
+  /** When set, every route not in openPaths needs one of these keys. */
+  apiKeys?: ApiKeys;
+  /** Routes left open when apiKeys is set. */
+  openPaths?: readonly string[];
+  /** Serve HTTPS with these. */
+  tls?: TlsFiles;
 }

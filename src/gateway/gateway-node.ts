@@ -12,6 +12,8 @@ import type { ModelRepository } from '../model/repository/contract.js';
 import { loadRepository } from '../model/repository/repository.js';
 import { RedisProducer } from '../queue/redis/producer.js';
 import { RedisWorkerRegistry } from '../queue/redis/registry.js';
+import { loadTls } from '../config/tls.js';
+import { loadApiKeys, type ApiKeys } from './auth.js';
 import { catalogKeys, catalogOf, pickDefaultModel } from './catalog.js';
 import { LiveWorkers } from './live-workers.js';
 import { GatewayMetrics } from './metrics.js';
@@ -25,6 +27,8 @@ export class GatewayNode {
   private closing: Promise<void> | undefined;
   /** The last readiness logged, so only changes are logged. */
   private loggedReason: string | undefined | null = null;
+  /** The API keys in force (undefined: the API is open); SIGHUP reloads them. */
+  apiKeys: ApiKeys | undefined;
 
   private constructor(
     readonly config: GatewayConfig,
@@ -39,6 +43,9 @@ export class GatewayNode {
   ) {}
 
   static async create(config: GatewayConfig, logger: Logger): Promise<GatewayNode> {
+    // Before connecting: a bad key file or certificate should stop the start at once.
+    const tls = await loadTls(config);
+    const apiKeys = await loadApiKeys(config, logger);
     // The gateway needs the configs and labels only, but the repository lists a version by its model.onnx.
     if (config.prepare) await prepareIfBundled(config.models, config.only, logger);
     const repository = await loadRepository(config.models, config.only);
@@ -77,6 +84,9 @@ export class GatewayNode {
           notReadyReason: () => (self.node === undefined ? 'starting' : self.node.notReadyReason()),
           isDraining: () => self.node?.draining ?? false,
           logger,
+          openPaths: config.openPaths,
+          ...(apiKeys === undefined ? {} : { apiKeys }),
+          ...(tls === undefined ? {} : { tls }),
         },
         held,
       );
@@ -91,6 +101,7 @@ export class GatewayNode {
         keys.map((k) => k.key),
         logger,
       );
+      node.apiKeys = apiKeys;
       // Read the registry once before taking traffic, so readiness is right from the first probe.
       self.node = node;
       await liveWorkers.start();

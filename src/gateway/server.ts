@@ -5,8 +5,12 @@ import type { IncomingMessage } from 'node:http';
 import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { ServeError } from '../common/errors.js';
+import { DEFAULT_OPEN_PATHS } from '../config/security-options.js';
+import { registerApiKeys } from './auth.js';
 import type { GatewayOptions } from './contract.js';
 import { countRequest, sendError } from './errors.js';
+import { isGzip, registerGzip } from './gzip.js';
+import { registerHome } from './home.js';
 import { registerPredictRoute } from './predict-route.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -32,7 +36,10 @@ export class HeldBytes {
 }
 
 export async function buildGateway(options: GatewayOptions, held = new HeldBytes(options.maxHeldBytes)): Promise<FastifyInstance> {
+  // With `https` fastify types the instance by its https.Server; every route and hook here is
+  // the same for both, and listeningUrl tells the scheme from the server itself.
   const app = Fastify({
+    https: options.tls ?? null,
     loggerInstance: options.logger,
     // Per-request logs cost more than the request at high rates; errors are logged where handled.
     logController: new LogController({ disableRequestLogging: true }),
@@ -42,7 +49,7 @@ export async function buildGateway(options: GatewayOptions, held = new HeldBytes
     // Keep-alive connections that sit idle are closed on shutdown; busy ones finish.
     forceCloseConnections: 'idle',
     return503OnClosing: true,
-  });
+  }) as unknown as FastifyInstance;
   app.decorateRequest('errorCode', '');
   app.decorateRequest('modelName', '');
   app.decorateRequest('startedAt', 0);
@@ -59,11 +66,18 @@ export async function buildGateway(options: GatewayOptions, held = new HeldBytes
   app.addHook('onRequest', (request, reply, done) => {
     request.startedAt = performance.now();
     reply.header('x-request-id', request.id);
+    done();
+  });
+  // Before the bytes are reserved: a client without a key holds none.
+  if (options.apiKeys !== undefined) registerApiKeys(app, options.apiKeys, options.openPaths ?? DEFAULT_OPEN_PATHS);
+  app.addHook('onRequest', (request, _reply, done) => {
     // Reserve the body's bytes before reading it: a burst of big uploads gets 503s, not an
     // out-of-memory kill that would lose every request the process holds.
     if (request.method === 'POST') {
       const declared = Number(request.headers['content-length']);
-      const bytes = Number.isFinite(declared) && declared >= 0 ? Math.min(declared, options.bodyLimitBytes) : options.bodyLimitBytes;
+      // A gzip body may inflate up to the limit, whatever its size on the wire.
+      const known = Number.isFinite(declared) && declared >= 0 && !isGzip(request.headers['content-encoding']);
+      const bytes = known ? Math.min(declared, options.bodyLimitBytes) : options.bodyLimitBytes;
       if (!held.reserve(bytes)) {
         done(new ServeError('QUEUE_FULL', `This gateway holds ${held.bytes} bytes of requests (bound ${options.maxHeldBytes}, --max-queued-bytes); retry later.`, { headers: { 'retry-after': '1' } }));
         return;
@@ -89,10 +103,12 @@ export async function buildGateway(options: GatewayOptions, held = new HeldBytes
     countRequest(options.metrics, request, 499, 'CLIENT_CLOSED');
     done();
   });
+  registerGzip(app, options.bodyLimitBytes);
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new ServeError('NOT_FOUND', `No route ${request.method} ${request.url}.`)));
 
   registerPredictRoute(app, options);
+  registerHome(app, options.apiKeys !== undefined);
   app.get('/health/live', () => ({ status: 'live' }));
   app.get('/health/ready', (_request, reply) => {
     const reason = options.notReadyReason();
