@@ -44,6 +44,10 @@ declare module 'fastify' {
   interface FastifyRequest {
     errorCode: string;
     modelName: string;
+    /** The model version chosen ("" until one is). */
+    modelVersion: string;
+    /** Counted in swarmserve_requests_in_flight, until countRequest. */
+    inFlight: boolean;
     startedAt: number;
     counted: boolean;
     heldBytes: number;
@@ -54,5 +58,10 @@ declare module 'fastify' {
 export function countRequest(metrics: GatewayMetrics, request: FastifyRequest, status: number, code: string): void {
   if (request.counted || request.routeOptions.url !== '/predict') return;
   request.counted = true;
-  metrics.observeRequest(request.modelName || 'unknown', status, code, (performance.now() - request.startedAt) / 1000);
+  // Only requests that reached the route's hook were counted in; one refused earlier (held bytes) was not.
+  if (request.inFlight) {
+    request.inFlight = false;
+    metrics.inFlight.dec();
+  }
+  metrics.observeRequest(request.modelName || 'unknown', request.modelVersion, status, code, (performance.now() - request.startedAt) / 1000);
 }

@@ -1,8 +1,9 @@
-// Prometheus metrics of a gateway: requests, latency, queue depth and, in distributed
-// mode, live workers and what the transport counted. A registry per instance, so several
+// Prometheus metrics of a gateway: requests, latency, requests in flight, queue depth and,
+// in distributed mode, live workers and what the transport counted. A registry per instance, so several
 // servers (tests) can live in one process. Names follow Prometheus conventions: our
 // metrics are prefixed swarmserve_, `code` is the HTTP status, `error_code` ours.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { registerBuildInfo } from '../common/build-info.js';
 import type { WorkerInfo } from '../queue/contract.js';
 
 export interface QueueDepth {
@@ -28,29 +29,39 @@ export interface GatewayMetricSources {
   producerStats?: () => ProducerStats;
   /** Bytes of request bodies the gateway holds now. */
   heldBytes?: () => number;
-  /** Collect the default Node.js process metrics into this registry. */
+  /** Collect the default Node.js process metrics and swarmserve_build_info into this registry. */
   defaultMetrics?: boolean;
 }
 
 export class GatewayMetrics {
   readonly registry = new Registry();
-  readonly requests: Counter<'model' | 'code' | 'error_code'>;
-  readonly latency: Histogram<'model'>;
+  readonly requests: Counter<'model' | 'version' | 'code' | 'error_code'>;
+  readonly latency: Histogram<'model' | 'version'>;
+  /** /predict requests received and not yet answered (nor abandoned by their client). */
+  readonly inFlight: Gauge;
 
   constructor(sources: GatewayMetricSources) {
-    if (sources.defaultMetrics !== false) collectDefaultMetrics({ register: this.registry });
+    if (sources.defaultMetrics !== false) {
+      collectDefaultMetrics({ register: this.registry });
+      registerBuildInfo(this.registry);
+    }
     const registers = [this.registry];
     this.requests = new Counter({
       name: 'swarmserve_requests_total',
-      help: 'Prediction requests by model, HTTP status (code) and swarmserve error code (error_code, "" when successful).',
-      labelNames: ['model', 'code', 'error_code'],
+      help: 'Prediction requests by model, version ("" when refused before one was chosen), HTTP status (code) and swarmserve error code (error_code, "" when successful).',
+      labelNames: ['model', 'version', 'code', 'error_code'],
       registers,
     });
     this.latency = new Histogram({
       name: 'swarmserve_request_duration_seconds',
-      help: 'Prediction request latency, from request received to response sent.',
-      labelNames: ['model'],
+      help: 'Prediction request latency, from request received to response sent, by model and version.',
+      labelNames: ['model', 'version'],
       buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers,
+    });
+    this.inFlight = new Gauge({
+      name: 'swarmserve_requests_in_flight',
+      help: 'Prediction requests received and not yet answered (reading, queued or computing).',
       registers,
     });
     new Gauge({
@@ -110,8 +121,8 @@ export class GatewayMetrics {
     }
   }
 
-  observeRequest(model: string, status: number, errorCode: string, seconds: number): void {
-    this.requests.inc({ model, code: String(status), error_code: errorCode });
-    this.latency.observe({ model }, seconds);
+  observeRequest(model: string, version: string, status: number, errorCode: string, seconds: number): void {
+    this.requests.inc({ model, version, code: String(status), error_code: errorCode });
+    this.latency.observe({ model, version }, seconds);
   }
 }

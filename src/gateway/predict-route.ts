@@ -1,4 +1,4 @@
-import type { FastifyInstance } from 'fastify';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServeError, fromWireError } from '../common/errors.js';
 import { sniffImageFormat } from '../common/image-format.js';
 import type { JobRequest } from '../queue/contract.js';
@@ -16,9 +16,18 @@ export interface PredictResponse {
 
 export function registerPredictRoute(app: FastifyInstance, options: GatewayOptions): void {
   const { catalog, producer } = options;
+  app.decorateRequest('modelVersion', '');
+  app.decorateRequest('inFlight', false);
 
-  app.post('/predict', async (request, reply) => {
+  // A route hook, so only /predict requests count as in flight; countRequest takes them out.
+  const enter = (request: FastifyRequest, _reply: FastifyReply, done: () => void): void => {
+    request.inFlight = true;
+    options.metrics.inFlight.inc();
+    done();
+  };
+  app.post('/predict', { onRequest: enter }, async (request, reply) => {
     request.modelName = '';
+    request.modelVersion = '';
     const input = await readPredictInput(request);
     const modelName = input.params.model ?? options.defaultModel;
     const model = catalog.get(modelName);
@@ -27,6 +36,7 @@ export function registerPredictRoute(app: FastifyInstance, options: GatewayOptio
     }
     request.modelName = model.name;
     const version = pickVersion(model, input.params.version);
+    request.modelVersion = version;
     const topK = parseIntParam('top_k', input.params.top_k, model.defaultTopK, 1, model.labelCount);
     const timeoutMs = parseIntParam('timeout_ms', input.params.timeout_ms, model.timeoutMs, 1, 600_000);
     sniffImageFormat(input.image);

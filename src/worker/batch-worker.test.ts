@@ -19,6 +19,8 @@ class BatchLog implements BatchObserver {
     this.skipped.push(reason);
   }
   observeDuplicate(): void {}
+  observeQueueWait(): void {}
+  observeDecode(): void {}
 }
 
 let repo: Awaited<ReturnType<typeof makeRepository>>;

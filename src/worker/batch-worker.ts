@@ -179,14 +179,19 @@ export class BatchWorker {
   }
 
   private startLoad(delivery: Delivery, slot: number, buffer: Float32Array): Item {
-    const { payload } = delivery.job;
+    const { entry, version, metrics } = this.options;
+    const { payload, enqueuedAt } = delivery.job;
+    // enqueuedAt is in this worker's clock (the transport corrects for Redis's), so hosts' clocks may differ.
+    metrics?.observeQueueWait(entry.name, version.version, Math.max(0, this.now() - enqueuedAt) / 1000);
     if (payload.kind === 'tensor') return { delivery, slot, ready: Promise.resolve(this.copyTensor(delivery.job, slot, buffer)) };
     const started = performance.now();
     const ready = this.decoder
       .decode(payload.bytes)
       .then((pixels) => {
         this.decoder.fill(pixels, buffer, slot);
-        this.decodeMs = ewma(this.decodeMs, performance.now() - started);
+        const ms = performance.now() - started;
+        this.decodeMs = ewma(this.decodeMs, ms);
+        metrics?.observeDecode(entry.name, version.version, ms / 1000);
         return undefined;
       })
       .catch((err: unknown) => toWireError(err));

@@ -31,6 +31,10 @@ export type DecoderFactory = (entry: ModelEntry, maxPixels: number | undefined) 
 /** Where the worker loop reports; WorkerMetrics implements it. */
 export interface BatchObserver {
   observeBatch(model: string, version: string, size: number, inferenceSeconds: number): void;
+  /** A job taken from the queue, after waiting there this long (enqueue to take, in the consumer's clock). */
+  observeQueueWait(model: string, version: string, seconds: number): void;
+  /** One image decoded and preprocessed into its slot. */
+  observeDecode(model: string, version: string, seconds: number): void;
   /** A job answered without being computed: its deadline had passed or its caller had left. */
   observeSkipped(model: string, version: string, reason: 'expired' | 'cancelled'): void;
   /** A completion the transport found already done by a peer (the job ran twice). */
