@@ -12,6 +12,7 @@ export const ERRORS = {
   INVALID_IMAGE: { status: 422, message: 'The image could not be decoded (corrupt or truncated).' },
   IMAGE_TOO_LARGE: { status: 422, message: 'The image has more pixels than this server accepts.' },
   INVALID_TENSOR: { status: 400, message: "The tensor does not match the model's input (dtype, shape or byte length)." },
+  BAD_INFER_REQUEST: { status: 400, message: 'The Open Inference Protocol request is malformed (JSON header, input or output name, datatype, shape, binary data sizes, or an element that is not an image); the message names the part.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than this server accepts.' },
   BAD_ENCODING: { status: 400, message: 'The body could not be decompressed: its Content-Encoding (gzip) does not match its bytes.' },
   UNAUTHORIZED: { status: 401, message: 'This route needs an API key: send "Authorization: Bearer <key>".' },

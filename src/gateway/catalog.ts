@@ -11,11 +11,18 @@ export function catalogOf(repository: ModelRepository): Map<string, CatalogModel
 }
 
 export function catalogModel(entry: ModelEntry): CatalogModel {
+  const pre = entry.config.preprocess;
   const model: CatalogModel = {
     name: entry.name,
     versions: entry.versions.map((v) => v.version),
     defaultVersion: entry.defaultVersion,
     labelCount: entry.labels.length,
+    labels: entry.labels,
+    // A gateway loads no model, so it knows the names the config declares; a config without
+    // them gets the conventional names (the worker uses the graph's first input and output).
+    inputName: entry.config.inputName ?? 'input',
+    outputName: entry.config.outputName ?? 'output',
+    itemDims: pre.layout === 'NCHW' ? [3, pre.height, pre.width] : [pre.height, pre.width, 3],
     defaultTopK: entry.config.postprocess.topK,
     queueBound: entry.config.batching.queueBound,
     timeoutMs: entry.config.batching.timeoutMs,

@@ -11,6 +11,12 @@ export interface CatalogModel {
   versions: readonly string[];
   defaultVersion: string;
   labelCount: number;
+  /** The labels, in output order (the classification extension names the index). */
+  labels: readonly string[];
+  /** The model's input and output tensor names and one item's input dims (no batch dim), for tensor protocols. */
+  inputName: string;
+  outputName: string;
+  itemDims: readonly number[];
   defaultTopK: number;
   queueBound: number;
   timeoutMs: number;
@@ -30,6 +36,8 @@ export interface GatewayOptions {
   maxHeldBytes: number;
   /** Why the gateway should not take traffic now (undefined: ready). */
   notReadyReason: () => string | undefined;
+  /** Most items (images or tensors) in one Open Inference Protocol infer request (default 64). */
+  maxInferItems?: number;
   /** Shutting down: answers close their connections. */
   isDraining: () => boolean;
   /** A pino logger (fastify's logger type, which pino satisfies). */

@@ -11,6 +11,7 @@ import type { GatewayOptions } from './contract.js';
 import { countRequest, sendError } from './errors.js';
 import { isGzip, registerGzip } from './gzip.js';
 import { registerHome } from './home.js';
+import { registerOip } from './oip/routes.js';
 import { registerPredictRoute } from './predict-route.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -109,6 +110,7 @@ export async function buildGateway(options: GatewayOptions, held = new HeldBytes
 
   registerPredictRoute(app, options);
   registerHome(app, options.apiKeys !== undefined);
+  await registerOip(app, options);
   app.get('/health/live', () => ({ status: 'live' }));
   app.get('/health/ready', (_request, reply) => {
     const reason = options.notReadyReason();
