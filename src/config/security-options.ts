@@ -5,7 +5,8 @@ import type { OptionTable } from './options.js';
 import { emptyIsUnset } from './redis-options.js';
 
 /** Routes any client may call when API keys are on: probes, scrapes and the API's own docs. */
-export const DEFAULT_OPEN_PATHS = ['/', '/health/live', '/health/ready', '/metrics', '/docs', '/openapi.json'] as const;
+// /v2/health: KServe's and Triton's clients probe it like /health (Open Inference Protocol).
+export const DEFAULT_OPEN_PATHS = ['/', '/health/live', '/health/ready', '/v2/health', '/metrics', '/docs', '/openapi.json'] as const;
 
 const path = z.string().regex(/^\/[A-Za-z0-9._~/{}:*-]*$/, 'each path must start with "/"');
 

@@ -2,6 +2,8 @@
 // version and where to go next — instead of a 404.
 import type { FastifyInstance } from 'fastify';
 import { packageVersion } from '../config/paths.js';
+import { DOCS_PREFIX, OPENAPI_PATH } from './openapi.js';
+import { homeSchema } from './schemas.js';
 
 export function registerHome(app: FastifyInstance, keysRequired: boolean): void {
   const body = {
@@ -9,7 +11,7 @@ export function registerHome(app: FastifyInstance, keysRequired: boolean): void 
     version: packageVersion(),
     predict: 'POST /predict (multipart field "img_file", or the raw image bytes)',
     auth: keysRequired ? 'API key required: Authorization: Bearer <key>' : 'open (no API key)',
-    links: { ready: '/health/ready', live: '/health/live', metrics: '/metrics', docs: '/docs' },
+    links: { ready: '/health/ready', live: '/health/live', metrics: '/metrics', docs: DOCS_PREFIX, openapi: OPENAPI_PATH },
   };
-  app.get('/', () => body);
+  app.get('/', { schema: homeSchema }, () => body);
 }

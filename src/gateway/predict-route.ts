@@ -5,6 +5,7 @@ import type { JobRequest } from '../queue/contract.js';
 import type { CatalogModel, GatewayOptions } from './contract.js';
 import { countRequest } from './errors.js';
 import { readPredictInput } from './request-input.js';
+import { predictSchema } from './schemas.js';
 
 export interface PredictResponse {
   success: true;
@@ -25,7 +26,7 @@ export function registerPredictRoute(app: FastifyInstance, options: GatewayOptio
     options.metrics.inFlight.inc();
     done();
   };
-  app.post('/predict', { onRequest: enter }, async (request, reply) => {
+  app.post('/predict', { onRequest: enter, schema: predictSchema }, async (request, reply) => {
     request.modelName = '';
     request.modelVersion = '';
     const input = await readPredictInput(request);

@@ -12,7 +12,9 @@ import { countRequest, sendError } from './errors.js';
 import { isGzip, registerGzip } from './gzip.js';
 import { registerHome } from './home.js';
 import { registerOip } from './oip/routes.js';
+import { registerOpenApi } from './openapi.js';
 import { registerPredictRoute } from './predict-route.js';
+import { liveSchema, metricsSchema, readySchema } from './schemas.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 
@@ -108,17 +110,19 @@ export async function buildGateway(options: GatewayOptions, held = new HeldBytes
   app.setErrorHandler((err, request, reply) => sendError(request, reply, err));
   app.setNotFoundHandler((request, reply) => sendError(request, reply, new ServeError('NOT_FOUND', `No route ${request.method} ${request.url}.`)));
 
+  // Before every route: @fastify/swagger collects routes as they are added.
+  await registerOpenApi(app, { keysRequired: options.apiKeys !== undefined, openPaths: options.openPaths ?? DEFAULT_OPEN_PATHS });
   registerPredictRoute(app, options);
   registerHome(app, options.apiKeys !== undefined);
   await registerOip(app, options);
-  app.get('/health/live', () => ({ status: 'live' }));
-  app.get('/health/ready', (_request, reply) => {
+  app.get('/health/live', { schema: liveSchema }, () => ({ status: 'live' }));
+  app.get('/health/ready', { schema: readySchema }, (_request, reply) => {
     const reason = options.notReadyReason();
     if (reason !== undefined) throw new ServeError('NOT_READY', `Not ready: ${reason}.`);
     return reply.send({ status: 'ready', models: [...options.catalog.keys()] });
   });
   const registry = options.metricsRegistry ?? options.metrics.registry;
-  app.get('/metrics', async (_request, reply) => {
+  app.get('/metrics', { schema: metricsSchema }, async (_request, reply) => {
     const text = await registry.metrics();
     return reply.type(registry.contentType).send(text);
   });

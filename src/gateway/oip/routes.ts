@@ -12,6 +12,9 @@ import { readInferRequest } from './infer-request.js';
 import { buildInferResponse } from './infer-response.js';
 import { runItems } from './infer-run.js';
 
+/** The OpenAPI document's section for these routes. */
+const OIP_TAGS = ['oip'];
+
 const DEFAULT_MAX_ITEMS = 64;
 const EXTENSIONS = ['binary_tensor_data', 'classification'];
 
@@ -62,22 +65,22 @@ export async function registerOip(app: FastifyInstance, options: GatewayOptions)
     oip.removeAllContentTypeParsers();
     oip.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes }, (_req, body, parsed) => parsed(null, body));
 
-    oip.get('/v2', () => ({ name: 'swarmserve', version: packageVersion(), extensions: EXTENSIONS }));
-    oip.get('/v2/health/live', () => ({ live: true }));
-    oip.get('/v2/health/ready', () => {
+    oip.get('/v2', { schema: { tags: OIP_TAGS } }, () => ({ name: 'swarmserve', version: packageVersion(), extensions: EXTENSIONS }));
+    oip.get('/v2/health/live', { schema: { tags: OIP_TAGS } }, () => ({ live: true }));
+    oip.get('/v2/health/ready', { schema: { tags: OIP_TAGS } }, () => {
       const reason = options.notReadyReason();
       if (reason !== undefined) throw new ServeError('NOT_READY', `Not ready: ${reason}.`);
       return { ready: true };
     });
     for (const prefix of ['/v2/models/:model_name', '/v2/models/:model_name/versions/:model_version']) {
-      oip.get<{ Params: ModelParams }>(prefix, { schema: { params: modelParams } }, (request) => modelMetadata(findModel(options, request.params).model, maxItems));
-      oip.get<{ Params: ModelParams }>(`${prefix}/ready`, { schema: { params: modelParams } }, (request) => {
+      oip.get<{ Params: ModelParams }>(prefix, { schema: { params: modelParams, tags: OIP_TAGS } }, (request) => modelMetadata(findModel(options, request.params).model, maxItems));
+      oip.get<{ Params: ModelParams }>(`${prefix}/ready`, { schema: { params: modelParams, tags: OIP_TAGS } }, (request) => {
         const { model } = findModel(options, request.params);
         const reason = options.notReadyReason();
         if (reason !== undefined) throw new ServeError('NOT_READY', `Not ready: ${reason}.`);
         return { name: model.name, ready: true };
       });
-      oip.post<{ Params: ModelParams }>(`${prefix}/infer`, { schema: { params: modelParams } }, (request, reply) => infer(options, maxItems, request, reply));
+      oip.post<{ Params: ModelParams }>(`${prefix}/infer`, { schema: { params: modelParams, tags: OIP_TAGS } }, (request, reply) => infer(options, maxItems, request, reply));
     }
     done();
   });
