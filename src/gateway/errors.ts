@@ -55,8 +55,11 @@ declare module 'fastify' {
 }
 
 /** Counts a /predict request once, whichever way it ends (answered, or its client gone). */
+/** The routes whose requests the request metrics count: /predict and the OIP infer calls. */
+const INFERENCE_ROUTES: ReadonlySet<string> = new Set(['/predict', '/v2/models/:model_name/infer', '/v2/models/:model_name/versions/:model_version/infer']);
+
 export function countRequest(metrics: GatewayMetrics, request: FastifyRequest, status: number, code: string): void {
-  if (request.counted || request.routeOptions.url !== '/predict') return;
+  if (request.counted || !INFERENCE_ROUTES.has(request.routeOptions.url ?? '')) return;
   request.counted = true;
   // Only requests that reached the route's hook were counted in; one refused earlier (held bytes) was not.
   if (request.inFlight) {

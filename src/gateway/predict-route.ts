@@ -15,17 +15,24 @@ export interface PredictResponse {
   notice?: string;
 }
 
+/**
+ * A route hook for the inference routes (/predict, OIP infer): only their requests count as
+ * in flight; countRequest takes them out.
+ */
+export function enterInFlight(options: GatewayOptions): (request: FastifyRequest, reply: FastifyReply, done: () => void) => void {
+  return (request, _reply, done) => {
+    request.inFlight = true;
+    options.metrics.inFlight.inc();
+    done();
+  };
+}
+
 export function registerPredictRoute(app: FastifyInstance, options: GatewayOptions): void {
   const { catalog, producer } = options;
   app.decorateRequest('modelVersion', '');
   app.decorateRequest('inFlight', false);
 
-  // A route hook, so only /predict requests count as in flight; countRequest takes them out.
-  const enter = (request: FastifyRequest, _reply: FastifyReply, done: () => void): void => {
-    request.inFlight = true;
-    options.metrics.inFlight.inc();
-    done();
-  };
+  const enter = enterInFlight(options);
   app.post('/predict', { onRequest: enter, schema: predictSchema }, async (request, reply) => {
     request.modelName = '';
     request.modelVersion = '';

@@ -76,6 +76,18 @@ describe('serve with --api-keys-file', () => {
     expect((await fetch(`${serve.url}/nope`, { headers: { authorization: `Bearer ${PLAIN}` } })).status).toBe(404);
   });
 
+  it('OIP: infer and metadata need the key (401 as {"error": …}), its health probes stay open', async () => {
+    const infer = (headers: Record<string, string>): Promise<Response> =>
+      fetch(`${serve.url}/v2/models/moderation/infer`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [jpeg.toString('base64')] }] }) });
+    const none = await infer({});
+    expect(none.status).toBe(401);
+    expect(((await none.json()) as { error?: unknown }).error).toEqual(expect.any(String));
+    expect((await infer({ authorization: `Bearer ${PLAIN}x` })).status).toBe(401);
+    expect((await infer({ authorization: `Bearer ${PLAIN}` })).status).toBe(200);
+    expect((await fetch(`${serve.url}/v2/models/moderation`)).status).toBe(401);
+    for (const path of ['/v2/health/live', '/v2/health/ready']) expect((await fetch(serve.url + path)).status, path).toBe(200);
+  });
+
   it('GET / names the service, its version and links', async () => {
     const body = (await (await fetch(`${serve.url}/`)).json()) as { service: string; version: string; links: Record<string, string> };
     const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { version: string };

@@ -133,4 +133,22 @@ describe('Open Inference Protocol v2 (embedded)', () => {
     expect(status).toBe(504);
     expect(typeof answer['error']).toBe('string');
   });
+
+  it('infer calls are counted in the request metrics like /predict (model, version, code, error_code)', async () => {
+    const count = async (labels: RegExp): Promise<number> => {
+      const text = await (await fetch(`${url}/metrics`)).text();
+      return text
+        .split('\n')
+        .filter((l) => l.startsWith('swarmserve_requests_total{') && labels.test(l))
+        .reduce((sum, l) => sum + Number(l.slice(l.lastIndexOf(' ') + 1)), 0);
+    };
+    const ok = /model="moderation".*version="1".*code="200".*error_code=""/;
+    const missing = /model="unknown".*code="404".*error_code="MODEL_NOT_FOUND"/;
+    const [okBefore, missingBefore] = [await count(ok), await count(missing)];
+    expect((await postJson('/v2/models/moderation/infer', fill(fixtureJson('kserve-json-fp32.request.json')))).status).toBe(200);
+    expect((await postJson('/v2/models/no-such-model/infer', fill(fixtureJson('kserve-json-fp32.request.json')))).status).toBe(404);
+    expect(await count(ok)).toBe(okBefore + 1);
+    expect(await count(missing)).toBe(missingBefore + 1);
+    expect(await (await fetch(`${url}/metrics`)).text()).toMatch(/^swarmserve_requests_in_flight 0$/m);
+  });
 });

@@ -8,6 +8,7 @@ import { ServeError } from '../../common/errors.js';
 import { packageVersion } from '../../config/paths.js';
 import type { CatalogModel, GatewayOptions } from '../contract.js';
 import { toServeError } from '../errors.js';
+import { enterInFlight } from '../predict-route.js';
 import { readInferRequest } from './infer-request.js';
 import { buildInferResponse } from './infer-response.js';
 import { runItems } from './infer-run.js';
@@ -80,7 +81,7 @@ export async function registerOip(app: FastifyInstance, options: GatewayOptions)
         if (reason !== undefined) throw new ServeError('NOT_READY', `Not ready: ${reason}.`);
         return { name: model.name, ready: true };
       });
-      oip.post<{ Params: ModelParams }>(`${prefix}/infer`, { schema: { params: modelParams, tags: OIP_TAGS } }, (request, reply) => infer(options, maxItems, request, reply));
+      oip.post<{ Params: ModelParams }>(`${prefix}/infer`, { onRequest: enterInFlight(options), schema: { params: modelParams, tags: OIP_TAGS } }, (request, reply) => infer(options, maxItems, request, reply));
     }
     done();
   });
