@@ -31,6 +31,12 @@ export const SERVE_OPTIONS = {
     description: 'bytes of request bodies held at once (reading, queued, answering); beyond it 503 + Retry-After',
     schema: intFrom(1024, 2 ** 40, 256 * 1024 * 1024),
   },
+  maxInferItems: {
+    flag: '--max-infer-items <n>',
+    env: 'SWARMSERVE_MAX_INFER_ITEMS',
+    description: 'most items (images or tensors) in one Open Inference Protocol infer call; beyond it 400',
+    schema: intFrom(1, 4096, 64),
+  },
   maxPixels: { flag: '--max-pixels <n>', env: 'SWARMSERVE_MAX_PIXELS', description: 'largest image in pixels (decompression-bomb guard)', schema: intFrom(1, 1_000_000_000, 40_000_000) },
   maxBatchSize: { flag: '--max-batch-size <n>', env: 'SWARMSERVE_MAX_BATCH_SIZE', description: "override every model's batching.maxBatchSize", schema: z.coerce.number().int().min(1).max(1024).optional() },
   maxQueueDelayMs: { flag: '--max-queue-delay-ms <ms>', env: 'SWARMSERVE_MAX_QUEUE_DELAY_MS', description: "override every model's batching.maxQueueDelayMs", schema: z.coerce.number().min(0).max(10_000).optional() },

@@ -73,6 +73,7 @@ export class EmbeddedServer {
         metricsRegistry: Registry.merge([metrics.registry, workerMetrics.registry]),
         bodyLimitBytes: config.bodyLimit,
         maxHeldBytes: config.maxQueuedBytes,
+        maxInferItems: config.maxInferItems,
         notReadyReason: () => (!lifecycle.started ? 'starting' : lifecycle.draining ? 'shutting down' : undefined),
         isDraining: () => lifecycle.draining,
         logger,

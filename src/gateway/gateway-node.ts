@@ -81,6 +81,7 @@ export class GatewayNode {
           metrics,
           bodyLimitBytes: config.bodyLimit,
           maxHeldBytes: config.maxQueuedBytes,
+          maxInferItems: config.maxInferItems,
           notReadyReason: () => (self.node === undefined ? 'starting' : self.node.notReadyReason()),
           isDraining: () => self.node?.draining ?? false,
           logger,

@@ -82,6 +82,18 @@ describe('Open Inference Protocol v2 (embedded)', () => {
     expect(String(body['error'])).toMatch(/1 to 64/);
   });
 
+  it('--max-infer-items sets the limit', async () => {
+    const small = await startServer({ models: MODELS_DIR, only: 'moderation', defaultModel: 'moderation', maxInferItems: 2 });
+    try {
+      const data = Array.from({ length: 3 }, () => 'AAAA');
+      const res = await fetch(`${small.url}/v2/models/moderation/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'input', shape: [3], datatype: 'BYTES', data }] }) });
+      expect(res.status).toBe(400);
+      expect(String(((await res.json()) as { error?: string }).error)).toMatch(/1 to 2/);
+    } finally {
+      await small.server.close();
+    }
+  }, 60_000);
+
   it('JSON FP32 infer (KServe form): the raw output equals onnxruntime on the same tensor', async () => {
     const { status, body } = await postJson('/v2/models/moderation/infer', fill(fixtureJson('kserve-json-fp32.request.json')));
     expect(status, JSON.stringify(body)).toBe(200);
