@@ -15,6 +15,12 @@
 //   served INT8 / raw INT8: as above, with --only <model>:2 and /predict?version=2.
 // A missing version 2 fails that section (with what to run), not the rest of the benchmark.
 //
+// Open Inference Protocol: one served moderation v1 process, 64 clients, the same photos one
+// per request, /predict (raw JPEG body) and POST /v2/models/moderation/infer (binary BYTES
+// input [1] with the JPEG, classification top 5; bodies built once per photo) in alternating
+// windows, ABBA order, so that machine noise weighs on both: OIP / predict throughput ≥ 0.95,
+// p50/p95 of each, and no answer other than 200.
+//
 // Prints a table of ratios against their targets (PASS/FAIL), p50/p95/p99 of every run, where
 // the CPU went, and writes everything to bench/results/embedded-<ISO timestamp>.json.
 // Exits 0 when every run completed, whatever the targets say (it is a report); 1 if a run failed
@@ -27,18 +33,20 @@
 //
 // Durations can be shortened for a smoke test: BENCH_WARMUP_MS, BENCH_DURATION_MS (64-client
 // and raw throughput runs), BENCH_SEQ_DURATION_MS (sequential runs), BENCH_ROUND_MS (each
-// version's share of one INT8/FP32 round).
+// version's share of one INT8/FP32 round), BENCH_OIP_WINDOW_MS (each protocol's window in one
+// OIP/predict round).
 
 import { availableParallelism, loadavg, totalmem } from 'node:os';
-import type { LatencySummaryMs, LoadReport } from '../src/loadtest/contract.js';
+import { runLoadInChildProcess } from '../src/loadtest/child.js';
+import type { LatencySummaryMs, LoadOptions, LoadReport } from '../src/loadtest/contract.js';
 import type { ModelEntry } from '../src/model/repository/contract.js';
 import { loadRepository } from '../src/model/repository/repository.js';
 import { resolveOptions } from '../src/config/options.js';
 import { SERVE_OPTIONS } from '../src/config/serve-config.js';
-import { cpuUsage, sampleCpu, type CpuSample } from './cpu.js';
+import { cpuUsage, sampleCpu, type CpuSample, type CpuUsage } from './cpu.js';
 import { cpuLine, int8Target, readCpuInfo } from './cpuinfo.js';
 import { DISTURBED_CORES, MAIN_JS, QUIET_CORES, QUIET_MAX_WAIT_MS, ROOT, Runs, T0, checkDisturbed, envMs, errorText, loadWithWindow, progress, runDriver, type Measured } from './driver.js';
-import { imageBodies, imageNames, imagePaths } from './images.js';
+import { imageBodies, imageNames, imagePaths, oipBodies } from './images.js';
 import { FP32_VERSION, INT8_VERSION, compareRow, compareTable, missingVersion, modelFileSizes } from './int8-report.js';
 import { runCompareInChildProcess, runRawInChildProcess, type CompareReport, type RawMode, type RawReport } from './raw.js';
 import { cpuNote, disturbedList, markdownTable, runLabel, writeResults } from './report.js';
@@ -55,6 +63,12 @@ const HOST = '127.0.0.1';
 /** INT8 / FP32: rounds of each version (ABBA order), each version's share of a round. */
 const COMPARE_ROUNDS = 10;
 const ROUND_MS = envMs('BENCH_ROUND_MS', 1_200);
+/** OIP / predict: rounds of one window per protocol (ABBA order), each window's length, and its own warm-up (new connections). */
+const OIP_ROUNDS = 4;
+const OIP_WINDOW_MS = envMs('BENCH_OIP_WINDOW_MS', 5_000);
+const OIP_WINDOW_WARMUP_MS = Math.min(WARMUP_MS, 500);
+const OIP_TOP_K = 5;
+const OIP_MIN_RATIO = 0.95;
 /** No re-run starts that would end past this (from the driver's start): the whole script stays under ~7 minutes. */
 const BUDGET_MS = 400_000;
 
@@ -99,7 +113,7 @@ function serverPlan(entry: ModelEntry, version: string, port: number, maxBatchOv
 interface RunRecord extends Measured {
   side: 'served' | 'raw';
   description: string;
-  settings: Settings & { concurrency: number; warmupMs: number; durationMs: number; mode: RawMode | 'compare' };
+  settings: Settings & { concurrency: number; warmupMs: number; durationMs: number; mode: RawMode | 'compare' | 'interleaved' };
   /** Images (= 2xx requests) per second in the measured window. */
   throughput?: number;
   latencyMs?: LatencySummaryMs;
@@ -109,6 +123,50 @@ interface RunRecord extends Measured {
   raw?: RawReport;
   /** mode 'compare': two versions interleaved; `settings.version` is the candidate's. */
   compare?: CompareReport;
+  /** mode 'interleaved': OIP infer against /predict on one server; throughput and latency are OIP's. */
+  protocols?: ProtocolCompare;
+}
+
+type Protocol = 'predict' | 'oip';
+
+/** One protocol's measured window in an OIP / predict round. */
+interface ProtocolWindow {
+  protocol: Protocol;
+  round: number;
+  report: LoadReport;
+  cpu?: CpuUsage;
+  server?: ServerWindowStats;
+}
+
+/** One protocol over all its windows. */
+interface ProtocolSide {
+  url: string;
+  /** Σ 2xx / Σ measured windows, per second. */
+  throughput: number;
+  requests: number;
+  ok: number;
+  /** Answers other than 200 (transport failures included). */
+  failures: number;
+  statusCounts: Record<string, number>;
+  measuredMs: number;
+  /** p50, p95 …: the median over the windows of each window's percentile. */
+  latencyMs: LatencySummaryMs;
+  meanBatchSize?: number;
+}
+
+interface ProtocolCompare {
+  rounds: number;
+  windowMs: number;
+  windowWarmupMs: number;
+  /** Bytes of the OIP JSON header (Inference-Header-Content-Length), the same for every photo. */
+  oipHeaderBytes: number;
+  predict: ProtocolSide;
+  oip: ProtocolSide;
+  /** OIP throughput / predict throughput over all windows. */
+  ratio: number;
+  /** Per round. */
+  roundRatios: number[];
+  windows: ProtocolWindow[];
 }
 
 const runs = new Runs<RunRecord>(BUDGET_MS);
@@ -288,6 +346,139 @@ async function servedRun(attempt: number, entry: ModelEntry, version: string, ma
   return record;
 }
 
+/**
+ * OIP binary infer against /predict on one served moderation process: OIP_ROUNDS rounds of one
+ * window per protocol, ABBA order, each window a fresh load process (64 clients, closed loop,
+ * photos round-robin) with a short warm-up of its own after one full warm-up of the server.
+ */
+async function protocolsRun(attempt: number, entry: ModelEntry, version: string): Promise<RunRecord> {
+  const id = `served-${entry.name}-oip-vs-predict`;
+  const port = await freePort(HOST);
+  const url = `http://${HOST}:${port}`;
+  const { args, settings } = serverPlan(entry, version, port);
+  const description = `served ${entry.name}, ${CONCURRENCY} clients, 1 image/request: OIP binary BYTES infer vs /predict, ${OIP_ROUNDS} rounds × ${OIP_WINDOW_MS / 1000}s each, ABBA`;
+  const durationMs = 2 * OIP_ROUNDS * OIP_WINDOW_MS;
+  const record: RunRecord = { id, side: 'served', description, attempt, settings: { ...settings, concurrency: CONCURRENCY, warmupMs: WARMUP_MS, durationMs, mode: 'interleaved' } };
+  // The catalog's defaults (src/gateway/catalog.ts) when the config names none.
+  const oip = oipBodies(entry.config.inputName ?? 'input', entry.config.outputName ?? 'output', OIP_TOP_K);
+  const urls: Record<Protocol, string> = {
+    predict: `${url}/predict?model=${encodeURIComponent(entry.name)}&version=${version}`,
+    oip: `${url}/v2/models/${encodeURIComponent(entry.name)}/versions/${version}/infer`,
+  };
+  const loads: Record<Protocol, Pick<LoadOptions, 'url' | 'bodies' | 'headers'>> = {
+    predict: { url: urls.predict, bodies: imageBodies() },
+    oip: { url: urls.oip, bodies: oip.bodies, headers: { 'inference-header-content-length': String(oip.headerLength) } },
+  };
+  progress(`${id}: starting \`node dist/src/cli/main.js serve ${args.join(' ')}\``);
+  let server: ServerHandle;
+  try {
+    server = await startServer(MAIN_JS, args, url);
+  } catch (err) {
+    record.error = `server start failed: ${errorText(err)}`;
+    progress(`${id}: FAILED — ${record.error}`);
+    return record;
+  }
+  const started = performance.now();
+  progress(`${id}: server ready in ${(server.startupMs / 1000).toFixed(1)}s (pid ${server.pid}); ${description} (warm-up ${WARMUP_MS / 1000}s, then ${OIP_WINDOW_WARMUP_MS / 1000}s per window)`);
+  const windows: ProtocolWindow[] = [];
+  try {
+    // The server's warm-up, half on each protocol.
+    for (const protocol of ['predict', 'oip'] as const) {
+      const warm = await runLoadInChildProcess({ ...loads[protocol], concurrency: CONCURRENCY, warmupMs: 0, durationMs: WARMUP_MS / 2 });
+      if (warm.ok === 0) throw new Error(`warm-up of ${protocol} got no 2xx answer: ${JSON.stringify(warm.statusCounts)}`);
+    }
+    for (let round = 0; round < OIP_ROUNDS; round++) {
+      const order: Protocol[] = round % 2 === 0 ? ['predict', 'oip'] : ['oip', 'predict'];
+      for (const protocol of order) {
+        const { report, before, after } = await loadWithWindow(
+          { ...loads[protocol], concurrency: CONCURRENCY, warmupMs: OIP_WINDOW_WARMUP_MS, durationMs: OIP_WINDOW_MS },
+          async (loadgen): Promise<{ series: Series[]; cpu: CpuSample }> => {
+            const cpu = sampleCpu({ server: server.pid, loadgen });
+            return { series: await scrapeMetrics(url), cpu };
+          },
+        );
+        const window: ProtocolWindow = { protocol, round, report };
+        if (before !== undefined && after !== undefined) {
+          window.server = windowStats(before.series, after.series, entry.name, after.cpu.at - before.cpu.at);
+          const cpu = cpuUsage(before.cpu, after.cpu);
+          if (cpu !== undefined) window.cpu = cpu;
+        }
+        windows.push(window);
+      }
+    }
+    const side = (protocol: Protocol): ProtocolSide => protocolSide(urls[protocol], windows.filter((w) => w.protocol === protocol));
+    const [p, o] = [side('predict'), side('oip')];
+    const roundRatios = Array.from({ length: OIP_ROUNDS }, (_, round) => {
+      const of = (protocol: Protocol): number => windows.find((w) => w.round === round && w.protocol === protocol)?.report.throughputRps ?? 0;
+      return of('predict') > 0 ? round3(of('oip') / of('predict')) : 0;
+    });
+    record.protocols = { rounds: OIP_ROUNDS, windowMs: OIP_WINDOW_MS, windowWarmupMs: OIP_WINDOW_WARMUP_MS, oipHeaderBytes: oip.headerLength, predict: p, oip: o, ratio: p.throughput > 0 ? round3(o.throughput / p.throughput) : 0, roundRatios, windows };
+    record.throughput = o.throughput;
+    record.latencyMs = o.latencyMs;
+    record.errors = o.failures + p.failures;
+    const cpu = meanCpu(windows.flatMap((w) => (w.cpu === undefined ? [] : [w.cpu])));
+    if (cpu !== undefined) record.cpu = cpu;
+    checkDisturbed(record);
+    const failures = record.errors > 0 ? `, ${record.errors} NON-200 (predict ${JSON.stringify(p.statusCounts)}, oip ${JSON.stringify(o.statusCounts)})` : '';
+    progress(
+      `${id}: done in ${((performance.now() - started) / 1000).toFixed(1)}s — OIP ${o.throughput} img/s (p50 ${o.latencyMs.p50} ms, p95 ${o.latencyMs.p95} ms), /predict ${p.throughput} img/s (p50 ${p.latencyMs.p50} ms, p95 ${p.latencyMs.p95} ms): ` +
+        `${record.protocols.ratio}× (per round ${roundRatios.join(', ')})${failures}${cpuNote(record.cpu)}`,
+    );
+  } catch (err) {
+    record.error = errorText(err);
+    progress(`${id}: FAILED — ${record.error}`);
+  }
+  const stopped = await server.stop();
+  if (stopped.code !== 0) {
+    const why = `server did not exit cleanly on SIGTERM: ${stopped.signal ?? `code ${stopped.code}`}`;
+    progress(`${id}: FAIL — ${why}`);
+    record.error ??= why;
+  }
+  return record;
+}
+
+function protocolSide(url: string, windows: readonly ProtocolWindow[]): ProtocolSide {
+  let requests = 0;
+  let ok = 0;
+  let measuredMs = 0;
+  const statusCounts: Record<string, number> = {};
+  for (const { report } of windows) {
+    requests += report.requests;
+    ok += report.ok;
+    measuredMs += report.durationMs;
+    for (const [status, n] of Object.entries(report.statusCounts)) statusCounts[status] = (statusCounts[status] ?? 0) + n;
+  }
+  const mid = (pick: (l: LatencySummaryMs) => number): number => {
+    const values = windows.map((w) => pick(w.report.latencyMs)).sort((a, b) => a - b);
+    const n = values.length;
+    return n === 0 ? 0 : round3(n % 2 === 1 ? (values[(n - 1) / 2] as number) : ((values[n / 2 - 1] as number) + (values[n / 2] as number)) / 2);
+  };
+  const latencyMs: LatencySummaryMs = { mean: mid((l) => l.mean), p50: mid((l) => l.p50), p90: mid((l) => l.p90), p95: mid((l) => l.p95), p99: mid((l) => l.p99), max: Math.max(0, ...windows.map((w) => w.report.latencyMs.max)) };
+  const side: ProtocolSide = { url, throughput: measuredMs > 0 ? Math.round((ok / measuredMs) * 1000 * 10) / 10 : 0, requests, ok, failures: requests - (statusCounts['200'] ?? 0), statusCounts, measuredMs: Math.round(measuredMs), latencyMs };
+  const batches = windows.reduce((sum, w) => sum + (w.server?.batches ?? 0), 0);
+  if (batches > 0) side.meanBatchSize = round3(windows.reduce((sum, w) => sum + (w.server?.batches ?? 0) * (w.server?.meanBatchSize ?? 0), 0) / batches);
+  return side;
+}
+
+/** Time-weighted mean of the windows' CPU (each window's load generator is its own process, reported as "loadgen"). */
+function meanCpu(list: readonly CpuUsage[]): CpuUsage | undefined {
+  const total = list.reduce((sum, c) => sum + c.windowS, 0);
+  if (total <= 0) return undefined;
+  const mean = (pick: (c: CpuUsage) => number): number => Math.round((list.reduce((sum, c) => sum + pick(c) * c.windowS, 0) / total) * 100) / 100;
+  const names = [...new Set(list.flatMap((c) => Object.keys(c.processCores)))];
+  return {
+    windowS: Math.round(total * 100) / 100,
+    machineCores: mean((c) => c.machineCores),
+    machineBusyFraction: mean((c) => c.machineBusyFraction),
+    processCores: Object.fromEntries(names.map((n) => [n, mean((c) => c.processCores[n] ?? 0)])),
+    otherCores: mean((c) => c.otherCores),
+  };
+}
+
+function round3(value: number): number {
+  return Math.round(value * 1000) / 1000;
+}
+
 function emptyStats(): ServerWindowStats {
   return { batches: 0, meanBatchSize: 0, batchSizeBuckets: {}, meanInferenceMs: 0, inferenceBusyFraction: 0, eventLoopLagMinMs: 0, eventLoopLagP99Ms: 0, eventLoopLagMaxMs: 0, requestsByStatus: {} };
 }
@@ -364,9 +555,9 @@ function settingsTable(): string {
   return markdownTable(['run', 'side', 'model', 'version', 'maxBatchSize', 'maxQueueDelayMs', 'threads intra/inter', 'clients', 'warm-up+measured s'], rows);
 }
 
-/** The runs with per-image latencies (an interleaved comparison has its own table). */
+/** The runs with per-image latencies (the interleaved comparisons have their own tables). */
 function pipelineRuns(): RunRecord[] {
-  return runs.kept.filter((r) => r.settings.mode !== 'compare');
+  return runs.kept.filter((r) => r.settings.mode !== 'compare' && r.settings.mode !== 'interleaved');
 }
 
 function latencyTable(): string {
@@ -395,6 +586,54 @@ function diagnosticsTable(): string {
     return [runLabel(r), own, other, machine, raw === undefined ? '?' : String(raw.batchSize), raw === undefined ? '?' : `${raw.inferenceMs.mean}`, raw === undefined ? '?' : pct(raw.inferenceBusyFraction), '—'];
   });
   return markdownTable(['run', 'CPU cores (own processes)', 'CPU other', 'machine busy cores', 'mean batch [sizes:runs]', 'run ms (mean)', 'session busy', 'ev-loop lag min/p99/max ms'], rows);
+}
+
+/** OIP / predict throughput (≥ OIP_MIN_RATIO) and answers other than 200 (none allowed). */
+function protocolRows(record: RunRecord | undefined): ResultRow[] {
+  const ratioMeasure = `moderation throughput, ${CONCURRENCY} clients, 1 image/request: OIP binary infer / /predict (interleaved)`;
+  const failureMeasure = 'moderation OIP and /predict: answers other than 200';
+  const c = record?.protocols;
+  if (record === undefined || record.error !== undefined || c === undefined || c.predict.throughput <= 0) {
+    const error = (measure: string, target: string): ResultRow => ({ measure, served: 'error', baseline: 'error', comparison: '—', target, result: 'ERROR' });
+    return [error(ratioMeasure, `≥ ${OIP_MIN_RATIO}`), error(failureMeasure, '= 0')];
+  }
+  const failures = c.oip.failures + c.predict.failures;
+  return [
+    {
+      measure: ratioMeasure,
+      served: `${fmt(c.oip.throughput, 1)} img/s`,
+      baseline: `${fmt(c.predict.throughput, 1)} img/s (/predict, same server)`,
+      comparison: `${c.ratio.toFixed(3)}× (rounds ${c.roundRatios.map((r) => r.toFixed(2)).join(', ')})`,
+      target: `≥ ${OIP_MIN_RATIO}`,
+      result: c.ratio >= OIP_MIN_RATIO ? 'PASS' : 'FAIL',
+      value: c.ratio,
+    },
+    {
+      measure: failureMeasure,
+      served: `${c.oip.failures} of ${c.oip.requests}`,
+      baseline: `${c.predict.failures} of ${c.predict.requests}`,
+      comparison: String(failures),
+      target: '= 0',
+      result: failures === 0 ? 'PASS' : 'FAIL',
+      value: failures,
+    },
+  ];
+}
+
+function protocolTable(record: RunRecord): string {
+  const c = record.protocols as ProtocolCompare;
+  const row = (name: string, s: ProtocolSide): string[] => [
+    name,
+    fmt(s.throughput, 1),
+    String(s.ok),
+    `${s.failures}${s.failures > 0 ? ` ${JSON.stringify(s.statusCounts)}` : ''}`,
+    fmt(s.latencyMs.p50, 2),
+    fmt(s.latencyMs.p95, 2),
+    fmt(s.latencyMs.p99, 2),
+    s.meanBatchSize === undefined ? '?' : String(s.meanBatchSize),
+  ];
+  const cpu = record.cpu === undefined ? '' : `\n\nCPU over the windows (mean, cores): ${Object.entries(record.cpu.processCores).map(([k, v]) => `${k} ${v}`).join(', ')}, other ${record.cpu.otherCores}${record.disturbed === true ? ' ⚠' : ''}.`;
+  return markdownTable(['protocol', 'img/s', 'images', 'non-200', 'p50 ms', 'p95 ms', 'p99 ms', 'mean batch'], [row(`OIP infer (${runLabel(record)})`, c.oip), row('/predict', c.predict)]) + cpu;
 }
 
 // ---- main --------------------------------------------------------------------------------
@@ -433,7 +672,8 @@ async function main(): Promise<number> {
   const v2 = INT8_VERSION;
   const clients = (n: number): LoadPlan => ({ id: '', description: '', concurrency: n, durationMs: n === 1 ? SEQUENTIAL_MS : THROUGHPUT_MS });
   // A re-run must leave room for every run still to come, the INT8 ones included.
-  runs.plan(2 * seq + 5 * tput + (2 - missing.size) * (cmp + 2 * tput));
+  const oipEstimate = 2 * OIP_ROUNDS * (OIP_WINDOW_MS + OIP_WINDOW_WARMUP_MS + 500) + WARMUP_MS + 5_000;
+  runs.plan(2 * seq + 5 * tput + oipEstimate + (2 - missing.size) * (cmp + 2 * tput));
   await runs.measure(seq, (a) => rawRun(a, 'raw-moderation-seq', 'raw moderation, sequential: decode + fill + batch-1 run, one image at a time', moderation, v1, 'sequential', SEQUENTIAL_MS));
   await runs.measure(seq, (a) => servedRun(a, moderation, v1, undefined, { ...clients(1), id: 'served-moderation-1', description: 'served moderation, 1 sequential client' }));
   await runs.measure(tput, (a) => servedRun(a, moderation, v1, undefined, { ...clients(CONCURRENCY), id: 'served-moderation-64', description: `served moderation, ${CONCURRENCY} clients, dynamic batching` }));
@@ -441,6 +681,8 @@ async function main(): Promise<number> {
   await runs.measure(tput, (a) => servedRun(a, moderation, v1, 1, { ...clients(CONCURRENCY), id: 'served-moderation-64-bs1', description: `served moderation, ${CONCURRENCY} clients, --max-batch-size 1` }));
   await runs.measure(tput, (a) => rawRun(a, 'raw-resnet50', 'raw resnet50 throughput: full batches, decode overlapping inference', resnet50, v1, 'throughput', THROUGHPUT_MS));
   await runs.measure(tput, (a) => servedRun(a, resnet50, v1, undefined, { ...clients(CONCURRENCY), id: 'served-resnet50-64', description: `served resnet50, ${CONCURRENCY} clients, dynamic batching` }));
+  // Open Inference Protocol (binary BYTES) against /predict: one server, interleaved windows.
+  await runs.measure(oipEstimate, (a) => protocolsRun(a, moderation, v1));
 
   // INT8 (version 2): raw against raw FP32 interleaved, then the raw/served pair as above.
   for (const entry of [resnet50, moderation]) {
@@ -482,6 +724,8 @@ async function main(): Promise<number> {
       ratioRow(`${name}, ${CONCURRENCY} clients: served INT8 / served FP32`, `served-${name}-int8-64`, `served-${name}-64`, undefined, 'served FP32'),
     );
   }
+  const oipRun = runs.find(`served-${moderation.name}-oip-vs-predict`);
+  const oipRows = protocolRows(oipRun);
   const totalS = (performance.now() - T0) / 1000;
   progress(`all runs done in ${totalS.toFixed(1)}s`);
 
@@ -504,12 +748,20 @@ async function main(): Promise<number> {
   if (compareRuns.length > 0) out.push(compareTable(compareRuns), '');
   out.push(resultsTable(int8Rows, 'INT8 / measured'));
   for (const why of missing.values()) out.push('', `**INT8 section FAILED** — ${why}.`);
+  out.push('', `## Open Inference Protocol (binary BYTES input) against /predict (moderation v${v1}, one server)`, '');
+  out.push(
+    `One \`serve --only ${moderation.name}:${v1}\` process, ${CONCURRENCY} clients, closed loop, the same photos round-robin, one image per request: /predict with the raw JPEG body, and POST /v2/models/${moderation.name}/versions/${v1}/infer with a BYTES input [1] in binary (Inference-Header-Content-Length ${oipRun?.protocols?.oipHeaderBytes ?? '?'} bytes of JSON, then a uint32 LE length and the JPEG), asking for "${moderation.config.outputName ?? 'output'}" as classification top ${OIP_TOP_K} (JSON answer); OIP bodies built once per photo. ` +
+      `${OIP_ROUNDS} rounds of one ${OIP_WINDOW_MS / 1000} s window per protocol in ABBA order (each window: a new load process, ${OIP_WINDOW_WARMUP_MS / 1000} s warm-up, after a ${WARMUP_MS / 1000} s warm-up of the server); p50/p95 = median over the windows.`,
+    '',
+  );
+  if (oipRun?.protocols !== undefined) out.push(protocolTable(oipRun), '');
+  out.push(resultsTable(oipRows, 'OIP'));
   const disturbed = runs.kept.filter((r) => r.disturbed === true);
   if (disturbed.length > 0) {
     out.push('', `⚠ Disturbed by other work on the machine (> ${DISTURBED_CORES} cores busy outside the benchmark during the window): ${disturbedList(disturbed)} — the rows using them are less reliable.`);
   }
   if (runs.discarded.length > 0) out.push('', `Measured again because disturbed (first attempt kept in the JSON under "discarded"): ${runs.discarded.map((r) => r.id).join(', ')}.`);
-  const allRows = [...rows, ...int8Rows];
+  const allRows = [...rows, ...int8Rows, ...oipRows];
   const failed = allRows.filter((r) => r.result === 'FAIL' || r.result === 'ERROR');
   const targeted = allRows.filter((r) => r.result !== 'INFO').length;
   out.push('', failed.length === 0 ? `ALL ${targeted} TARGETS PASS` : `FAIL: ${failed.length} of ${targeted} rows not met or not measured — ${failed.map((r) => r.measure).join('; ')}`);
@@ -519,10 +771,11 @@ async function main(): Promise<number> {
     startedAt: startedAt.toISOString(),
     totalSeconds: Math.round(totalS * 10) / 10,
     machine: { cores: availableParallelism(), cpu: cpuInfo.model, cpuFlags: cpuInfo.flags, totalMemBytes: totalmem(), loadavgAtEnd: loadavg(), node: process.version, platform: process.platform },
-    plan: { warmupMs: WARMUP_MS, throughputMs: THROUGHPUT_MS, sequentialMs: SEQUENTIAL_MS, concurrency: CONCURRENCY, compareRounds: COMPARE_ROUNDS, roundMs: ROUND_MS, versions: { fp32: v1, int8: v2 }, imageSet: images.map((p) => p.slice(ROOT.length + 1)) },
+    plan: { warmupMs: WARMUP_MS, throughputMs: THROUGHPUT_MS, sequentialMs: SEQUENTIAL_MS, concurrency: CONCURRENCY, compareRounds: COMPARE_ROUNDS, roundMs: ROUND_MS, oipRounds: OIP_ROUNDS, oipWindowMs: OIP_WINDOW_MS, oipWindowWarmupMs: OIP_WINDOW_WARMUP_MS, oipTopK: OIP_TOP_K, versions: { fp32: v1, int8: v2 }, imageSet: images.map((p) => p.slice(ROOT.length + 1)) },
     thresholds: { disturbedCores: DISTURBED_CORES, quietCores: QUIET_CORES, quietMaxWaitMs: QUIET_MAX_WAIT_MS, budgetMs: BUDGET_MS, int8OverFp32: target },
     results: rows,
     int8: { results: int8Rows, missing: Object.fromEntries(missing) },
+    oip: { results: oipRows, compare: oipRun?.protocols },
     runs: runs.kept,
     discarded: runs.discarded,
   });

@@ -28,3 +28,35 @@ export function imageBodies(): LoadRequestBody[] {
   bodiesCache ??= imagePaths().map((path) => ({ body: readFileSync(path), contentType: 'image/jpeg' }));
   return bodiesCache;
 }
+
+/** Open Inference Protocol infer bodies for the photos (bench/embedded.ts), and the one header they all take. */
+export interface OipBodies {
+  bodies: LoadRequestBody[];
+  /** `Inference-Header-Content-Length`: the JSON header's bytes, the same for every body. */
+  headerLength: number;
+}
+
+/**
+ * One Open Inference Protocol v2 infer body per photo, built once as a Triton client would:
+ * a JSON header asking for a BYTES input [1] in binary (`binary_data_size`) and the top-`topK`
+ * classification of `outputName`, then the binary data: a uint32 little-endian length and the
+ * JPEG. The load generator sends one set of headers with every body, so a header shorter than
+ * the longest is padded with trailing spaces (JSON whitespace) to one Inference-Header-Content-Length.
+ */
+export function oipBodies(inputName: string, outputName: string, topK: number): OipBodies {
+  const headers = imageBodies().map(({ body }) =>
+    JSON.stringify({
+      inputs: [{ name: inputName, shape: [1], datatype: 'BYTES', parameters: { binary_data_size: 4 + body.length } }],
+      outputs: [{ name: outputName, parameters: { classification: topK } }],
+    }),
+  );
+  const headerLength = Math.max(...headers.map((h) => Buffer.byteLength(h, 'utf8')));
+  const bodies = imageBodies().map(({ body }, i) => {
+    const header = Buffer.alloc(headerLength, ' ');
+    header.write(headers[i] as string, 'utf8');
+    const length = Buffer.alloc(4);
+    length.writeUInt32LE(body.length);
+    return { body: Buffer.concat([header, length, body]), contentType: 'application/octet-stream' };
+  });
+  return { bodies, headerLength };
+}
