@@ -3,11 +3,11 @@
 // version 2 is built: never one calibrated on anything else.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { basename, join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import { packageRoot } from '../config/paths.js';
-import { IMAGE_EXTENSIONS } from './image-files.js';
+import { listImageFiles } from './image-files.js';
 import { photoSource } from './quantize/calibrate.js';
 import { loadModel, saveModel } from './quantize/onnx-model.js';
 import { DEFAULT_QUANTIZE_OPTIONS, quantizeModel } from './quantize/quantize.js';
@@ -36,12 +36,7 @@ export function calibrationDirs(photosDir: string): string[] {
 /** A digest of the calibration file names and sizes: a changed set means a new version 2. */
 async function calibrationDigest(dirs: readonly string[]): Promise<string> {
   const hash = createHash('sha256');
-  for (const dir of dirs) {
-    for (const name of (await readdir(dir)).sort()) {
-      if (!IMAGE_EXTENSIONS.has(name.slice(name.lastIndexOf('.')).toLowerCase())) continue;
-      hash.update(`${dir.slice(dir.lastIndexOf('/') + 1)}/${name}\n`);
-    }
-  }
+  for (const dir of dirs) for (const file of await listImageFiles(dir, 'CALIBRATION_FAILED', 'calibration')) hash.update(`${basename(dir)}/${basename(file)}\n`);
   return hash.digest('hex').slice(0, 16);
 }
 

@@ -5,6 +5,7 @@ import ort from 'onnxruntime-node';
 import { ServeError } from '../../common/errors.js';
 import { softmax } from '../../worker/postprocess.js';
 import type { ModelEntry, ModelVersion } from '../repository/contract.js';
+import { withOutputs } from '../quantize/calibrate.js';
 import { encodeModel, graphOf, loadModel } from '../quantize/onnx-model.js';
 import type { VersionOutput } from './compare.js';
 
@@ -34,10 +35,9 @@ export class VersionRunner {
     let producer = producerOf(outputName);
     while (producer?.opType === 'Identity') producer = producerOf(producer.input?.[0] ?? '');
     const softmaxInput = producer?.opType === 'Softmax' ? (producer.input?.[0] ?? undefined) : undefined;
-    // The Softmax's input is an inner tensor: expose it as an extra output of this session only.
-    if (softmaxInput !== undefined) graph.output = [...(graph.output ?? []), { name: softmaxInput, type: { tensorType: { elemType: 1 } } }];
+
     const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', enableCpuMemArena: true, intraOpNumThreads: threads, interOpNumThreads: 1 };
-    const session = await (softmaxInput === undefined ? ort.InferenceSession.create(version.onnxPath, options) : ort.InferenceSession.create(encodeModel(model), options)).catch((err: unknown) => {
+    const session = await (softmaxInput === undefined ? ort.InferenceSession.create(version.onnxPath, options) : /* the Softmax's input is inner: exposed for this session only */ ort.InferenceSession.create(encodeModel(withOutputs(model, [softmaxInput])), options)).catch((err: unknown) => {
       throw new ServeError('EVALUATION_FAILED', `onnxruntime cannot load ${version.onnxPath}: ${(err as Error).message}`);
     });
     return new VersionRunner(session, inputName, outputName, softmaxInput, entry.config.postprocess.softmax);

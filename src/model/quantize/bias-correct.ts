@@ -4,8 +4,8 @@
 // simulated in float, optimizations off) on the calibration data; each layer's own shift
 // goes back into its int32 bias, so corrections never double count an upstream error.
 import ort from 'onnxruntime-node';
-import type { CalibrationSource } from './calibrate.js';
-import { attrInt, DataType, dimsOf, encodeModel, graphOf, type Model, type Node, type Tensor } from './onnx-model.js';
+import { withOutputs, type CalibrationSource } from './calibrate.js';
+import { attrInt, DataType, dimsOf, encodeModel, floatsOf, graphOf, type Model, type Node, type Tensor } from './onnx-model.js';
 
 export interface CorrectedNode {
   node: Node;
@@ -15,10 +15,8 @@ export interface CorrectedNode {
 
 /** Per-channel mean of each tensor over the source (channel = axis 1). */
 async function channelMeans(model: Model, tensors: readonly string[], source: CalibrationSource, batchSize: number): Promise<Map<string, Float64Array>> {
-  const graph = graphOf(model);
-  const existing = new Set((graph.output ?? []).map((o) => o.name ?? ''));
-  const exposed: Model = { ...model, graph: { ...graph, output: [...(graph.output ?? []), ...tensors.filter((t) => !existing.has(t)).map((name) => ({ name, type: { tensorType: { elemType: DataType.FLOAT } } }))] } };
-  const inputName = graph.input?.[0]?.name ?? '';
+  const exposed = withOutputs(model, tensors);
+  const inputName = graphOf(model).input?.[0]?.name ?? '';
   const session = await ort.InferenceSession.create(encodeModel(exposed), { graphOptimizationLevel: 'disabled', enableCpuMemArena: true, intraOpNumThreads: 2 });
   const sums = new Map<string, Float64Array>();
   const counts = new Map<string, number>();
@@ -91,10 +89,10 @@ export async function correctBiases(fp32: Model, quantized: Model, nodes: readon
   for (const t of targets) {
     const mean = means.get(t.input);
     if (mean === undefined) continue;
-    const shift = weightErrorShift(t.node, floatOf(t.w), dimsOf(t.w), int8Of(t.wq), floatOf(t.wScales), int8Of(t.wZero), mean);
+    const shift = weightErrorShift(t.node, floatsOf(t.w), dimsOf(t.w), int8Of(t.wq), floatsOf(t.wScales), int8Of(t.wZero), mean);
     if (shift === undefined) continue;
     const values = int32Of(t.values);
-    const scales = floatOf(t.biasScales);
+    const scales = floatsOf(t.biasScales);
     for (let c = 0; c < values.length; c++) {
       values[c] = Math.max(-2147483647, Math.min(2147483647, (values[c] as number) + Math.round((shift[c] as number) / (scales[c] as number))));
     }
@@ -161,10 +159,4 @@ function int32Of(t: Tensor): Int32Array {
   const raw = t.rawData;
   if (raw !== null && raw !== undefined && raw.length > 0) return new Int32Array(new Uint8Array(raw).buffer);
   return Int32Array.from(t.int32Data ?? []);
-}
-
-function floatOf(t: Tensor): Float32Array {
-  const raw = t.rawData;
-  if (raw !== null && raw !== undefined && raw.length > 0) return new Float32Array(new Uint8Array(raw).buffer);
-  return Float32Array.from(t.floatData ?? []);
 }

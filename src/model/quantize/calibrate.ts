@@ -79,8 +79,8 @@ export async function collectStats(model: Model, tensors: readonly string[], sou
   return stats;
 }
 
-/** A copy of the model with each observed tensor also a graph output. */
-function withOutputs(model: Model, tensors: readonly string[]): Model {
+/** A copy of the model with each observed float tensor also a graph output. */
+export function withOutputs(model: Model, tensors: readonly string[]): Model {
   const graph = graphOf(model);
   const existing = new Set((graph.output ?? []).map((o) => o.name ?? ''));
   const inputs = new Set((graph.input ?? []).map((i) => i.name ?? ''));
