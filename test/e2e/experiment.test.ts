@@ -120,7 +120,8 @@ describe('swarmserve experiment --local (resnet50, 16 users, 1 → 2 workers)', 
     expect(timeline.summary).toEqual(summary);
     expect(timeline.requests.t).toHaveLength(summary.totals.requests);
     expect(timeline.series).toHaveLength(50);
-    const inStep2 = timeline.requests.t.filter((t) => t >= (summary.steps[1]?.measuredFromS ?? 0) && t < 50).length;
+    // The step's own end, not 2 × 25 s: a step starts when the scaling call returns, a little after its nominal time.
+    const inStep2 = timeline.requests.t.filter((t) => t >= (summary.steps[1]?.measuredFromS ?? 0) && t < (summary.steps[1]?.endS ?? 0)).length;
     expect(inStep2).toBe(summary.steps[1]?.requests);
     expect(readFileSync(summary.files.chart, 'utf8')).toMatch(/^<svg xmlns/);
   });
