@@ -1,7 +1,8 @@
 // Pulls the image and the parameters out of a /predict request: multipart field
-// "img_file" (the seed's form) or a raw image body.
+// "img_file" (the seed's form; gzip-encoded ones too) or a raw image body.
 import type { FastifyRequest } from 'fastify';
 import { ServeError } from '../common/errors.js';
+import { formParts, multipartLimits, type FormPart } from './form-parts.js';
 
 export const IMAGE_FIELD = 'img_file';
 
@@ -26,9 +27,11 @@ export async function readPredictInput(request: FastifyRequest): Promise<Predict
 }
 
 async function readMultipart(request: FastifyRequest, params: Record<string, string>): Promise<PredictInput> {
+  const parts: AsyncIterable<FormPart> =
+    request.inflatedBody === null ? request.parts() : formParts(request.inflatedBody, request.headers, multipartLimits(request.routeOptions.bodyLimit));
   let image: { data: Buffer; contentType: string } | undefined;
   const otherFiles: string[] = [];
-  for await (const part of request.parts()) {
+  for await (const part of parts) {
     if (part.type === 'field') {
       if (typeof part.value === 'string') params[part.fieldname] = part.value;
       continue;

@@ -70,7 +70,7 @@ const binary = { type: 'string', format: 'binary' } as const;
 export const predictSchema = {
   summary: 'Classify an image',
   description:
-    'The image as multipart field `img_file` (parameters in text fields or the query string), or as the raw body with Content-Type image/* or application/octet-stream (parameters in the query string). JPEG, PNG, WebP, GIF, TIFF; `Content-Encoding: gzip` is accepted for raw bodies.',
+    'The image as multipart field `img_file` (parameters in text fields or the query string), or as the raw body with Content-Type image/* or application/octet-stream (parameters in the query string). JPEG, PNG, WebP, GIF, TIFF; `Content-Encoding: gzip` is accepted for raw and multipart bodies (--body-limit applies after decompression).',
   tags: ['inference'],
   querystring: { type: 'object', properties: predictParams },
   response: { 200: { description: 'The top classes.', $ref: 'PredictResponse#' }, ...errorResponses },

@@ -9,7 +9,8 @@ import { DEFAULT_OPEN_PATHS } from '../config/security-options.js';
 import { registerApiKeys } from './auth.js';
 import type { GatewayOptions } from './contract.js';
 import { countRequest, sendError } from './errors.js';
-import { isGzip, registerGzip } from './gzip.js';
+import { multipartLimits } from './form-parts.js';
+import { isGzip, leavesBodyUnread, registerGzip } from './gzip.js';
 import { registerHome } from './home.js';
 import { registerOip } from './oip/routes.js';
 import { registerOpenApi } from './openapi.js';
@@ -59,9 +60,7 @@ export async function buildGateway(options: GatewayOptions, held = new HeldBytes
   app.decorateRequest('counted', false);
   app.decorateRequest('heldBytes', 0);
 
-  await app.register(multipart, {
-    limits: { fileSize: options.bodyLimitBytes, files: 2, fields: 16, fieldSize: 1024, parts: 20, headerPairs: 100 },
-  });
+  await app.register(multipart, { limits: multipartLimits(options.bodyLimitBytes) });
   const passBytes = (_req: unknown, body: string | Buffer, done: (err: null, body: string | Buffer) => void): void => done(null, body);
   app.addContentTypeParser('application/octet-stream', { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes }, passBytes);
   app.addContentTypeParser(/^image\//, { parseAs: 'buffer', bodyLimit: options.bodyLimitBytes }, passBytes);
@@ -90,9 +89,9 @@ export async function buildGateway(options: GatewayOptions, held = new HeldBytes
     done();
   });
   // While draining, every answer closes its connection, so keep-alive clients cannot hold
-  // the shutdown open.
-  app.addHook('onSend', (_request, reply, payload, done) => {
-    if (options.isDraining()) reply.header('connection', 'close');
+  // the shutdown open; so does one that leaves a gzip body unread.
+  app.addHook('onSend', (request, reply, payload, done) => {
+    if (options.isDraining() || leavesBodyUnread(request)) reply.header('connection', 'close');
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {

@@ -7,6 +7,10 @@
 // Delivery guarantee: at least once. A job is handed to one worker at a time; if that
 // worker dies (or its transport says it is gone) the job is handed to another, so a job
 // may be computed more than once, but its caller gets exactly one outcome.
+//
+// Admission: all or nothing per call. submitAll checks the bound and enqueues all of its
+// jobs in one atomic step (one Lua script in Redis), so concurrent callers never overfill
+// a queue and a refused call leaves nothing queued. Once queued, each job is on its own.
 import type { WireError } from '../common/errors.js';
 
 /** Version of the messages a transport writes; a process meeting another version answers with a clear error. */
@@ -65,12 +69,13 @@ export function queueKey(model: string, version: string): string {
 }
 
 export interface SubmitOptions {
-  /** Jobs allowed to wait (not yet taken by a worker) in this queue; beyond it submit rejects with QUEUE_FULL. */
+  /** Jobs allowed to wait (not yet taken by a worker) in this queue; jobs that would exceed it are refused with QUEUE_FULL. */
   bound: number;
   /**
-   * Aborted when the caller stops waiting (client gone, deadline passed): submit rejects
-   * at once (with the abort reason when it is a ServeError), and the transport carries the
-   * cancellation to the workers, which do not start computing a cancelled job.
+   * Aborted when the caller stops waiting (client gone, deadline passed): every job of the
+   * call not yet answered rejects at once (with the abort reason when it is a ServeError),
+   * and the transport carries the cancellation to the workers, which do not start
+   * computing a cancelled job.
    */
   signal?: AbortSignal;
 }
@@ -81,8 +86,25 @@ export interface JobProducer {
    * Enqueues and resolves with the job's outcome, exactly once. Rejects with a ServeError:
    * QUEUE_FULL (bound reached, or the queue's memory is full), QUEUE_UNAVAILABLE (the
    * transport is unreachable), SHUTTING_DOWN (closed), or the abort reason.
+   * The same as submitAll of one job.
    */
   submit(request: JobRequest, options: SubmitOptions): Promise<JobOutcome>;
+  /**
+   * Enqueues jobs of one queue (same model and version) all or nothing, and returns one
+   * promise per request, in order: promise i settles exactly once, with the outcome of
+   * requests[i].
+   * - Admission is atomic: when waiting + requests.length <= bound, every job is queued,
+   *   in order, with no other job between them; otherwise none is, and every promise
+   *   rejects with the same QUEUE_FULL. Concurrent calls (from any gateway) racing for
+   *   the same room cannot both get it. Any other refusal (QUEUE_UNAVAILABLE,
+   *   SHUTTING_DOWN, an already aborted signal; INTERNAL for jobs of several queues) is
+   *   also one error for all, with nothing queued.
+   * - Once queued, each job is delivered at least once, may share a batch with any other
+   *   jobs, and is answered on its own: one failed job does not fail the others.
+   * - Aborting `signal` rejects every promise not yet settled and cancels its job.
+   * - [] for no requests. Handle every promise (e.g. Promise.all): a refusal rejects them all.
+   */
+  submitAll(requests: readonly JobRequest[], options: SubmitOptions): Promise<JobOutcome>[];
   /** Jobs waiting (not yet taken by a worker) in a queue (key from queueKey). */
   depth(key: string): Promise<number>;
   /** Whether jobs can be submitted now (e.g. the transport is connected). */

@@ -2,7 +2,14 @@
 // waiting receivers, cancellation by flag. Same contract as the Redis transport.
 import { randomUUID } from 'node:crypto';
 import { ServeError } from '../common/errors.js';
+import { abortError, queueFull, queueOf, refuseAll } from './admission.js';
 import { queueKey, type CompleteResult, type Delivery, type InferenceJob, type JobConsumer, type JobOutcome, type JobProducer, type JobRequest, type SubmitOptions } from './contract.js';
+
+/** The jobs of one submitAll: they share one abort listener, removed when the last is settled. */
+interface Group {
+  open: number;
+  detach: () => void;
+}
 
 class MemoryDelivery implements Delivery {
   cancelled = false;
@@ -12,9 +19,9 @@ class MemoryDelivery implements Delivery {
   holder: MemoryConsumer | undefined;
   constructor(
     readonly job: InferenceJob,
+    readonly group: Group,
     readonly resolve: (outcome: JobOutcome) => void,
     readonly reject: (err: ServeError) => void,
-    readonly detach: () => void,
   ) {}
   isCancelled(): boolean {
     return this.cancelled;
@@ -43,31 +50,41 @@ export class MemoryQueue implements JobProducer {
   }
 
   submit(request: JobRequest, options: SubmitOptions): Promise<JobOutcome> {
-    if (this.closed) return Promise.reject(new ServeError('SHUTTING_DOWN'));
-    const key = queueKey(request.model, request.version);
+    return this.submitAll([request], options)[0] as Promise<JobOutcome>;
+  }
+
+  submitAll(requests: readonly JobRequest[], options: SubmitOptions): Promise<JobOutcome>[] {
+    if (requests.length === 0) return [];
+    if (this.closed) return refuseAll(requests, new ServeError('SHUTTING_DOWN'));
+    const key = queueOf(requests);
+    if (key instanceof ServeError) return refuseAll(requests, key);
     const list = listFor(this.pending, key);
-    if (list.length >= options.bound) {
-      return Promise.reject(new ServeError('QUEUE_FULL', `The queue of ${key} holds ${list.length} jobs (bound ${options.bound}); retry later.`, { headers: { 'retry-after': '1' } }));
-    }
+    // One synchronous check-and-push: nothing else runs in between, so this is atomic.
+    if (list.length + requests.length > options.bound) return refuseAll(requests, queueFull(key, list.length, options.bound, requests.length));
     const { signal } = options;
-    if (signal?.aborted === true) return Promise.reject(abortError(signal));
+    if (signal?.aborted === true) return refuseAll(requests, abortError(signal));
+    const onAbort = (): void => {
+      // Jobs still queued are dropped; those already taken are marked so their worker
+      // skips them if their batch has not started. Either way the caller stops waiting now.
+      const mine = deliveries.filter((d) => !d.settled);
+      for (const delivery of mine) delivery.cancelled = true;
+      removeWhere(listFor(this.pending, key), (d) => d.group === group);
+      for (const delivery of mine) settle(delivery, () => delivery.reject(abortError(signal)));
+    };
+    const group: Group = { open: requests.length, detach: () => signal?.removeEventListener('abort', onAbort) };
     const now = Date.now();
-    const job: InferenceJob = { ...request, id: randomUUID(), deadline: now + request.timeoutMs, enqueuedAt: now };
-    return new Promise<JobOutcome>((resolve, reject) => {
-      const onAbort = (): void => {
-        // A job still queued is dropped; one already taken is marked so its worker skips
-        // it if its batch has not started. Either way the caller stops waiting now.
-        delivery.cancelled = true;
-        const waiting = listFor(this.pending, key);
-        const at = waiting.indexOf(delivery);
-        if (at >= 0) waiting.splice(at, 1);
-        settle(delivery, () => reject(abortError(signal)));
-      };
-      const delivery = new MemoryDelivery(job, resolve, reject, () => signal?.removeEventListener('abort', onAbort));
-      signal?.addEventListener('abort', onAbort, { once: true });
-      list.push(delivery);
-      this.dispatch(key);
-    });
+    const deliveries: MemoryDelivery[] = [];
+    // The executor runs at once: `deliveries` is complete when map returns.
+    const outcomes = requests.map(
+      (request) =>
+        new Promise<JobOutcome>((resolve, reject) => {
+          deliveries.push(new MemoryDelivery({ ...request, id: randomUUID(), deadline: now + request.timeoutMs, enqueuedAt: now }, group, resolve, reject));
+        }),
+    );
+    signal?.addEventListener('abort', onAbort, { once: true });
+    list.push(...deliveries);
+    this.dispatch(key);
+    return outcomes;
   }
 
   depth(key: string): Promise<number> {
@@ -173,11 +190,6 @@ export class MemoryConsumer implements JobConsumer {
   }
 }
 
-function abortError(signal: AbortSignal | undefined): ServeError {
-  const reason: unknown = signal?.reason;
-  return reason instanceof ServeError ? reason : new ServeError('CLIENT_CLOSED');
-}
-
 function listFor<T>(map: Map<string, T[]>, key: string): T[] {
   let list = map.get(key);
   if (list === undefined) {
@@ -190,6 +202,10 @@ function listFor<T>(map: Map<string, T[]>, key: string): T[] {
 function settle(delivery: MemoryDelivery, action: () => void): void {
   if (delivery.settled) return;
   delivery.settled = true;
-  delivery.detach();
+  if (--delivery.group.open === 0) delivery.group.detach();
   action();
+}
+
+function removeWhere<T>(list: T[], drop: (item: T) => boolean): void {
+  for (let i = list.length - 1; i >= 0; i--) if (drop(list[i] as T)) list.splice(i, 1);
 }

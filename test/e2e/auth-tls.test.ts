@@ -1,4 +1,4 @@
-// API keys, TLS, gzip bodies and GET / on the real CLI: `serve` with the moderation model,
+// API keys, TLS, gzip bodies (raw and multipart) and GET / on the real CLI: `serve` with the moderation model,
 // and one distributed gateway.
 import { execFile, execFileSync, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
@@ -9,6 +9,8 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodeMultipart, type MultipartField } from '../../src/loadtest/closed-loop.js';
+import type { LoadRequestBody } from '../../src/loadtest/contract.js';
 import { Deployment, predict } from '../helpers/distributed.js';
 import { photo, solidPng } from '../helpers/images.js';
 import { CLI, ROOT, ensureBuilt, freePort, spawnServe, stopProcess, type ServeProcess } from '../helpers/process.js';
@@ -115,6 +117,66 @@ describe('serve with --api-keys-file', () => {
     expect(bad.body.error?.code).toBe('BAD_ENCODING');
     expect((await post(serve.url, jpeg, { ...auth, 'content-encoding': 'br' })).body.error?.code).toBe('UNSUPPORTED_MEDIA_TYPE');
     // Reservations were all given back.
+    const metrics = await (await fetch(`${serve.url}/metrics`)).text();
+    expect(metrics).toMatch(/^swarmserve_held_request_bytes 0$/m);
+  });
+
+  const sendForm = (form: LoadRequestBody, gzip: boolean): Promise<Reply> =>
+    post(serve.url, gzip ? gzipSync(form.body) : Buffer.from(form.body), { authorization: `Bearer ${PLAIN}`, 'content-type': form.contentType, ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+  const image = (name: string): MultipartField => ({ name, filename: 'dog.jpg', contentType: 'image/jpeg', data: jpeg });
+
+  it('a gzip multipart body gets the same answer as the plain one, its text fields honoured', async () => {
+    const form = encodeMultipart([{ name: 'top_k', value: '2' }, image('img_file')]);
+    const plain = await sendForm(form, false);
+    expect(plain.status).toBe(200);
+    expect(plain.body.predictions).toHaveLength(2);
+    const zipped = await sendForm(form, true);
+    expect(zipped.status).toBe(200);
+    expect(zipped.body.predictions).toEqual(plain.body.predictions);
+  });
+
+  it('a bad gzip multipart body gets the code the plain one gets', async () => {
+    const malformed = 'multipart/form-data; boundary=xyz';
+    const cases: Record<string, LoadRequestBody> = {
+      'wrong field': encodeMultipart([image('image')]),
+      'two images': encodeMultipart([image('img_file'), image('img_file')]),
+      'an image and another file': encodeMultipart([image('img_file'), image('other')]),
+      'three files (over the files limit)': encodeMultipart([image('a'), image('b'), image('c')]),
+      'no file': encodeMultipart([{ name: 'model', value: 'moderation' }]),
+      'bad top_k': encodeMultipart([{ name: 'top_k', value: 'many' }, image('img_file')]),
+      'over the fields limit': encodeMultipart([...Array.from({ length: 17 }, (_, i) => ({ name: `f${i}`, value: 'x' })), image('img_file')]),
+      '__proto__ field': encodeMultipart([{ name: '__proto__', value: 'x' }, image('img_file')]),
+      'truncated': { body: Buffer.from('--xyz\r\nContent-Disposition: form-data; name="img_file"; filename="a.jpg"\r\n\r\nabc'), contentType: malformed },
+      'no boundary': { body: encodeMultipart([image('img_file')]).body, contentType: 'multipart/form-data' },
+      'empty body': { body: Buffer.alloc(0), contentType: malformed },
+    };
+    // One after another on keep-alive connections: a body left unread would stall the next.
+    for (const [name, form] of Object.entries(cases)) {
+      const plain = await sendForm(form, false);
+      const zipped = await sendForm(form, true);
+      expect(plain.status, name).toBeGreaterThanOrEqual(400);
+      expect([zipped.status, zipped.body.error?.code], name).toEqual([plain.status, plain.body.error?.code]);
+    }
+    expect((await sendForm(cases['wrong field']!, true)).body.error?.code).toBe('WRONG_FIELD');
+    expect((await sendForm(cases['two images']!, true)).body.error?.code).toBe('TOO_MANY_FILES');
+    expect((await sendForm(cases['no file']!, true)).body.error?.code).toBe('EMPTY_BODY');
+  });
+
+  it('a gzip bomb in a multipart file gets 413 and the next request is served; corrupt gzip multipart 400', async () => {
+    // 50 MB of zeros is ~50 KB on the wire, far under the 10 MiB limit until inflated.
+    const bomb = encodeMultipart([{ name: 'img_file', filename: 'zeros.jpg', contentType: 'image/jpeg', data: Buffer.alloc(50 * 1024 * 1024) }]);
+    const wire = gzipSync(bomb.body);
+    expect(wire.length).toBeLessThan(1024 * 1024);
+    const big = await post(serve.url, wire, { authorization: `Bearer ${PLAIN}`, 'content-type': bomb.contentType, 'content-encoding': 'gzip' });
+    expect(big.status).toBe(413);
+    expect(big.body.error?.code).toBe('PAYLOAD_TOO_LARGE');
+    const form = encodeMultipart([image('img_file')]);
+    expect((await sendForm(form, true)).status).toBe(200);
+    const corrupt = Buffer.from(gzipSync(form.body));
+    corrupt.fill(0x55, 20, 200);
+    const bad = await post(serve.url, corrupt, { authorization: `Bearer ${PLAIN}`, 'content-type': form.contentType, 'content-encoding': 'gzip' });
+    expect(bad.status).toBe(400);
+    expect(bad.body.error?.code).toBe('BAD_ENCODING');
     const metrics = await (await fetch(`${serve.url}/metrics`)).text();
     expect(metrics).toMatch(/^swarmserve_held_request_bytes 0$/m);
   });

@@ -38,6 +38,25 @@ async function receiveN(consumer: JobConsumer, key: string, n: number, ms = 3_00
   return got;
 }
 
+/** Each promise's state after `ms`: 'waiting' (queued, not answered), or its rejection. */
+async function statesAfter(promises: readonly Promise<JobOutcome>[], ms = 300): Promise<Array<'waiting' | 'answered' | ServeError>> {
+  const timeout = new Promise<'waiting'>((r) => setTimeout(() => r('waiting'), ms));
+  return Promise.all(
+    promises.map((p) =>
+      Promise.race([p, timeout]).then(
+        (v) => (v === 'waiting' ? v : 'answered'),
+        (err: unknown) => err as ServeError,
+      ),
+    ),
+  );
+}
+
+function expectQueueFull(err: unknown): void {
+  expect(err).toBeInstanceOf(ServeError);
+  expect((err as ServeError).code).toBe('QUEUE_FULL');
+  expect((err as ServeError).headers['retry-after']).toBe('1');
+}
+
 async function eventually(check: () => boolean, ms = 2_000): Promise<boolean> {
   const until = Date.now() + ms;
   while (!check() && Date.now() < until) await new Promise((r) => setTimeout(r, 10));
@@ -137,6 +156,92 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
           expect(err.headers['retry-after']).toBe('1');
         }
         expect(await producer.depth(`${model}:1`)).toBe(3);
+      }));
+
+    it('submitAll queues N jobs that fit, in order, and answers each its own', () =>
+      withTransport(async (t) => {
+        const [producer, consumer] = [await t.producer(), await t.consumer()];
+        const model = freshModel();
+        const ids = ['a', 'b', 'c', 'd'];
+        const results = producer.submitAll(
+          ids.map((id) => request(model, id)),
+          { bound: 4 },
+        );
+        expect(results).toHaveLength(4);
+        const deliveries = await receiveN(consumer, `${model}:1`, 4);
+        expect(deliveries.map((d) => d.job.requestId)).toEqual(ids);
+        expect(new Set(deliveries.map((d) => d.job.id)).size).toBe(4);
+        // Answered out of order, one of them failed: each promise gets its own outcome.
+        for (const d of [...deliveries].reverse()) await consumer.complete(d, d.job.requestId === 'c' ? { ok: false, error: { code: 'INVALID_IMAGE', message: 'c' } } : answer(d.job.requestId));
+        const outcomes = await Promise.all(results);
+        expect(outcomes.map((o) => (o.ok ? o.predictions[0]?.label : o.error.code))).toEqual(['a', 'b', 'INVALID_IMAGE', 'd']);
+        expect(producer.submitAll([], { bound: 4 })).toEqual([]);
+      }));
+
+    it('submitAll of N jobs that do not fit queues none and rejects all with QUEUE_FULL', () =>
+      withTransport(async (t) => {
+        const producer = await t.producer();
+        const model = freshModel();
+        const key = `${model}:1`;
+        const first = producer.submitAll([request(model, 'x'), request(model, 'y')], { bound: 4 });
+        expect(await statesAfter(first, 200)).toEqual(['waiting', 'waiting']);
+        const refused = await statesAfter(producer.submitAll(['p', 'q', 'r'].map((id) => request(model, id)), { bound: 4 }));
+        expect(refused).toHaveLength(3);
+        for (const err of refused) expectQueueFull(err);
+        expect(await producer.depth(key)).toBe(2);
+        // Exactly the room left still fits.
+        expect(await statesAfter(producer.submitAll([request(model, 'p'), request(model, 'q')], { bound: 4 }))).toEqual(['waiting', 'waiting']);
+        expect(await producer.depth(key)).toBe(4);
+        // More jobs than the bound never fit, even in an empty queue.
+        const empty = freshModel();
+        for (const err of await statesAfter(producer.submitAll(['s', 't', 'u'].map((id) => request(empty, id)), { bound: 2 }))) expectQueueFull(err);
+        expect(await producer.depth(`${empty}:1`)).toBe(0);
+      }));
+
+    it('two submitAll calls racing for room where only one fits: exactly one is queued whole, the other queues nothing', () =>
+      withTransport(async (t) => {
+        const [p1, p2] = [await t.producer(), await t.producer()];
+        for (let round = 0; round < 5; round++) {
+          const model = freshModel();
+          const jobs = (tag: string): JobRequest[] => [0, 1, 2].map((i) => request(model, `${tag}${i}`));
+          const [a, b] = [p1.submitAll(jobs('a'), { bound: 5 }), p2.submitAll(jobs('b'), { bound: 5 })];
+          const [stateA, stateB] = await Promise.all([statesAfter(a), statesAfter(b)]);
+          const whole = [stateA, stateB].filter((states) => states.every((s) => s === 'waiting'));
+          const refused = [stateA, stateB].filter((states) => states.every((s) => s instanceof ServeError && s.code === 'QUEUE_FULL'));
+          expect(whole, `round ${round}: ${JSON.stringify([stateA, stateB])}`).toHaveLength(1);
+          expect(refused).toHaveLength(1);
+          expect(await p1.depth(`${model}:1`)).toBe(3);
+        }
+      }));
+
+    it('aborting a submitAll rejects every job with the abort reason and cancels them all, queued or taken', () =>
+      withTransport(async (t) => {
+        const [producer, consumer] = [await t.producer(), await t.consumer()];
+        const model = freshModel();
+        const key = `${model}:1`;
+        const stop = new AbortController();
+        const results = producer.submitAll(['a', 'b', 'c'].map((id) => request(model, id)), { bound: 10, signal: stop.signal });
+        const [taken] = await receiveN(consumer, key, 1);
+        expect(taken?.job.requestId).toBe('a');
+        stop.abort(new ServeError('DEADLINE_EXCEEDED'));
+        for (const result of results) await expect(result).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+        expect(await eventually(() => taken!.isCancelled())).toBe(true);
+        expect(await consumer.receive(key, 4, 200)).toEqual([]);
+        expect(await producer.depth(key)).toBe(0);
+        await consumer.complete(taken!, { ok: false, error: { code: 'DEADLINE_EXCEEDED', message: 'gone' } });
+        // A signal already aborted queues nothing.
+        for (const result of producer.submitAll([request(model, 'late')], { bound: 10, signal: stop.signal })) await expect(result).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+        expect(await producer.depth(key)).toBe(0);
+      }));
+
+    it('submitAll refuses jobs of several queues, queueing none', () =>
+      withTransport(async (t) => {
+        const producer = await t.producer();
+        const model = freshModel();
+        const results = producer.submitAll([request(model, 'a'), request(model, 'b', { version: '2' })], { bound: 10 });
+        for (const result of results) await expect(result).rejects.toMatchObject({ code: 'INTERNAL' });
+        expect(await producer.depth(`${model}:1`)).toBe(0);
+        expect(await producer.depth(`${model}:2`)).toBe(0);
       }));
 
     it('receive returns at most maxItems, and [] after waiting when empty', () =>

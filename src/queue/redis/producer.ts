@@ -1,5 +1,6 @@
-// Gateway side of the Redis Streams transport. Each job goes to its model version's
-// stream through one Lua script that checks the bound first; the answer comes back on
+// Gateway side of the Redis Streams transport. The jobs of a submitAll go to their model
+// version's stream through one Lua script that checks the bound for all of them first
+// (submit is submitAll of one); each job's answer comes back on
 // this gateway's own reply stream. The gateway keeps every waiting job's request (bytes
 // included) until it is answered, so a Redis that restarts empty costs a re-enqueue,
 // never a request left hanging until its deadline.
@@ -8,9 +9,10 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { ServeError } from '../../common/errors.js';
 import type { ProducerStats } from '../../gateway/metrics.js';
-import { queueKey, type JobOutcome, type JobProducer, type JobRequest, type SubmitOptions } from '../contract.js';
+import { abortError, queueFull, queueOf, refuseAll } from '../admission.js';
+import type { JobOutcome, JobProducer, JobRequest, SubmitOptions } from '../contract.js';
 import { GROUP, RedisKeys } from './keys.js';
-import { RedisLink, fieldMap, redisError, str, streamEntries, unavailable } from './link.js';
+import { RedisLink, fieldMap, redisError, str, streamEntries, unavailable, type RedisArg } from './link.js';
 import { decodeReply, encodeJob } from './messages.js';
 import type { RedisProducerOptions } from './options.js';
 import { CANCEL, DEPTH, ENQUEUE } from './scripts.js';
@@ -19,17 +21,25 @@ import { CANCEL, DEPTH, ENQUEUE } from './scripts.js';
 const REPLY_BLOCK_MS = 1_000;
 const REPLY_BATCH = 512;
 
+/** The jobs of one submitAll: enqueued together (again together after a Redis restart), one abort listener. */
+interface Group {
+  key: string;
+  stream: string;
+  bound: number;
+  /** Jobs not yet settled; the abort listener goes with the last. */
+  open: number;
+  detach: () => void;
+}
+
 interface Waiter {
   jobId: string;
   request: JobRequest;
-  stream: string;
-  bound: number;
+  group: Group;
   /** performance.now() by which the job must be answered. */
   expiresAt: number;
   entryId: string | undefined;
   resolve: (outcome: JobOutcome) => void;
   reject: (err: ServeError) => void;
-  detach: () => void;
 }
 
 export class RedisProducer implements JobProducer {
@@ -72,34 +82,40 @@ export class RedisProducer implements JobProducer {
   }
 
   submit(request: JobRequest, options: SubmitOptions): Promise<JobOutcome> {
-    if (this.closed) return Promise.reject(new ServeError('SHUTTING_DOWN'));
-    if (!this.main.isReady) return Promise.reject(unavailable());
+    return this.submitAll([request], options)[0] as Promise<JobOutcome>;
+  }
+
+  submitAll(requests: readonly JobRequest[], options: SubmitOptions): Promise<JobOutcome>[] {
+    if (requests.length === 0) return [];
+    if (this.closed) return refuseAll(requests, new ServeError('SHUTTING_DOWN'));
+    if (!this.main.isReady) return refuseAll(requests, unavailable());
     const { signal } = options;
-    if (signal?.aborted === true) return Promise.reject(abortError(signal));
-    const jobId = randomUUID();
-    const stream = this.keys.jobs(queueKey(request.model, request.version));
-    return new Promise<JobOutcome>((resolve, reject) => {
-      const onAbort = (): void => {
-        if (!this.waiters.delete(jobId)) return;
-        waiter.detach();
-        reject(abortError(signal));
+    if (signal?.aborted === true) return refuseAll(requests, abortError(signal));
+    const key = queueOf(requests);
+    if (key instanceof ServeError) return refuseAll(requests, key);
+    const onAbort = (): void => {
+      for (const waiter of waiters) {
+        if (!this.settle(waiter)) continue;
+        waiter.reject(abortError(signal));
         this.cancel(waiter);
-      };
-      const waiter: Waiter = {
-        jobId,
-        request,
-        stream,
-        bound: options.bound,
-        expiresAt: performance.now() + request.timeoutMs,
-        entryId: undefined,
-        resolve,
-        reject,
-        detach: () => signal?.removeEventListener('abort', onAbort),
-      };
-      this.waiters.set(jobId, waiter);
-      signal?.addEventListener('abort', onAbort, { once: true });
-      this.enqueue(waiter).catch((err: unknown) => this.fail(waiter, err instanceof ServeError ? err : new ServeError('INTERNAL', undefined, { cause: err })));
+      }
+    };
+    const group: Group = { key, stream: this.keys.jobs(key), bound: options.bound, open: requests.length, detach: () => signal?.removeEventListener('abort', onAbort) };
+    const waiters: Waiter[] = [];
+    // The executor runs at once: `waiters` is complete when map returns.
+    const outcomes = requests.map(
+      (request) =>
+        new Promise<JobOutcome>((resolve, reject) => {
+          waiters.push({ jobId: randomUUID(), request, group, expiresAt: performance.now() + request.timeoutMs, entryId: undefined, resolve, reject });
+        }),
+    );
+    for (const waiter of waiters) this.waiters.set(waiter.jobId, waiter);
+    signal?.addEventListener('abort', onAbort, { once: true });
+    this.enqueue(waiters).catch((err: unknown) => {
+      const error = err instanceof ServeError ? err : new ServeError('INTERNAL', undefined, { cause: err });
+      for (const waiter of waiters) this.fail(waiter, error);
     });
+    return outcomes;
   }
 
   async depth(key: string): Promise<number> {
@@ -120,34 +136,44 @@ export class RedisProducer implements JobProducer {
     await this.main.close();
   }
 
-  /** Adds the job to its stream, or rejects with QUEUE_FULL / QUEUE_UNAVAILABLE. */
-  private async enqueue(waiter: Waiter): Promise<void> {
-    const remaining = waiter.expiresAt - performance.now();
+  /** Adds the jobs of one group to their stream, all or none; throws QUEUE_FULL / QUEUE_UNAVAILABLE. */
+  private async enqueue(waiters: readonly Waiter[]): Promise<void> {
+    const { key, stream, bound } = (waiters[0] as Waiter).group;
+    const args: RedisArg[] = [String(bound), GROUP, String(waiters.length)];
+    const now = performance.now();
+    for (const waiter of waiters) {
+      const fields = encodeJob(waiter.jobId, this.replyKey, waiter.request, waiter.expiresAt - now);
+      args.push(String(fields.length), ...fields);
+    }
     let result: unknown;
     try {
-      result = await this.main.eval(ENQUEUE, [waiter.stream], [String(waiter.bound), GROUP, ...encodeJob(waiter.jobId, this.replyKey, waiter.request, remaining)]);
+      result = await this.main.eval(ENQUEUE, [stream], args);
     } catch (err) {
       throw redisError(err);
     }
-    const [accepted, value] = result as [number, unknown];
-    if (accepted !== 1) {
-      const key = queueKey(waiter.request.model, waiter.request.version);
-      throw new ServeError('QUEUE_FULL', `The queue of ${key} holds ${str(value)} waiting jobs (bound ${waiter.bound}); retry later.`, { headers: { 'retry-after': '1' } });
-    }
-    waiter.entryId = str(value);
-    // Cancelled while the script ran: take it back out.
-    if (!this.waiters.has(waiter.jobId)) this.cancel(waiter);
+    const [accepted, ...values] = result as [number, ...unknown[]];
+    if (accepted !== 1) throw queueFull(key, Number(str(values[0])), bound, waiters.length);
+    waiters.forEach((waiter, i) => {
+      waiter.entryId = str(values[i]);
+      // Cancelled while the script ran: take it back out.
+      if (!this.waiters.has(waiter.jobId)) this.cancel(waiter);
+    });
+  }
+
+  /** Forgets a waiting job (false if it was already settled); the last of its group removes the abort listener. */
+  private settle(waiter: Waiter): boolean {
+    if (!this.waiters.delete(waiter.jobId)) return false;
+    if (--waiter.group.open === 0) waiter.group.detach();
+    return true;
   }
 
   private fail(waiter: Waiter, err: ServeError): void {
-    if (!this.waiters.delete(waiter.jobId)) return;
-    waiter.detach();
-    waiter.reject(err);
+    if (this.settle(waiter)) waiter.reject(err);
   }
 
   /** Drops a job no worker has taken yet and tells the workers not to start it. Best effort. */
   private cancel(waiter: Waiter): void {
-    this.main.eval(CANCEL, [waiter.stream], [waiter.entryId ?? '', this.keys.cancelChannel, waiter.jobId, GROUP]).catch(() => undefined);
+    this.main.eval(CANCEL, [waiter.group.stream], [waiter.entryId ?? '', this.keys.cancelChannel, waiter.jobId, GROUP]).catch(() => undefined);
   }
 
   private async readReplies(): Promise<void> {
@@ -166,12 +192,10 @@ export class RedisProducer implements JobProducer {
         this.lastReplyId = id;
         const { jobId, outcome } = decodeReply(fieldMap(fields));
         const waiter = this.waiters.get(jobId);
-        if (waiter === undefined) {
+        if (waiter === undefined || !this.settle(waiter)) {
           this.counters.lateReplies++;
           continue;
         }
-        this.waiters.delete(jobId);
-        waiter.detach();
         waiter.resolve(outcome);
       }
       this.main.send(['XDEL', this.replyKey, ...entries.map(([id]) => id)]).catch(() => undefined);
@@ -204,7 +228,7 @@ export class RedisProducer implements JobProducer {
       waiting.map((w) =>
         w.entryId === undefined
           ? Promise.resolve(true)
-          : this.main.send(['XRANGE', w.stream, w.entryId, w.entryId]).then(
+          : this.main.send(['XRANGE', w.group.stream, w.entryId, w.entryId]).then(
               (r) => Array.isArray(r) && r.length > 0,
               () => false,
             ),
@@ -213,22 +237,25 @@ export class RedisProducer implements JobProducer {
     const lost = waiting.filter((w, i) => present[i] !== true && this.waiters.has(w.jobId));
     if (lost.length > 0) this.options.logger.warn({ lost: lost.length, waiting: waiting.length }, 'Redis restarted and lost queued jobs; enqueueing them again');
     else this.options.logger.info({ waiting: waiting.length }, 'Redis restarted; no job this gateway waits for was lost');
+    // Each group's lost jobs go back together, all or nothing, as at submit.
+    const groups = new Map<Group, Waiter[]>();
+    for (const waiter of lost) {
+      const members = groups.get(waiter.group);
+      if (members === undefined) groups.set(waiter.group, [waiter]);
+      else members.push(waiter);
+    }
     await Promise.all(
-      lost.map(async (waiter) => {
+      [...groups.values()].map(async (waiters) => {
         try {
-          waiter.entryId = undefined;
-          await this.enqueue(waiter);
-          this.counters.reenqueued++;
+          for (const waiter of waiters) waiter.entryId = undefined;
+          await this.enqueue(waiters);
+          this.counters.reenqueued += waiters.length;
         } catch (err) {
-          this.counters.lostOnRestart++;
-          this.fail(waiter, err instanceof ServeError && err.code === 'QUEUE_FULL' ? err : unavailable());
+          this.counters.lostOnRestart += waiters.length;
+          const error = err instanceof ServeError && err.code === 'QUEUE_FULL' ? err : unavailable();
+          for (const waiter of waiters) this.fail(waiter, error);
         }
       }),
     );
   }
-}
-
-function abortError(signal: AbortSignal | undefined): ServeError {
-  const reason: unknown = signal?.reason;
-  return reason instanceof ServeError ? reason : new ServeError('CLIENT_CLOSED');
 }

@@ -232,23 +232,26 @@ describe('Redis transport', () => {
     await own.stop();
   });
 
-  it('re-enqueues the jobs it waits for when Redis comes back empty', async () => {
+  it('re-enqueues the jobs it waits for when Redis comes back empty (those of one submitAll together)', async () => {
     const own = track(await RedisServer.start());
     const connection = { url: own.url, prefix: 'restart', logger };
     const producer = track(await RedisProducer.create(connection));
-    const waiting = [producer.submit(request('m', 'a'), { bound: 10 }), producer.submit(request('m', 'b'), { bound: 10 })];
+    const waiting = [producer.submit(request('m', 'a'), { bound: 10 }), ...producer.submitAll(['b', 'c', 'd'].map((id) => request('m', id)), { bound: 10 })];
     await new Promise((r) => setTimeout(r, 100));
     await own.restartEmpty();
     const back = Date.now();
-    while (producer.stats().reenqueued < 2 && Date.now() - back < 3_000) await new Promise((r) => setTimeout(r, 20));
-    expect(producer.stats().reenqueued).toBe(2);
+    while (producer.stats().reenqueued < 4 && Date.now() - back < 3_000) await new Promise((r) => setTimeout(r, 20));
+    expect(producer.stats().reenqueued).toBe(4);
     expect(Date.now() - back).toBeLessThan(1_500);
     const consumer = track(await RedisConsumer.create({ ...connection, reclaimIdleMs: 1_000, maxDeliveries: 3 }));
     const got = [];
-    while (got.length < 2 && Date.now() - back < 5_000) got.push(...(await consumer.receive('m:1', 2, 200)));
-    expect(got.map((d) => d.job.requestId).sort()).toEqual(['a', 'b']);
+    while (got.length < 4 && Date.now() - back < 5_000) got.push(...(await consumer.receive('m:1', 4, 200)));
+    const order = got.map((d) => d.job.requestId);
+    expect([...order].sort()).toEqual(['a', 'b', 'c', 'd']);
+    // One script added the group again: adjacent, in order.
+    expect(order.join('')).toMatch(/bcd/);
     for (const d of got) await consumer.complete(d, ok);
-    await expect(Promise.all(waiting)).resolves.toHaveLength(2);
+    await expect(Promise.all(waiting)).resolves.toHaveLength(4);
     await consumer.close();
     await producer.close();
     await own.stop();

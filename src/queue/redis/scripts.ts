@@ -2,10 +2,13 @@
 import { luaScript } from './link.js';
 
 /**
- * Enqueue with backpressure. KEYS[1] job stream; ARGV[1] bound (jobs waiting, i.e. not yet
- * taken by a worker), ARGV[2] group, ARGV[3..] the entry's fields. Creates the stream and
- * its consumer group when missing (first use, or a Redis that restarted empty).
- * Returns {1, entryId} or {0, waiting}. No MAXLEN: trimming would silently drop jobs.
+ * Enqueue jobs with backpressure, all or nothing. KEYS[1] job stream; ARGV[1] bound (jobs
+ * waiting, i.e. not yet taken by a worker), ARGV[2] group, ARGV[3] number of jobs N, then
+ * per job its field count and its fields. Creates the stream and its consumer group when
+ * missing (first use, or a Redis that restarted empty). Returns {1, entryId…} when all N
+ * fit (waiting + N <= bound), or {0, waiting} having added none. All or nothing under
+ * maxmemory too: Redis refuses a script with OOM only before its first write. No MAXLEN:
+ * trimming would silently drop jobs.
  */
 export const ENQUEUE = luaScript(`
 local stream, group = KEYS[1], ARGV[2]
@@ -19,8 +22,15 @@ if not ok then
 end
 local waiting = redis.call('XLEN', stream) - summary[1]
 if waiting < 0 then waiting = 0 end
-if waiting >= tonumber(ARGV[1]) then return {0, waiting} end
-return {1, redis.call('XADD', stream, '*', unpack(ARGV, 3))}
+local n = tonumber(ARGV[3])
+if waiting + n > tonumber(ARGV[1]) then return {0, waiting} end
+local ids, at = {1}, 4
+for i = 1, n do
+  local count = tonumber(ARGV[at])
+  ids[i + 1] = redis.call('XADD', stream, '*', unpack(ARGV, at + 1, at + count))
+  at = at + count + 1
+end
+return ids
 `);
 
 /** Jobs waiting in a stream (not yet taken). KEYS[1] job stream; ARGV[1] group. */
