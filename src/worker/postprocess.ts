@@ -15,15 +15,57 @@ export function softmax(values: Float32Array, start = 0, length = values.length 
   return out;
 }
 
-/** The k highest scores with their labels, highest first. */
-export function topK(scores: ArrayLike<number>, labels: readonly string[], k: number): Prediction[] {
-  const order = Array.from({ length: scores.length }, (_, i) => i).sort((a, b) => (scores[b] as number) - (scores[a] as number));
-  return order.slice(0, k).map((i) => ({ label: labels[i] ?? `class_${i}`, probability: scores[i] as number }));
+/**
+ * Offsets (from `start`) of the k largest of `values[start, start+length)`, highest first; ties
+ * keep the lower offset first, as a stable sort would. One pass and a k-long list: this runs for
+ * every answered image, and sorting all the classes (1,000 for ImageNet) through a comparator
+ * boxed a double per comparison — most of the server's garbage.
+ */
+export function topIndices(values: ArrayLike<number>, k: number, start = 0, length = values.length - start): number[] {
+  const keep = Math.min(Math.max(0, Math.floor(k)), length);
+  const top: number[] = [];
+  if (keep === 0) return top;
+  for (let i = 0; i < length; i++) {
+    const value = values[start + i] as number;
+    if (top.length === keep) {
+      // Not above the smallest kept (or NaN): cannot enter.
+      if (!(value > (values[start + (top[keep - 1] as number)] as number))) continue;
+      top.pop();
+    }
+    // Shifted in after every kept value it does not beat, so equal values stay in index order.
+    let at = top.length;
+    top.push(i);
+    for (; at > 0 && value > (values[start + (top[at - 1] as number)] as number); at--) top[at] = top[at - 1] as number;
+    top[at] = i;
+  }
+  return top;
 }
 
-/** Post-processes row `row` of a batch output as the model config says. */
+/** The k highest scores with their labels, highest first. */
+export function topK(scores: ArrayLike<number>, labels: readonly string[], k: number): Prediction[] {
+  return topIndices(scores, k).map((i) => ({ label: labels[i] ?? `class_${i}`, probability: scores[i] as number }));
+}
+
+/**
+ * Post-processes row `row` of a batch output as the model config says. Softmax keeps the order,
+ * so the top k are picked on the raw row and only their probabilities computed: no per-row array.
+ */
 export function predictionsForRow(output: Float32Array, row: number, width: number, labels: readonly string[], applySoftmax: boolean, k: number): Prediction[] {
   const start = row * width;
-  const scores = applySoftmax ? softmax(output, start, width) : output.subarray(start, start + width);
-  return topK(scores, labels, k);
+  const top = topIndices(output, k, start, width);
+  if (!applySoftmax) return top.map((i) => ({ label: labels[i] ?? `class_${i}`, probability: output[start + i] as number }));
+  const { max, sum } = expSum(output, start, width);
+  return top.map((i) => ({ label: labels[i] ?? `class_${i}`, probability: Math.exp((output[start + i] as number) - max) / sum }));
+}
+
+/**
+ * The row's maximum and Σ exp(x − max), in a function of their own: loop variables captured by
+ * a closure live in a heap context, where every update allocates a boxed double.
+ */
+function expSum(values: Float32Array, start: number, length: number): { max: number; sum: number } {
+  let max = -Infinity;
+  for (let i = 0; i < length; i++) max = Math.max(max, values[start + i] as number);
+  let sum = 0;
+  for (let i = 0; i < length; i++) sum += Math.exp((values[start + i] as number) - max);
+  return { max, sum };
 }
