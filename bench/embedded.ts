@@ -323,7 +323,7 @@ async function servedRun(attempt: number, entry: ModelEntry, version: string, ma
     const errors = report.errors > 0 ? `, ${report.errors} ERRORS ${JSON.stringify(report.statusCounts)}` : '';
     progress(
       `${load.id}: done in ${((performance.now() - started) / 1000).toFixed(1)}s — ${report.throughputRps} req/s, p50 ${report.latencyMs.p50} ms${errors}` +
-        (stats === undefined ? '' : ` (mean batch ${stats.meanBatchSize}, run ${stats.meanInferenceMs} ms, session busy ${pct(stats.inferenceBusyFraction)})`) +
+        (stats === undefined ? '' : ` (mean batch ${stats.meanBatchSize}, run ${stats.meanInferenceMs} ms, session busy ${pct(stats.inferenceBusyFraction)}, ${stats.majorGcs} full GCs, GC pause ${stats.gcPauseMsPerRequest} ms/request)`) +
         cpuNote(record.cpu),
     );
   } catch (err) {
@@ -480,7 +480,7 @@ function round3(value: number): number {
 }
 
 function emptyStats(): ServerWindowStats {
-  return { batches: 0, meanBatchSize: 0, batchSizeBuckets: {}, meanInferenceMs: 0, inferenceBusyFraction: 0, eventLoopLagMinMs: 0, eventLoopLagP99Ms: 0, eventLoopLagMaxMs: 0, requestsByStatus: {} };
+  return { batches: 0, meanBatchSize: 0, batchSizeBuckets: {}, meanInferenceMs: 0, inferenceBusyFraction: 0, eventLoopLagMinMs: 0, eventLoopLagP99Ms: 0, eventLoopLagMaxMs: 0, requestsByStatus: {}, majorGcs: 0, gcPauseMsPerRequest: 0 };
 }
 
 // ---- report ------------------------------------------------------------------------------
@@ -572,7 +572,7 @@ function latencyTable(): string {
 
 function diagnosticsTable(): string {
   const rows = pipelineRuns().map((r) => {
-    if (r.error !== undefined) return [runLabel(r), 'error', '', '', '', '', '', ''];
+    if (r.error !== undefined) return [runLabel(r), 'error', '', '', '', '', '', '', ''];
     const c = r.cpu;
     const own = c === undefined ? '?' : r.side === 'served' ? `server ${c.processCores.server ?? '?'} + loadgen ${c.processCores.loadgen ?? '?'}` : `raw ${c.processCores.raw ?? '?'}`;
     const machine = c === undefined ? '?' : `${c.machineCores} (${pct(c.machineBusyFraction)})`;
@@ -580,12 +580,12 @@ function diagnosticsTable(): string {
     if (r.side === 'served') {
       const s = r.server;
       const buckets = s === undefined ? '' : Object.entries(s.batchSizeBuckets).map(([k, v]) => `${k}:${v}`).join(' ');
-      return [runLabel(r), own, other, machine, s === undefined ? '?' : `${s.meanBatchSize} [${buckets}]`, s === undefined ? '?' : `${s.meanInferenceMs}`, s === undefined ? '?' : pct(s.inferenceBusyFraction), s === undefined ? '?' : `${s.eventLoopLagMinMs}/${s.eventLoopLagP99Ms}/${s.eventLoopLagMaxMs}`];
+      return [runLabel(r), own, other, machine, s === undefined ? '?' : `${s.meanBatchSize} [${buckets}]`, s === undefined ? '?' : `${s.meanInferenceMs}`, s === undefined ? '?' : pct(s.inferenceBusyFraction), s === undefined ? '?' : `${s.eventLoopLagMinMs}/${s.eventLoopLagP99Ms}/${s.eventLoopLagMaxMs}`, s === undefined ? '?' : `${s.majorGcs} / ${s.gcPauseMsPerRequest}`];
     }
     const raw = r.raw;
-    return [runLabel(r), own, other, machine, raw === undefined ? '?' : String(raw.batchSize), raw === undefined ? '?' : `${raw.inferenceMs.mean}`, raw === undefined ? '?' : pct(raw.inferenceBusyFraction), '—'];
+    return [runLabel(r), own, other, machine, raw === undefined ? '?' : String(raw.batchSize), raw === undefined ? '?' : `${raw.inferenceMs.mean}`, raw === undefined ? '?' : pct(raw.inferenceBusyFraction), '—', '—'];
   });
-  return markdownTable(['run', 'CPU cores (own processes)', 'CPU other', 'machine busy cores', 'mean batch [sizes:runs]', 'run ms (mean)', 'session busy', 'ev-loop lag min/p99/max ms'], rows);
+  return markdownTable(['run', 'CPU cores (own processes)', 'CPU other', 'machine busy cores', 'mean batch [sizes:runs]', 'run ms (mean)', 'session busy', 'ev-loop lag min/p99/max ms', 'full GCs / GC pause ms per request'], rows);
 }
 
 /** OIP / predict throughput (≥ OIP_MIN_RATIO) and answers other than 200 (none allowed). */

@@ -85,6 +85,10 @@ export interface ServerWindowStats {
   eventLoopLagMaxMs: number;
   /** Requests counted by the server in the window, by HTTP status. */
   requestsByStatus: Record<string, number>;
+  /** Full (mark-compact) collections of the server's main thread in the window (nodejs_gc_duration_seconds, kind major). */
+  majorGcs: number;
+  /** Main-thread pause of all collections in the window, ms per request answered. */
+  gcPauseMsPerRequest: number;
 }
 
 /** What the server did between two scrapes (`after` must be scraped after `before`). */
@@ -110,6 +114,8 @@ export function windowStats(before: readonly Series[], after: readonly Series[],
     if (n > 0) requestsByStatus[status] = n;
   }
   const r = (v: number, d = 100): number => Math.round(v * d) / d;
+  const answered = Object.values(requestsByStatus).reduce((a, b) => a + b, 0);
+  const gcPauseS = delta('nodejs_gc_duration_seconds_sum');
   return {
     batches,
     meanBatchSize: batches > 0 ? r(images / batches) : 0,
@@ -120,5 +126,7 @@ export function windowStats(before: readonly Series[], after: readonly Series[],
     eventLoopLagP99Ms: r(pick(after, 'nodejs_eventloop_lag_p99_seconds') * 1000),
     eventLoopLagMaxMs: r(pick(after, 'nodejs_eventloop_lag_max_seconds') * 1000),
     requestsByStatus,
+    majorGcs: delta('nodejs_gc_duration_seconds_count', { kind: 'major' }),
+    gcPauseMsPerRequest: answered > 0 ? r((gcPauseS * 1000) / answered, 1000) : 0,
   };
 }

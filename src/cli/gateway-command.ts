@@ -5,10 +5,12 @@ import { addOptions, cliFlags } from '../config/options.js';
 import { redactRedisUrl } from '../config/redis-options.js';
 import { GatewayNode } from '../gateway/gateway-node.js';
 import { drainOnSignals, reloadKeysOnSighup } from './signals.js';
+import { tuneServerHeap } from '../common/gc-tuning.js';
 
 export function registerGatewayCommand(program: Command): void {
   const gateway = program.command('gateway').description('distributed mode: the HTTP gateway, sending jobs to workers through Redis (loads no model)');
   addOptions(gateway, GATEWAY_OPTIONS).action(async () => {
+    tuneServerHeap();
     const config = await resolveGatewayConfig(cliFlags(gateway));
     const logger = createLogger(config.logLevel, 'swarmserve-gateway');
     const node = await GatewayNode.create(config, logger);

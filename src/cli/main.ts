@@ -2,7 +2,6 @@
 // The swarmserve command line.
 import { Command } from 'commander';
 import { packageVersion } from '../config/paths.js';
-import { registerHealthCommand } from './health-command.js';
 import { runCli } from './run.js';
 
 const program = new Command('swarmserve')
@@ -26,7 +25,7 @@ const commands: Record<string, () => Promise<Register>> = {
   models: () => import('./models-commands.js').then((m) => m.registerModelsCommands),
   predict: () => import('./predict-command.js').then((m) => m.registerPredictCommand),
   plan: () => import('./plan-command.js').then((m) => m.registerPlanCommand),
-  health: () => Promise.resolve(registerHealthCommand),
+  health: () => import('./health-command.js').then((m) => m.registerHealthCommand),
   load: () => import('./load-command.js').then((m) => m.registerLoadCommand),
   experiment: () => import('./experiment-command.js').then((m) => m.registerExperimentCommand),
 };

@@ -5,10 +5,12 @@ import { redactRedisUrl } from '../config/redis-options.js';
 import { WORKER_OPTIONS, resolveWorkerConfig } from '../config/worker-config.js';
 import { WorkerNode } from '../worker/worker-node.js';
 import { drainOnSignals } from './signals.js';
+import { tuneServerHeap } from '../common/gc-tuning.js';
 
 export function registerWorkerCommand(program: Command): void {
   const worker = program.command('worker').description('distributed mode: a model-server replica, running batches of the jobs it takes from Redis');
   addOptions(worker, WORKER_OPTIONS).action(async () => {
+    tuneServerHeap();
     const config = await resolveWorkerConfig(cliFlags(worker));
     const logger = createLogger(config.logLevel, 'swarmserve-worker');
     const node = await WorkerNode.create(config, logger);

@@ -97,4 +97,4 @@ export function redisConnection(config: RedisOptionValues & RedisSecret, logger:
   return { url: config.redis, prefix: config.redisPrefix, logger, ...(config.redisPassword === undefined ? {} : { password: config.redisPassword }) };
 }
 
-export { redactRedisUrl } from '../queue/redis/link.js';
+export { redactRedisUrl } from '../queue/redis/options.js';

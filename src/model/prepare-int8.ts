@@ -8,9 +8,6 @@ import { basename, join } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import { packageRoot } from '../config/paths.js';
 import { listImageFiles } from './image-files.js';
-import { photoSource } from './quantize/calibrate.js';
-import { loadModel, saveModel } from './quantize/onnx-model.js';
-import { DEFAULT_QUANTIZE_OPTIONS, quantizeModel } from './quantize/quantize.js';
 import { loadModel as loadEntry, MODEL_FILE } from './repository/repository.js';
 
 export const INT8_VERSION = '2';
@@ -76,6 +73,13 @@ export async function prepareInt8(modelDir: string, name: string, photosDir: str
   const stamp = `${INT8_GENERATOR} ${fp32Stamp} ${await calibrationDigest(dirs)}`;
   if (existsSync(out) && current === stamp && !force) return { model: name, state: 'current', path: out };
   const started = performance.now();
+  // The quantizer (onnx-proto, protobufjs…) is loaded only to build: a server that finds its
+  // version 2 current keeps none of it on its heap.
+  const [{ photoSource }, { loadModel, saveModel }, { DEFAULT_QUANTIZE_OPTIONS, quantizeModel }] = await Promise.all([
+    import('./quantize/calibrate.js'),
+    import('./quantize/onnx-model.js'),
+    import('./quantize/quantize.js'),
+  ]);
   const entry = await loadEntry(name, modelDir);
   const source = await photoSource(dirs, entry.config.preprocess);
   logger.info({ model: name }, `quantizing ${name} version ${FP32_VERSION} to INT8 version ${INT8_VERSION} on ${source.count} calibration samples from ${photosDir}…`);

@@ -6,8 +6,6 @@ import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import { bundledModelsDir } from '../config/paths.js';
-import { buildResnet50ToFile } from './build/resnet50.js';
-import { importTfjsToFile } from './import/tfjs-layers.js';
 import { MODEL_FILE } from './repository/repository.js';
 import { defaultPhotosDir, FP32_VERSION, INT8_VERSION, prepareInt8, type Int8Outcome } from './prepare-int8.js';
 
@@ -36,14 +34,14 @@ export const BUNDLED_MODELS: readonly BundledModel[] = [
     version: '1',
     generator: 'import-tfjs/2',
     describe: 'import the nsfwjs MobileNetV2 (TF.js layers) into ONNX',
-    generate: (out) => importTfjsToFile(nsfwjsModelDir(), out),
+    generate: async (out) => (await import('./import/tfjs-layers.js')).importTfjsToFile(nsfwjsModelDir(), out),
   },
   {
     name: 'resnet50',
     version: '1',
     generator: 'resnet50/2',
     describe: 'build ResNet50 v1.5 with deterministic random weights',
-    generate: (out) => buildResnet50ToFile(out),
+    generate: async (out) => (await import('./build/resnet50.js')).buildResnet50ToFile(out),
   },
 ];
 

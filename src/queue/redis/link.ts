@@ -5,7 +5,7 @@
 import { createHash } from 'node:crypto';
 import { RESP_TYPES, createClient } from 'redis';
 import { ServeError } from '../../common/errors.js';
-import type { RedisConnectionOptions } from './options.js';
+import { redactRedisUrl, type RedisConnectionOptions } from './options.js';
 
 export type RedisArg = string | Buffer;
 
@@ -47,16 +47,6 @@ function makeClient(options: RedisConnectionOptions, name: string, state: { conn
 
 type Client = ReturnType<typeof makeClient>;
 
-/** The URL with its password masked, for logs and messages. */
-export function redactRedisUrl(text: string): string {
-  try {
-    const url = new URL(text);
-    if (url.password !== '') url.password = '***';
-    return url.toString();
-  } catch {
-    return '(invalid URL)';
-  }
-}
 
 export class RedisLink {
   private failing = false;

@@ -41,3 +41,14 @@ export const REDIS_DEFAULTS = {
   heartbeatIntervalMs: 2_000,
   heartbeatExpiryMs: 10_000,
 } as const;
+
+/** The URL with its password masked, for logs and messages. */
+export function redactRedisUrl(text: string): string {
+  try {
+    const url = new URL(text);
+    if (url.password !== '') url.password = '***';
+    return url.toString();
+  } catch {
+    return '(invalid URL)';
+  }
+}
