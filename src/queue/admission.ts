@@ -5,6 +5,8 @@ import { queueKey, type JobOutcome, type JobRequest } from './contract.js';
 
 /** The queue key all `requests` share; a ServeError when they name several (the bound is per queue). */
 export function queueOf(requests: readonly JobRequest[]): string | ServeError {
+  // One job (every /predict): no set to build.
+  if (requests.length === 1) return queueKey((requests[0] as JobRequest).model, (requests[0] as JobRequest).version);
   const keys = new Set(requests.map((r) => queueKey(r.model, r.version)));
   if (keys.size === 1) return [...keys][0] as string;
   return new ServeError('INTERNAL', `submitAll takes the jobs of one queue; these name ${[...keys].join(', ')}`);

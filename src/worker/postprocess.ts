@@ -43,7 +43,11 @@ export function topIndices(values: ArrayLike<number>, k: number, start = 0, leng
 
 /** The k highest scores with their labels, highest first. */
 export function topK(scores: ArrayLike<number>, labels: readonly string[], k: number): Prediction[] {
-  return topIndices(scores, k).map((i) => ({ label: labels[i] ?? `class_${i}`, probability: scores[i] as number }));
+  return topIndices(scores, k).map((i) => prediction(labels, i, scores[i] as number));
+}
+
+function prediction(labels: readonly string[], index: number, probability: number): Prediction {
+  return { label: labels[index] ?? `class_${index}`, probability };
 }
 
 /**
@@ -53,9 +57,9 @@ export function topK(scores: ArrayLike<number>, labels: readonly string[], k: nu
 export function predictionsForRow(output: Float32Array, row: number, width: number, labels: readonly string[], applySoftmax: boolean, k: number): Prediction[] {
   const start = row * width;
   const top = topIndices(output, k, start, width);
-  if (!applySoftmax) return top.map((i) => ({ label: labels[i] ?? `class_${i}`, probability: output[start + i] as number }));
+  if (!applySoftmax) return top.map((i) => prediction(labels, i, output[start + i] as number));
   const { max, sum } = expSum(output, start, width);
-  return top.map((i) => ({ label: labels[i] ?? `class_${i}`, probability: Math.exp((output[start + i] as number) - max) / sum }));
+  return top.map((i) => prediction(labels, i, Math.exp((output[start + i] as number) - max) / sum));
 }
 
 /**

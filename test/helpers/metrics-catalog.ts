@@ -2,13 +2,10 @@
 // a PromQL expression reads: the pieces of the docs and dashboard checks.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { parsePrometheus, type Series } from '../../bench/served.js';
 import { ROOT } from './process.js';
 
-export interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+export type Sample = Series;
 
 export interface Exported {
   /** Metric name → type, from the `# TYPE` lines (present before any sample exists). */
@@ -18,18 +15,8 @@ export interface Exported {
 
 export function parseExposition(text: string): Exported {
   const types = new Map<string, string>();
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const type = /^# TYPE (\S+) (\S+)$/.exec(line);
-    if (type !== null) types.set(type[1] as string, type[2] as string);
-    if (line === '' || line.startsWith('#')) continue;
-    const match = /^([a-zA-Z_:][\w:]*)(?:\{(.*)\})?\s+(\S+)/.exec(line);
-    if (match === null) continue;
-    const labels: Record<string, string> = {};
-    for (const m of (match[2] ?? '').matchAll(/(\w+)="((?:[^"\\]|\\.)*)"/g)) labels[m[1] as string] = m[2] as string;
-    samples.push({ name: match[1] as string, labels, value: Number(match[3]) });
-  }
-  return { types, samples };
+  for (const [, name, type] of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) types.set(name as string, type as string);
+  return { types, samples: parsePrometheus(text) };
 }
 
 export async function scrape(url: string): Promise<Exported> {
