@@ -9,7 +9,8 @@ import type { ExperimentOptions, ExperimentSummary } from '../experiment/contrac
 import { textTable } from '../experiment/format.js';
 import { killAll } from '../experiment/processes.js';
 import { DEFAULT_WINDOW_MS, runExperiment } from '../experiment/run-experiment.js';
-import { ArgumentError, parseDuration, parseReplicas, parseWait } from '../experiment/schedule.js';
+import { targetLine } from '../experiment/targets.js';
+import { ArgumentError, MAX_REPLICAS, parseDuration, parseReplicas, parseWait } from '../experiment/schedule.js';
 import { CliError, EXIT_USAGE } from './cli-error.js';
 
 const flag = (fallback: boolean) =>
@@ -53,6 +54,7 @@ export const EXPERIMENT_OPTIONS = {
   step: { flag: '--step <duration>', env: 'SWARMSERVE_EXPERIMENT_STEP', description: 'length of each step, e.g. 60s, 2m', schema: parsed('60s', (t) => parseDuration(t, '--step')) },
   settle: { flag: '--settle <duration>', env: 'SWARMSERVE_EXPERIMENT_SETTLE', description: "start of each step left out of its table row (warm-up, the previous step's backlog)", schema: parsed('15s', (t) => parseDuration(t, '--settle')) },
   window: { flag: '--window <duration>', env: 'SWARMSERVE_EXPERIMENT_WINDOW', description: "sliding window of the chart's response times and requests/s", schema: parsed(`${DEFAULT_WINDOW_MS / 1000}s`, (t) => parseDuration(t, '--window')) },
+  targetRatio: { flag: '--target-ratio <x>', env: 'SWARMSERVE_EXPERIMENT_TARGET_RATIO', description: "req/s the last step is expected to reach as a multiple of step 1's, e.g. 1.3: judged in the report beside the lower-p95 target (a miss does not fail the run)", schema: z.coerce.number().positive().max(MAX_REPLICAS).optional() },
   port: { flag: '--port <port>', env: 'SWARMSERVE_EXPERIMENT_PORT', description: "with --local: the gateway's port on 127.0.0.1 (default: a free one)", schema: z.coerce.number().int().min(0).max(65535).optional() },
   threads: { flag: '--threads <n>', env: 'SWARMSERVE_EXPERIMENT_THREADS', description: 'with --local: intra-op threads per worker (default 1: a worker saturates one core)', schema: z.coerce.number().int().min(1).max(256).optional() },
   models: { flag: '--models <dir>', env: 'SWARMSERVE_MODELS', description: 'with --local: model repository (default: the bundled one)', schema: z.string().min(1).optional() },
@@ -110,6 +112,7 @@ export function experimentOptions(url: string | undefined, o: ExperimentFlags): 
     stepMs: o.step ?? 60_000,
     settleMs: o.settle ?? 15_000,
     windowMs: o.window ?? DEFAULT_WINDOW_MS,
+    ...(o.targetRatio === undefined ? {} : { targetRatio: o.targetRatio }),
     out: o.out ?? defaultOut(),
   };
 }
@@ -124,6 +127,7 @@ function printSummary(summary: ExperimentSummary, json: boolean): void {
   process.stdout.write(
     `\n${textTable(summary.steps)}\n\n` +
       `${t.requests} requests, ${t.failures} failed${kinds.length > 0 ? ` (${kinds.join(', ')})` : ''}, in ${summary.durationS.toFixed(0)} s\n` +
+      summary.targets.map((target) => `${targetLine(target)}\n`).join('') +
       `report   ${summary.files.report}\ntimeline ${summary.files.timeline}\nchart    ${summary.files.chart}\n`,
   );
 }

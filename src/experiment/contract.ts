@@ -18,6 +18,12 @@ export interface Scaler {
   setReplicas(n: number, signal?: AbortSignal): Promise<void>;
   /** Replicas running now. */
   replicas(): Promise<number>;
+  /**
+   * Images each running replica has computed since it started, read from its own metrics
+   * (`swarmserve_batch_size_sum`), keyed by a name for the replica. Optional: a scaler that
+   * cannot reach its replicas' metrics (Swarm publishes only the gateway) has none.
+   */
+  replicaWork?(signal?: AbortSignal): Promise<Record<string, number>>;
   /** Releases what the scaler holds (the local scaler stops every process it started). Idempotent. */
   close(): Promise<void>;
 }
@@ -81,6 +87,11 @@ export interface ExperimentOptions {
   settleMs: number;
   /** Sliding window of the chart's response times and requests/s (default 10 s, like Locust). */
   windowMs?: number;
+  /**
+   * The req/s the last step is expected to reach, as a multiple of step 1's (e.g. 1.3). Judged
+   * in the summary's `targets` and the report; a miss is a finding, not a failed run.
+   */
+  targetRatio?: number;
   /** The HTML report; the timeline JSON and the chart SVG are written next to it (same name, .json/.svg). */
   out: string;
   /** One line per event (scaling, step results); default: none. */
@@ -115,6 +126,23 @@ export interface StepRow extends StepTiming {
   p99Ms: number | null;
   /** rps / the first step's rps (null if that is 0). */
   ratio: number | null;
+  /**
+   * Images each replica computed in the measured part, from its own counter (local workers);
+   * null when the scaler cannot read its replicas' metrics (Swarm) or a read failed.
+   */
+  imagesByReplica: Record<string, number> | null;
+}
+
+/** A figure the run was expected to reach, judged on the step table. A miss does not fail the run. */
+export interface ExperimentTarget {
+  /** What is compared, e.g. "req/s, 2 workers ÷ 1 worker". */
+  name: string;
+  /** The measured figure, e.g. "1.45×" or "412 ms vs 690 ms". */
+  measured: string;
+  /** The expectation, e.g. "≥ 1.3×". */
+  want: string;
+  /** null when it cannot be judged (a step had no successful request). */
+  met: boolean | null;
 }
 
 /** One point of the chart: the sliding window (t − window, t]. */
@@ -144,11 +172,17 @@ export interface ExperimentSummary {
     stepS: number;
     settleS: number;
     windowS: number;
+    targetRatio: number | null;
   };
   /** ISO time the load started. */
   startedAt: string;
   durationS: number;
   steps: StepRow[];
+  /**
+   * The tutorial's claim, judged from step 1 to the last step when that one has more workers:
+   * its p95 is lower; and, with `targetRatio`, its req/s is at least that multiple of step 1's.
+   */
+  targets: ExperimentTarget[];
   /** Every request of the run, settling parts included. */
   totals: { requests: number; failures: number; failuresByKind: Record<string, number> };
   /** The load generator (in the experiment's process): CPU it used, in cores; requests still running when it stopped. */

@@ -15,8 +15,14 @@ export function stepLine(row: StepRow, steps: number): string {
   return (
     `step ${row.step}/${steps} · ${workersLabel(row.replicas)} · ${row.measuredS.toFixed(1)} s measured: ` +
     `${row.requests} requests, ${row.failures} failed, ${row.rps.toFixed(1)} req/s` +
-    `${row.step > 1 ? ` (${ratio(row.ratio)} step 1)` : ''}, mean ${ms(row.meanMs)} ms, p95 ${ms(row.p95Ms)} ms`
+    `${row.step > 1 ? ` (${ratio(row.ratio)} step 1)` : ''}, mean ${ms(row.meanMs)} ms, p95 ${ms(row.p95Ms)} ms` +
+    (row.imagesByReplica === null ? '' : `; images by replica: ${replicaWork(row.imagesByReplica)}`)
   );
+}
+
+/** "worker 1 230, worker 2 241" */
+export function replicaWork(images: Record<string, number>): string {
+  return Object.entries(images).map(([name, n]) => `${name} ${n}`).join(', ');
 }
 
 export const TABLE_HEADER = ['step', 'workers', 'measured', 'requests', 'failures', 'req/s', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms', 'req/s ÷ step 1'] as const;

@@ -2,7 +2,8 @@
 // fetched), readable offline and attachable to an issue.
 import { basename } from 'node:path';
 import type { ExperimentSummary } from './contract.js';
-import { TABLE_HEADER, tableCells } from './format.js';
+import { TABLE_HEADER, replicaWork, tableCells } from './format.js';
+import { verdict } from './targets.js';
 import { escapeXml, workersLabel } from './svg-chart.js';
 
 const CSS = `
@@ -19,6 +20,8 @@ dt { color: #555; }
 dd { margin: 0; }
 .chart svg { max-width: 100%; height: auto; border: 1px solid #e3e3e3; }
 .warn { color: #a61e1e; }
+.met { color: #1d6b2f; }
+.missed { color: #a61e1e; font-weight: bold; }
 `;
 
 function seconds(s: number): string {
@@ -44,6 +47,8 @@ export function renderReport(summary: ExperimentSummary, chartSvg: string): stri
     ['duration', seconds(Math.round(summary.durationS * 10) / 10)],
     ['load generator', `${summary.loadGenerator.cpuCores} cores of CPU (in the experiment's process)`],
   ];
+  const targets = summary.targets.map((t) => `<tr><td>${escapeXml(t.name)}</td><td>${escapeXml(t.measured)}</td><td>${escapeXml(t.want)}</td><td class="${t.met === null ? '' : t.met ? 'met' : 'missed'}">${verdict(t)}</td></tr>`);
+  const work = summary.steps.filter((row) => row.imagesByReplica !== null).map((row) => `<li>step ${row.step} (${workersLabel(row.replicas)}): ${escapeXml(replicaWork(row.imagesByReplica ?? {}))}</li>`);
   const rows = summary.steps.map((row) => `<tr>${tableCells(row).map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`);
   return `<!doctype html>
 <html lang="en">
@@ -60,14 +65,14 @@ export function renderReport(summary: ExperimentSummary, chartSvg: string): stri
 ${chartSvg}
 </div>
 <h2>Per step</h2>
-<table>
+<table class="steps">
 <thead><tr>${TABLE_HEADER.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>
 </table>
 <p>Each row counts the requests that completed in the step's measured part (the time shown): the first ${seconds(s.settleS)} of each step, and any time before its workers ran, are left out, so the previous step's backlog and the new workers' warm-up do not count. Response times are those of successful requests; req/s counts successful requests. Percentiles by nearest rank over every request of the part.</p>
-<h2>How to read the chart</h2>
+${work.length > 0 ? `<p>Images each worker computed in the measured part, from its own counter (<code>swarmserve_batch_size_sum</code>):</p>\n<ul class="work">\n${work.join('\n')}\n</ul>\n` : ''}${targets.length > 0 ? `<h2>Targets</h2>\n<table class="targets">\n<thead><tr><th>what</th><th>measured</th><th>want</th><th>result</th></tr></thead>\n<tbody>\n${targets.join('\n')}\n</tbody>\n</table>\n<p>What the run was expected to show, judged from step 1 to the last step. A miss is a finding about this run and host (cores, other load), not a failed run.</p>\n` : ''}<h2>How to read the chart</h2>
 <p>Each shaded band is a step, labelled with the number of workers it ran; the hatched start of a band is its settling part. The upper panel shows the mean and the 95th percentile of the response times of the requests that completed in the last ${seconds(s.windowS)} (a sliding window, as in Locust's charts); the lower one, successful requests per second over the same window. With more workers and the same users, requests/s should rise and response times fall, until something other than the workers (cores, the gateway, the load generator) is the limit.</p>
 <h2>Settings</h2>
 <dl>

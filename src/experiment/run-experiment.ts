@@ -8,6 +8,7 @@ import { ServeError } from '../common/errors.js';
 import { samplePhotoPath } from '../cli/predict-command.js';
 import type { ExperimentOptions, ExperimentSummary, Scaler, StepRow, StepTiming } from './contract.js';
 import { stepLine } from './format.js';
+import { judgeTargets, targetLine } from './targets.js';
 import { imageBody, predictUrl, startLoad, type RunningLoad } from './load.js';
 import { pause } from './pause.js';
 import { LocalScaler } from './scaler-local.js';
@@ -25,6 +26,7 @@ const RESTORE_TIMEOUT_MS = 60_000;
 function checkOptions(o: ExperimentOptions): void {
   if (!Number.isInteger(o.users) || o.users < 1 || o.users > 10_000) throw new ArgumentError(`--users must be an integer from 1 to 10000 (got ${o.users})`);
   if (o.spawnRate !== undefined && !(o.spawnRate > 0)) throw new ArgumentError(`--spawn-rate must be a number of users per second > 0 (got ${o.spawnRate})`);
+  if (o.targetRatio !== undefined && !(o.targetRatio > 0 && o.targetRatio <= MAX_REPLICAS)) throw new ArgumentError(`--target-ratio must be a number > 0 and ≤ ${MAX_REPLICAS} (got ${o.targetRatio})`);
   if (o.replicas.length === 0 || o.replicas.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_REPLICAS)) throw new ArgumentError(`--replicas must list worker counts 1…${MAX_REPLICAS} (got ${o.replicas.join(',')})`);
   checkSchedule({ stepMs: o.stepMs, settleMs: o.settleMs, windowMs: o.windowMs ?? DEFAULT_WINDOW_MS });
   if (o.model.trim() === '') throw new ArgumentError('--model must name a model');
@@ -135,6 +137,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
   const target = await openTarget(o, progress);
   const timeline = new Timeline();
   const timings: StepTiming[] = [];
+  const imagesByStep: Array<Record<string, number> | null> = [];
   let load: RunningLoad | undefined;
   let startEpochMs = 0;
   try {
@@ -161,8 +164,12 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
       if (readyS >= endS) progress(`warning: step ${i + 1}'s workers took ${(readyS - startS).toFixed(1)} s to run, the whole step: nothing of it is measured`);
       const timing: StepTiming = { step: i + 1, replicas, startS, readyS, measuredFromS: Math.min(endS, Math.max(startS + settleS, readyS)), endS };
       timings.push(timing);
+      await pause(Math.max(0, timing.measuredFromS * 1000 - (Date.now() - startEpochMs)), stepSignal);
+      const workBefore = await readReplicaWork(target.scaler, stepSignal);
       await pause(Math.max(0, endS * 1000 - (Date.now() - startEpochMs)), stepSignal);
-      const row = stepTable(timeline.columns(startEpochMs), timings).at(-1);
+      const workAfter = await readReplicaWork(target.scaler, stepSignal);
+      imagesByStep.push(workDelta(workBefore, workAfter));
+      const row = withWork(stepTable(timeline.columns(startEpochMs), timings), imagesByStep).at(-1);
       if (row !== undefined) progress(stepLine(row, o.replicas.length));
       const running = await target.scaler.replicas();
       if (running !== replicas) progress(`warning: ${running} of the step's ${replicas} workers were running at its end`);
@@ -178,6 +185,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
   const loadSummary = await load.done;
   const durationS = timings.at(-1)?.endS ?? 0;
   const cols = timeline.columns(startEpochMs);
+  const steps = withWork(stepTable(cols, timings), imagesByStep).map(roundRow);
   const summary: ExperimentSummary = {
     files: { report: resolve(o.out), timeline: resolve(sibling(o.out, '.json')), chart: resolve(sibling(o.out, '.svg')) },
     target: { kind: o.target.kind, description: target.scaler.description, url: target.url },
@@ -192,19 +200,43 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
       stepS,
       settleS,
       windowS: windowMs / 1000,
+      targetRatio: o.targetRatio ?? null,
     },
     startedAt: new Date(startEpochMs).toISOString(),
     durationS,
-    steps: stepTable(cols, timings).map(roundRow),
+    steps,
+    targets: judgeTargets(steps, o.targetRatio),
     totals: { requests: cols.t.length, failures: cols.failures.size, failuresByKind: failuresByKind(cols) },
     loadGenerator: { cpuCores: loadSummary.cpu.cores, cutInFlight: loadSummary.cutInFlight },
   };
+  for (const t of summary.targets) progress(targetLine(t));
   try {
     await writeReport(summary, slidingWindow(cols, { durationS, windowS: windowMs / 1000 }), cols);
   } finally {
     await releaseQuietly(target, progress);
   }
   return summary;
+}
+
+/** The replicas' own counters, or null when the scaler cannot read them or a read fails (the step's row then has none). */
+async function readReplicaWork(scaler: Scaler, signal: AbortSignal): Promise<Record<string, number> | null> {
+  if (scaler.replicaWork === undefined) return null;
+  try {
+    return await scaler.replicaWork(signal);
+  } catch {
+    signal.throwIfAborted();
+    return null;
+  }
+}
+
+/** Images each replica computed between two readings; a replica that started in between counts from 0. */
+function workDelta(before: Record<string, number> | null, after: Record<string, number> | null): Record<string, number> | null {
+  if (before === null || after === null) return null;
+  return Object.fromEntries(Object.entries(after).map(([name, n]) => [name, n - (before[name] ?? 0)]));
+}
+
+function withWork(rows: StepRow[], imagesByStep: ReadonlyArray<Record<string, number> | null>): StepRow[] {
+  return rows.map((row, i) => ({ ...row, imagesByReplica: imagesByStep[i] ?? null }));
 }
 
 /** Releases the target; a failure to do so is reported, and does not hide the experiment's own outcome. */

@@ -30,6 +30,8 @@ export interface LocalScalerOptions {
 /** SIGTERM → exit: a worker drains within --drain-timeout-ms (30 s by default), then it is killed. */
 const STOP_TIMEOUT_MS = 45_000;
 const DEFAULT_READY_TIMEOUT_MS = 120_000;
+/** A worker answers /metrics from its event loop between batches: seconds at worst on a busy host. */
+const METRICS_TIMEOUT_MS = 15_000;
 
 function cliEntry(): string {
   const entry = join(packageRoot(), 'dist', 'src', 'cli', 'main.js');
@@ -100,6 +102,18 @@ export class LocalScaler implements Scaler {
     return this.running().length;
   }
 
+  /** Images each running worker computed since it started: `swarmserve_batch_size_sum` from its own /metrics. */
+  async replicaWork(signal?: AbortSignal): Promise<Record<string, number>> {
+    const entries = await Promise.all(
+      this.running().map(async (w): Promise<[string, number]> => {
+        const res = await fetch(`${w.metricsUrl}/metrics`, { signal: signal === undefined ? AbortSignal.timeout(METRICS_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(METRICS_TIMEOUT_MS)]) });
+        if (!res.ok) throw new ServeError('PROCESS_FAILED', `worker ${w.index}: GET /metrics answered ${res.status}`);
+        return [`worker ${w.index}`, imagesComputed(await res.text())];
+      }),
+    );
+    return Object.fromEntries(entries);
+  }
+
   /** Pids of every process this scaler started (running or not): for checks that none is left. */
   pids(): number[] {
     return this.started.map((p) => p.pid);
@@ -168,6 +182,13 @@ async function defaultVersionOf(o: LocalScalerOptions): Promise<{ version?: stri
   } catch {
     return {}; // the gateway reports a missing model or repository with its own error
   }
+}
+
+/** The sum of every `swarmserve_batch_size_sum` series (one per model version): images computed. */
+export function imagesComputed(metrics: string): number {
+  let images = 0;
+  for (const m of metrics.matchAll(/^swarmserve_batch_size_sum(?:\{[^}]*\})? (\S+)$/gm)) images += Number(m[1]);
+  return images;
 }
 
 function only(o: LocalScalerOptions): string {
