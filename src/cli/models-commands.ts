@@ -9,7 +9,7 @@ import { defaultPhotosDir } from '../model/prepare-int8.js';
 import { loadRepository } from '../model/repository/repository.js';
 import { DEFAULT_QUANTIZE_OPTIONS, quantizeVersion } from '../model/quantize/quantize.js';
 import { RANGE_METHODS, type RangeMethod } from '../model/quantize/ranges.js';
-import { WEIGHT_MODES, type WeightMode } from '../model/quantize/qdq.js';
+import { WEIGHT_BITS, WEIGHT_MODES, type WeightBits, type WeightMode } from '../model/quantize/qdq.js';
 import { registerEvaluateCommand } from './models-evaluate-command.js';
 
 export function registerModelsCommands(program: Command): void {
@@ -62,6 +62,7 @@ export function registerModelsCommands(program: Command): void {
     .option('--percentile <p>', 'for --method percentile: share of values kept in range', String(DEFAULT_QUANTIZE_OPTIONS.percentile))
     .option('--keep <nodes>', 'comma-separated node names to leave in FP32 (e.g. the first conv or the classifier)', '')
     .option('--weight-zero-point <mode>', 'int8 weights: symmetric (zero point 0) | asymmetric (per-channel zero point) | auto (asymmetric for convs larger than 1×1)', DEFAULT_QUANTIZE_OPTIONS.weightZeroPoint)
+    .option('--weight-bits <n>', 'int8 weight range: 7 ([-64, 63], exact on every x86 CPU) | 8 ([-128, 127], exact only with VNNI or AMX: AVX2-only CPUs saturate)', String(DEFAULT_QUANTIZE_OPTIONS.weightBits))
     .option('--batch-size <n>', 'calibration batch size', String(DEFAULT_QUANTIZE_OPTIONS.batchSize))
     .option('--no-bias-correction', "skip moving each layer's mean quantization shift into its bias")
     .action(async (name: string, opts: QuantizeCliOptions) => {
@@ -105,19 +106,22 @@ interface QuantizeCliOptions {
   percentile: string;
   keep: string;
   weightZeroPoint: string;
+  weightBits: string;
   batchSize: string;
   biasCorrection: boolean;
 }
 
-function parseQuantizeOptions(opts: QuantizeCliOptions): { method: RangeMethod; percentile: number; keep: string[]; weightZeroPoint: WeightMode; batchSize: number; biasCorrection: boolean } {
+function parseQuantizeOptions(opts: QuantizeCliOptions): { method: RangeMethod; percentile: number; keep: string[]; weightZeroPoint: WeightMode; weightBits: WeightBits; batchSize: number; biasCorrection: boolean } {
   const method = RANGE_METHODS.find((m) => m === opts.method);
   if (method === undefined) throw new ServeError('BAD_PARAMETER', `--method must be one of ${RANGE_METHODS.join(', ')}, got "${opts.method}"`);
   const percentile = Number(opts.percentile);
   if (!(percentile > 50 && percentile <= 100)) throw new ServeError('BAD_PARAMETER', `--percentile must be in (50, 100], got "${opts.percentile}"`);
   const weightZeroPoint = WEIGHT_MODES.find((m) => m === opts.weightZeroPoint);
   if (weightZeroPoint === undefined) throw new ServeError('BAD_PARAMETER', `--weight-zero-point must be one of ${WEIGHT_MODES.join(', ')}, got "${opts.weightZeroPoint}"`);
+  const weightBits = WEIGHT_BITS.find((b) => String(b) === opts.weightBits);
+  if (weightBits === undefined) throw new ServeError('BAD_PARAMETER', `--weight-bits must be one of ${WEIGHT_BITS.join(', ')}, got "${opts.weightBits}"`);
   const batchSize = Number(opts.batchSize);
   if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ServeError('BAD_PARAMETER', `--batch-size must be a positive integer, got "${opts.batchSize}"`);
   const keep = opts.keep.split(',').map((k) => k.trim()).filter((k) => k !== '');
-  return { method, percentile, keep, weightZeroPoint, batchSize, biasCorrection: opts.biasCorrection };
+  return { method, percentile, keep, weightZeroPoint, weightBits, batchSize, biasCorrection: opts.biasCorrection };
 }

@@ -57,7 +57,7 @@ describe('prepareInt8', () => {
     const outcome = await prepareInt8(dir(), 'small', photos, logger);
     expect(outcome.state).toBe('built');
     const stamp = (await readFile(join(dir(), '2', '.generator'), 'utf8')).trim().split(' ');
-    expect(stamp.slice(0, 2)).toEqual(['quantize/2', 'small/1']);
+    expect(stamp.slice(0, 2)).toEqual(['quantize/3', 'small/1']);
     const entry = (await loadRepository(join(root, 'models'))).models.get('small');
     expect(entry?.versions.map((v) => v.version)).toEqual(['1', '2']);
     expect(entry?.defaultVersion).toBe('1');

@@ -13,7 +13,7 @@ import { loadModel as loadEntry, MODEL_FILE } from './repository/repository.js';
 export const INT8_VERSION = '2';
 export const FP32_VERSION = '1';
 /** Bump when the quantizer's output for the same inputs changes. */
-export const INT8_GENERATOR = 'quantize/2';
+export const INT8_GENERATOR = 'quantize/3';
 const STAMP_FILE = '.generator';
 
 /** Where scripts/fetch-photos.sh writes by default; SWARMSERVE_PHOTOS or --photos override it. */

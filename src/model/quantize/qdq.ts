@@ -8,18 +8,29 @@ import type { QuantizationPlan } from './plan.js';
 import { uint8Params } from './ranges.js';
 
 /**
- * `symmetric`: int8 weights in [-127, 127] with zero point 0.
- * `asymmetric`: per channel [min, max] → [-128, 127] with a non-zero zero point; on
+ * `symmetric`: int8 weights in [-127, 127] (7 bits: [-63, 63]) with zero point 0.
+ * `asymmetric`: per channel [min, max] → [-128, 127] (7 bits: [-64, 63]) with a non-zero zero point; on
  * onnxruntime 1.30 this takes another kernel path (see docs/quantization.md).
  * `auto` (default): per node, see weightModeFor.
  */
 export type WeightMode = 'symmetric' | 'asymmetric' | 'auto';
 export const WEIGHT_MODES: readonly WeightMode[] = ['symmetric', 'asymmetric', 'auto'];
 
+/**
+ * The range int8 weights use. 7: [-64, 63], the "reduced range" onnxruntime recommends for
+ * x86: on AVX2 CPUs without VNNI its u8×s8 kernels (VPMADDUBSW) add two uint8 × int8
+ * products in 16 bits, which saturates with 8-bit weights (255 × 128 × 2 > 32,767) and cost
+ * ResNet50 a logits cosine of 0.90 on an AMD EPYC (0.994 with 7 bits). 8: [-128, 127], exact
+ * only where VNNI or AMX sum in 32 bits — a model built there is wrong on an AVX2-only node.
+ */
+export type WeightBits = 7 | 8;
+export const WEIGHT_BITS: readonly WeightBits[] = [7, 8];
+
 export interface QdqOptions {
   /** Calibrated [lo, hi] per planned tensor (not needed for tied ones). */
   ranges: ReadonlyMap<string, [number, number]>;
   weightZeroPoint: WeightMode;
+  weightBits: WeightBits;
 }
 
 export function insertQdq(model: Model, plan: QuantizationPlan, options: QdqOptions): void {
@@ -68,7 +79,7 @@ export function insertQdq(model: Model, plan: QuantizationPlan, options: QdqOpti
   for (const { node, axis } of plan.weighted) {
     const [x = '', wName = '', bName = ''] = node.input ?? [];
     const w = inits.get(wName) as Tensor;
-    const q = quantizeWeight(floatsOf(w), dimsOf(w), axis, weightModeFor(node, options.weightZeroPoint));
+    const q = quantizeWeight(floatsOf(w), dimsOf(w), axis, weightModeFor(node, options.weightZeroPoint), options.weightBits);
     const base = node.name ?? wName;
     const wq = `${wName}_quantized`;
     newInits.push(int8Tensor(wq, dimsOf(w), q.values), floatTensor(`${wq}_scale`, [q.scales.length], q.scales), int8Tensor(`${wq}_zero_point`, [q.scales.length], q.zeroPoints));
@@ -139,8 +150,10 @@ function dequantize(stem: string, x: string, scale: string, zeroPoint: string, o
   };
 }
 
-/** Per-channel int8 weights along `axis`. */
-export function quantizeWeight(w: Float32Array, dims: number[], axis: number, mode: 'symmetric' | 'asymmetric'): { values: Int8Array; scales: Float32Array; zeroPoints: Int8Array } {
+/** Per-channel int8 weights along `axis`, in the range of `bits` (symmetric: ±(2^(bits−1) − 1)). */
+export function quantizeWeight(w: Float32Array, dims: number[], axis: number, mode: 'symmetric' | 'asymmetric', bits: WeightBits = 8): { values: Int8Array; scales: Float32Array; zeroPoints: Int8Array } {
+  const qMax = 2 ** (bits - 1) - 1;
+  const qLow = -(2 ** (bits - 1));
   const channels = dims[axis] ?? 1;
   const inner = dims.slice(axis + 1).reduce((a, b) => a * b, 1);
   const channelOf = (i: number): number => Math.floor(i / inner) % channels;
@@ -158,19 +171,19 @@ export function quantizeWeight(w: Float32Array, dims: number[], axis: number, mo
     const l = lo[c] as number;
     const h = hi[c] as number;
     if (mode === 'symmetric') {
-      const s = Math.max(Math.abs(l), Math.abs(h)) / 127;
+      const s = Math.max(Math.abs(l), Math.abs(h)) / qMax;
       scales[c] = s > 0 ? s : 1; // an all-zero channel: any scale is exact
     } else {
-      const s = (h - l) / 255;
+      const s = (h - l) / (qMax - qLow);
       scales[c] = s > 0 ? s : 1;
-      zeroPoints[c] = s > 0 ? Math.max(-128, Math.min(127, Math.round(-128 - l / s))) : 0;
+      zeroPoints[c] = s > 0 ? Math.max(qLow, Math.min(qMax, Math.round(qLow - l / s))) : 0;
     }
   }
   const values = new Int8Array(w.length);
-  const qMin = mode === 'symmetric' ? -127 : -128;
+  const qMin = mode === 'symmetric' ? -qMax : qLow;
   for (let i = 0; i < w.length; i++) {
     const c = channelOf(i);
-    values[i] = Math.max(qMin, Math.min(127, Math.round((w[i] as number) / (scales[c] as number)) + (zeroPoints[c] as number)));
+    values[i] = Math.max(qMin, Math.min(qMax, Math.round((w[i] as number) / (scales[c] as number)) + (zeroPoints[c] as number)));
   }
   return { values, scales, zeroPoints };
 }

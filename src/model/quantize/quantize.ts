@@ -11,7 +11,7 @@ import { foldPads } from './pad-fold.js';
 import { correctBiases } from './bias-correct.js';
 import { decodeModel, encodeModel, loadModel, saveModel, type Model } from './onnx-model.js';
 import { planQuantization } from './plan.js';
-import { insertQdq, type WeightMode } from './qdq.js';
+import { insertQdq, type WeightBits, type WeightMode } from './qdq.js';
 import type { RangeMethod } from './ranges.js';
 
 export interface QuantizeOptions {
@@ -21,6 +21,8 @@ export interface QuantizeOptions {
   /** Node names left in FP32. */
   keep: readonly string[];
   weightZeroPoint: WeightMode;
+  /** 7 (reduced range: exact on every x86 CPU) or 8 (only where VNNI/AMX); see WeightBits. */
+  weightBits: WeightBits;
   batchSize: number;
   /** Move each layer's mean output shift (FP32 vs quantized, per channel) into its bias. */
   biasCorrection: boolean;
@@ -32,6 +34,7 @@ export const DEFAULT_QUANTIZE_OPTIONS: Omit<QuantizeOptions, 'onProgress'> = {
   percentile: 99.999,
   keep: [],
   weightZeroPoint: 'auto',
+  weightBits: 7,
   batchSize: 4,
   biasCorrection: true,
 };
@@ -65,11 +68,11 @@ export async function quantizeModel(model: Model, source: CalibrationSource, opt
   // The float model the rewrite starts from, for bias correction (a deep copy: insertQdq rewrites in place).
   const fp32 = options.biasCorrection ? decodeModel(encodeModel(model)) : undefined;
   const fp32Outputs = new Map(plan.weighted.map(({ node }) => [node, node.output?.[0] ?? '']));
-  insertQdq(model, plan, { ranges, weightZeroPoint: options.weightZeroPoint });
+  insertQdq(model, plan, { ranges, weightZeroPoint: options.weightZeroPoint, weightBits: options.weightBits });
   const biasCorrected =
     fp32 === undefined ? 0 : await correctBiases(fp32, model, plan.weighted.map(({ node }) => ({ node, fp32Output: fp32Outputs.get(node) ?? '' })), source, options.batchSize);
   model.producerName = 'swarmserve-quantize';
-  model.docString = `${model.docString ?? ''}\nQDQ int8 (weights per channel, ${options.weightZeroPoint}; activations uint8 per tensor, ${options.method}${options.method === 'percentile' ? ` ${options.percentile}` : ''}) calibrated on ${source.count} items`.trim();
+  model.docString = `${model.docString ?? ''}\nQDQ int8 (weights per channel, ${options.weightZeroPoint}, ${options.weightBits} bits; activations uint8 per tensor, ${options.method}${options.method === 'percentile' ? ` ${options.percentile}` : ''}) calibrated on ${source.count} items`.trim();
   return {
     foldedBatchNorms,
     foldedPads,

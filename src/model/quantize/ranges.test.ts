@@ -32,20 +32,38 @@ describe('per-channel int8 weights', () => {
     return ((q.values[i] as number) - (q.zeroPoints[c] as number)) * (q.scales[c] as number);
   };
 
-  for (const mode of ['symmetric', 'asymmetric'] as const) {
-    it(`${mode}: one scale per output channel, error within half a step`, () => {
-      const q = quantizeWeight(w, dims, 0, mode);
-      expect(q.scales).toHaveLength(4);
-      for (let i = 0; i < w.length; i++) expect(Math.abs(dequant(q, i) - (w[i] as number))).toBeLessThanOrEqual((q.scales[Math.floor(i / 18)] as number) / 2 + 1e-6);
-      if (mode === 'symmetric') expect([...q.zeroPoints].every((z) => z === 0)).toBe(true);
-      else expect([...q.zeroPoints].some((z) => z !== 0)).toBe(true);
-    });
+  for (const bits of [8, 7] as const) {
+    // 7 bits: every stored value (zero point included) stays in [-64, 63], so uint8 × int8 pairs
+    // summed in 16 bits (AVX2 without VNNI) cannot saturate: 2 × 255 × 64 = 32,640 ≤ 32,767.
+    const [low, high] = bits === 8 ? [-128, 127] : [-64, 63];
+    for (const mode of ['symmetric', 'asymmetric'] as const) {
+      it(`${mode}, ${bits} bits: one scale per output channel, error within half a step, values in [${low}, ${high}] using the range`, () => {
+        const q = quantizeWeight(w, dims, 0, mode, bits);
+        expect(q.scales).toHaveLength(4);
+        for (let i = 0; i < w.length; i++) expect(Math.abs(dequant(q, i) - (w[i] as number))).toBeLessThanOrEqual((q.scales[Math.floor(i / 18)] as number) / 2 + 1e-6);
+        expect(Math.min(...q.values, ...q.zeroPoints)).toBeGreaterThanOrEqual(low);
+        expect(Math.max(...q.values, ...q.zeroPoints)).toBeLessThanOrEqual(high);
+        // The whole range is used: the largest magnitude lands on its end.
+        if (mode === 'symmetric') {
+          expect([...q.zeroPoints].every((z) => z === 0)).toBe(true);
+          expect(Math.max(...q.values.map(Math.abs))).toBe(high);
+        } else {
+          expect([...q.zeroPoints].some((z) => z !== 0)).toBe(true);
+          expect(Math.min(...q.values)).toBe(low);
+          expect(Math.max(...q.values)).toBe(high);
+        }
+      });
+    }
   }
 
   it('axis 1 (a Gemm weight stored K×N) gets one scale per column', () => {
     const q = quantizeWeight(Float32Array.of(1, 100, 2, -100), [2, 2], 1, 'symmetric');
     expect(q.scales[0]).toBeCloseTo(2 / 127, 6);
     expect(q.scales[1]).toBeCloseTo(100 / 127, 6);
+    const q7 = quantizeWeight(Float32Array.of(1, 100, 2, -100), [2, 2], 1, 'symmetric', 7);
+    expect(q7.scales[1]).toBeCloseTo(100 / 63, 6);
+    expect([...q7.values].slice(1)).toEqual([63, 63, -63]);
+    expect(Math.abs((q7.values[0] as number) * (q7.scales[0] as number) - 1)).toBeLessThanOrEqual((q7.scales[0] as number) / 2);
   });
 });
 
