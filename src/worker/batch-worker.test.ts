@@ -61,14 +61,15 @@ describe('BatchWorker', () => {
   });
 
   it('waits up to maxQueueDelayMs for a batch to fill, then runs what it has', async () => {
-    const { queue, worker, log } = await startWorker({ maxBatchSize: 8, maxQueueDelayMs: 150 });
+    // A delay long enough that b (40 ms after a) arrives inside it however busy this machine is.
+    const { queue, worker, log } = await startWorker({ maxBatchSize: 8, maxQueueDelayMs: 1_000 });
     const started = Date.now();
     const a = queue.submit(job('a'), { bound: 64 });
     await new Promise((r) => setTimeout(r, 40));
     const b = queue.submit(job('b'), { bound: 64 });
     await Promise.all([a, b]);
     expect(log.sizes).toEqual([2]);
-    expect(Date.now() - started).toBeGreaterThanOrEqual(140);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(990);
     await worker.close();
   });
 
@@ -89,7 +90,7 @@ describe('BatchWorker', () => {
   });
 
   it('drops a job whose client left before its batch started, and runs the rest', async () => {
-    const { queue, worker, log } = await startWorker({ maxBatchSize: 8, maxQueueDelayMs: 200 });
+    const { queue, worker, log } = await startWorker({ maxBatchSize: 8, maxQueueDelayMs: 1_000 });
     const leaving = new AbortController();
     const gone = queue.submit(job('gone'), { bound: 64, signal: leaving.signal });
     const staying = queue.submit(job('stays'), { bound: 64 });
@@ -145,8 +146,10 @@ describe('BatchWorker', () => {
   });
 
   describe('prefetch while a batch runs (two workers share one queue)', () => {
-    // Each batch takes BATCH_MS more than the tiny model needs, like a big model would.
-    const BATCH_MS = 400;
+    // Each batch takes BATCH_MS more than the tiny model needs, like a big model would; long
+    // enough that the idle worker starts (100 ms in) well before a just-in-time prefetch
+    // (~BATCH_MS - 25 ms in), however late this machine's timers fire.
+    const BATCH_MS = 1_000;
     const slowSession: SessionFactory = async (e, v, o) => {
       const session = await ModelSession.create(e, v, o);
       const run = session.run.bind(session);

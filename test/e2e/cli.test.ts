@@ -46,7 +46,8 @@ describe('swarmserve CLI', () => {
       const started = Date.now();
       const hung = await run(['health', '--timeout-ms', '500', `${base}/hang`]);
       expect(hung.code).toBe(1);
-      expect(Date.now() - started).toBeLessThan(5_000);
+      // Given up after the 500 ms (and the CLI's start-up), instead of hanging for ever.
+      expect(Date.now() - started).toBeLessThan(20_000);
       server.closeAllConnections();
       const closed = await run(['health', 'http://127.0.0.1:1/health/live']);
       expect(closed.code).toBe(1);

@@ -269,7 +269,8 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
         void producer.submit(request(model, 'wake'), { bound: 10 }).catch(() => undefined);
         const [delivery] = await received;
         expect(delivery?.job.requestId).toBe('wake');
-        expect(Date.now() - sent).toBeLessThan(100);
+        // Woken by the job (~1 ms), not at the end of the 5 s wait or at a poll a second later.
+        expect(Date.now() - sent).toBeLessThan(1_000);
       }));
 
     it('an aborted receive resolves at once', () =>

@@ -29,7 +29,8 @@ async function startWorker(flags: Record<string, string> = {}): Promise<WorkerNo
   return WorkerNode.create(config, logger);
 }
 
-async function until(what: string, check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> {
+/** The gateway reads the worker registry once a second: what it sees changes within ~1 s. */
+async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
   while (!(await check())) {
     if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);

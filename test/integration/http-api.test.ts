@@ -13,7 +13,7 @@ beforeAll(async () => {
   repo = await makeRepository([
     { name: 'tiny', classes: 5 },
     { name: 'patient', classes: 4, config: { batching: { maxBatchSize: 8, maxQueueDelayMs: 400, queueBound: 64, timeoutMs: 10_000 } } },
-    { name: 'lonely', classes: 4, config: { batching: { maxBatchSize: 8, maxQueueDelayMs: 400, queueBound: 64, timeoutMs: 10_000 } } },
+    { name: 'lonely', classes: 4, config: { batching: { maxBatchSize: 8, maxQueueDelayMs: 2_000, queueBound: 64, timeoutMs: 10_000 } } },
     { name: 'narrow', classes: 3, config: { batching: { maxBatchSize: 1, maxQueueDelayMs: 0, queueBound: 1, timeoutMs: 10_000 } } },
   ]);
   ({ server, url } = await startServer({ models: repo.root, defaultModel: 'tiny' }));
@@ -107,10 +107,13 @@ describe('HTTP API', () => {
   it('a client that disconnects before its batch starts is not computed', async () => {
     const leaving = new AbortController();
     const gone = postImage('?model=lonely', { signal: leaving.signal }).catch((e: unknown) => e);
-    await new Promise((r) => setTimeout(r, 100)); // taken by the worker, its batch still gathering (400 ms)
+    await new Promise((r) => setTimeout(r, 300)); // taken by the worker, its batch still gathering (2 s)
     leaving.abort();
     expect(await gone).toBeInstanceOf(Error);
-    await new Promise((r) => setTimeout(r, 500));
+    // When the gathering ends, the worker drops the job instead of computing it.
+    const until = Date.now() + 20_000;
+    while ((await metric('swarmserve_jobs_skipped_total', 'reason="cancelled"')) === 0 && Date.now() < until) await new Promise((r) => setTimeout(r, 50));
+    expect(await metric('swarmserve_jobs_skipped_total', 'reason="cancelled"')).toBe(1);
     expect(await metric('swarmserve_batch_size_count', 'model="lonely"')).toBe(0);
     expect(await metric('swarmserve_requests_total', 'error_code="CLIENT_CLOSED"')).toBe(1);
   });

@@ -52,7 +52,8 @@ it('a batch of 8 s with a 5 s reclaim idle time is not reclaimed while its worke
   onTestFinished(() => Promise.all([consumer.close(), peer.close(), producer.close()]).then(() => undefined));
   const runs: number[] = [];
   const metrics = new WorkerMetrics();
-  const worker = await BatchWorker.create({ consumer, entry, version: entry.versions[0]!, metrics, maxQueueDelayMs: 50, openSession: () => Promise.resolve(slowSession(8_000, runs)) });
+  // The two jobs, sent together, share one batch: its gathering (500 ms) is long enough for the second to arrive.
+  const worker = await BatchWorker.create({ consumer, entry, version: entry.versions[0]!, metrics, maxQueueDelayMs: 500, openSession: () => Promise.resolve(slowSession(8_000, runs)) });
   worker.start();
   const png = await solidPng(8, 8, [10, 20, 30]);
   const request = { requestId: 'long', model: 'tiny', version: '1', payload: { kind: 'image' as const, contentType: 'image/png', bytes: png }, topK: 3, timeoutMs: 30_000 };
@@ -68,4 +69,4 @@ it('a batch of 8 s with a 5 s reclaim idle time is not reclaimed while its worke
   expect(await metrics.registry.getSingleMetricAsString('swarmserve_duplicate_completions_total')).not.toMatch(/ [1-9]/);
   await worker.close();
   await Promise.all([consumer.close(), peer.close(), producer.close()]);
-}, 30_000);
+}, 60_000);
