@@ -70,6 +70,36 @@ describe('distributed mode', () => {
     expect((await predict(gateway.url, inputs[0]!.png)).status).toBe(200);
   }, 90_000);
 
+  it('a Redis at its maxmemory keeps the live worker registered: /health/ready stays 200, new jobs get 503 QUEUE_FULL, all recover when memory frees', async () => {
+    const { d, inputs } = await deploy({ redis: { maxmemory: '4mb' } });
+    // Heartbeats every 200 ms, presumed dead after 1 s: the watch below spans 4 expiries.
+    const beat = ['--heartbeat-interval-ms', '200', '--heartbeat-expiry-ms', '1000'];
+    await d.worker(beat);
+    const gateway = await d.gateway(beat);
+    await d.waitReady(gateway);
+    expect((await predict(gateway.url, inputs[0]!.png)).status).toBe(200);
+    // 2 MB of ballast, then the limit lowered under what Redis holds: it is above maxmemory (noeviction).
+    const ballast = Array.from({ length: 8 }, (_, i) => `ballast:${i}`);
+    await d.redis.command(['CONFIG', 'SET', 'maxmemory', '64mb']);
+    for (const key of ballast) await d.redis.command(['SET', key, 'x'.repeat(256 * 1024)]);
+    await d.redis.command(['CONFIG', 'SET', 'maxmemory', '1mb']);
+    const ready: number[] = [];
+    for (const end = Date.now() + 4_000; Date.now() < end; ) {
+      ready.push((await fetch(`${gateway.url}/health/ready`)).status);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(ready.length).toBeGreaterThan(5);
+    expect(ready.filter((status) => status !== 200)).toEqual([]);
+    const refused = await predict(gateway.url, inputs[0]!.png);
+    expect([refused.status, refused.body.error?.code]).toEqual([503, 'QUEUE_FULL']);
+    // Memory frees: the ballast goes, the limit is what it was.
+    await d.redis.command(['DEL', ...ballast]);
+    await d.redis.command(['CONFIG', 'SET', 'maxmemory', '4mb']);
+    const again = await predict(gateway.url, inputs[1]!.png, {}, `?top_k=${CLASSES}`);
+    expect(again.status).toBe(200);
+    expect(sameAnswer(again.body.predictions, inputs[1]!.expected)).toBe(true);
+  }, 90_000);
+
   it('speaks TLS to a rediss:// URL', async () => {
     const { d, inputs } = await deploy({ redis: { tls: true, password: 'tls-pass' } });
     d.redisArgs = ['--redis', `rediss://:tls-pass@127.0.0.1:${d.redis.port}`];

@@ -157,6 +157,43 @@ export function predictErrorsSuite(name: string, start: StartPredictErrorsTarget
         expectError(await post('/nope', raw(dog)), 404, 'NOT_FOUND');
       });
 
+      describe('Open Inference Protocol infer: every costly shape of request is a coded 400 before any work', () => {
+        /** OIP errors are {"error": "..."}; the code is the message's first word in neither, so the status and message tell. */
+        async function infer(body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; error: string }> {
+          if (target === undefined) throw new Error('the server did not start');
+          const response = await fetch(`${target.url}/v2/models/tiny/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+          return { status: response.status, error: ((await response.json()) as { error?: string }).error ?? '' };
+        }
+        const image = dog.toString('base64');
+        const fp32 = (data: string): string => `{"inputs":[{"name":"input","shape":[1,3,32,32],"datatype":"FP32","data":${data}}]}`;
+
+        it('an output asked for twice, or 1,000 times → 400', async () => {
+          const twice = await infer(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [image] }], outputs: [{ name: 'logits' }, { name: 'logits' }] }));
+          expect(twice.status).toBe(400);
+          expect(twice.error).toContain('asked for more than once');
+          const many = await infer(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [image] }], outputs: Array.from({ length: 1000 }, () => ({ name: 'logits', parameters: { classification: 5 } })) }));
+          expect(many.status).toBe(400);
+        });
+
+        it('more BYTES elements than the shape (JSON or binary, 100,000 empty ones) → 400', async () => {
+          const json = await infer(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 100_000 }, () => '') }] }));
+          expect([json.status, json.error]).toEqual([400, 'BYTES input "input" has shape [1] but 100000 elements.']);
+          const elements = Buffer.alloc(4 * 100_000); // zero-length elements: only their length prefixes
+          const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: elements.length } }] }));
+          const binary = await infer(Buffer.concat([header, elements]), { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) });
+          expect(binary.status).toBe(400);
+          expect(binary.error).toContain('more elements follow');
+        });
+
+        it('FP32 data nested 10,000 deep, or holding a non-finite value → 400, never a 500', async () => {
+          const deep = await infer(fp32(`${'['.repeat(10_000)}0${']'.repeat(10_000)}`));
+          expect(deep.status).toBe(400);
+          expect(deep.error).toContain('nested deeper than its shape');
+          const infinite = await infer(fp32(`[${Array.from({ length: 3 * 32 * 32 }, (_, i) => (i === 9 ? '1e999' : '0')).join(',')}]`));
+          expect([infinite.status, infinite.error]).toEqual([400, 'FP32 input "input": element 9 is Infinity; every value must be finite.']);
+        });
+      });
+
       it('after all of the above, what serves the jobs is still alive and ready', async () => {
         if (target?.alive === undefined) return;
         expect(await target.alive()).toBe(true);

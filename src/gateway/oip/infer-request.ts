@@ -1,11 +1,19 @@
 // Reads an Open Inference Protocol v2 infer request: a JSON header, optionally followed by
 // binary tensor data (Triton's binary tensor data extension, Inference-Header-Content-Length),
 // into one item per image or tensor, checked against the model before anything is queued.
+// Its cost is bounded before any work: element counts are checked against the shape while
+// parsing (never after building everything), nesting is at most the shape's rank, outputs
+// are distinct model outputs, and the answer's element count has a ceiling.
 import { z } from 'zod';
 import { ServeError } from '../../common/errors.js';
 import { sniffImageFormat } from '../../common/image-format.js';
 import type { JobPayload } from '../../queue/contract.js';
 import type { CatalogModel } from '../contract.js';
+
+/** Inputs or outputs one request may list (models here have one of each). */
+const MAX_TENSORS = 16;
+/** Dimensions of a tensor's shape. */
+const MAX_RANK = 16;
 
 const parameters = z.record(z.string(), z.unknown()).optional();
 
@@ -16,13 +24,14 @@ const headerSchema = z.object({
     .array(
       z.object({
         name: z.string(),
-        shape: z.array(z.int().min(0)),
+        shape: z.array(z.int().min(0)).max(MAX_RANK),
         datatype: z.string(),
         parameters: z.object({ binary_data_size: z.int().min(0).optional() }).loose().optional(),
         data: z.unknown().optional(),
       }),
     )
-    .min(1),
+    .min(1)
+    .max(MAX_TENSORS),
   outputs: z
     .array(
       z.object({
@@ -30,6 +39,7 @@ const headerSchema = z.object({
         parameters: z.object({ binary_data: z.boolean().optional(), classification: z.int().optional() }).loose().optional(),
       }),
     )
+    .max(MAX_TENSORS)
     .optional(),
 });
 
@@ -51,6 +61,9 @@ export interface InferRequest {
 }
 
 const bad = (detail: string): ServeError => new ServeError('BAD_INFER_REQUEST', detail);
+
+/** The most elements (floats or classification strings) one infer answer may hold, all outputs together. */
+export const MAX_ANSWER_ELEMENTS = 4_194_304;
 
 /** Splits the body into the JSON header and the binary data after it. */
 function splitBody(body: Buffer, headerLength: string | undefined): { header: InferHeader; binary: Buffer } {
@@ -86,11 +99,16 @@ export function readInferRequest(body: unknown, headerLength: string | undefined
   const raw = size === undefined ? undefined : binary;
   const n = input.shape[0] ?? 0;
   if (n < 1 || n > maxItems) throw bad(`Input "${input.name}" has ${n} items (shape [${input.shape.join(', ')}]); send 1 to ${maxItems}.`);
+  // Before the data: a request with wrong outputs costs nothing to refuse.
+  wantedOutputs(header, model);
   let items: JobPayload[];
   if (input.datatype === 'BYTES') items = bytesItems(input, raw, n);
   else if (input.datatype === 'FP32') items = fp32Items(input, raw, n, model);
   else throw bad(`Input "${input.name}" has datatype ${input.datatype}: send BYTES (encoded images) or FP32 (shape [N, ${model.itemDims.join(', ')}]).`);
-  const request: InferRequest = { items, outputs: wantedOutputs(header, model) };
+  const outputs = wantedOutputs(header, model);
+  const answerElements = outputs.reduce((sum, o) => sum + n * (o.classification ?? model.labelCount), 0);
+  if (answerElements > MAX_ANSWER_ELEMENTS) throw new ServeError('ANSWER_TOO_LARGE', `The answer would hold ${answerElements} elements (${n} items × ${outputs.map((o) => o.classification ?? model.labelCount).join(' + ')} per item); at most ${MAX_ANSWER_ELEMENTS}.`);
+  const request: InferRequest = { items, outputs };
   if (header.id !== undefined) request.id = header.id;
   const timeout = header.parameters?.['timeout'];
   if (timeout !== undefined) {
@@ -107,6 +125,8 @@ function bytesItems(input: InferHeader['inputs'][number], raw: Buffer | undefine
   if (raw !== undefined) {
     let at = 0;
     while (at < raw.length) {
+      // Counted while parsing: millions of empty elements stop at the first one too many.
+      if (images.length === n) throw bad(`BYTES input "${input.name}" has shape [${n}] but more elements follow.`);
       if (at + 4 > raw.length) throw bad(`BYTES input "${input.name}": element ${images.length} has a truncated length prefix.`);
       const length = raw.readUInt32LE(at);
       if (at + 4 + length > raw.length) throw bad(`BYTES input "${input.name}": element ${images.length} declares ${length} bytes; fewer follow.`);
@@ -115,8 +135,9 @@ function bytesItems(input: InferHeader['inputs'][number], raw: Buffer | undefine
     }
   } else {
     const data = input.data;
-    if (!Array.isArray(data) || !data.flat().every((d) => typeof d === 'string')) throw bad(`BYTES input "${input.name}" needs "data": an array of base64 strings, or binary data.`);
-    for (const d of data.flat() as string[]) images.push(Buffer.from(d, 'base64'));
+    if (!Array.isArray(data) || !data.every((d) => typeof d === 'string')) throw bad(`BYTES input "${input.name}" needs "data": a flat array of base64 strings (shape [N]), or binary data.`);
+    if (data.length !== n) throw bad(`BYTES input "${input.name}" has shape [${n}] but ${data.length} elements.`);
+    for (const d of data) images.push(Buffer.from(d, 'base64'));
   }
   if (images.length !== n) throw bad(`BYTES input "${input.name}" has shape [${n}] but ${images.length} elements.`);
   return images.map((bytes, i) => {
@@ -135,24 +156,65 @@ function fp32Items(input: InferHeader['inputs'][number], raw: Buffer | undefined
   const shapeOk = input.shape.length === dims.length + 1 && dims.every((d, i) => input.shape[i + 1] === d);
   if (!shapeOk) throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}" must have shape [N, ${dims.join(', ')}]; got [${input.shape.join(', ')}].`);
   const itemSize = dims.reduce((a, b) => a * b, 1);
+  const count = n * itemSize;
   let bytes: Buffer;
   if (raw !== undefined) {
     bytes = raw;
+    if (bytes.length !== count * 4) throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}" of shape [${input.shape.join(', ')}] needs ${count} floats (${count * 4} bytes); got ${bytes.length} bytes.`);
+    // Aligned copy to read the floats; non-finite values are refused like JSON's.
+    const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
+    const at = floats.findIndex((v) => !Number.isFinite(v));
+    if (at >= 0) throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}": element ${at} is ${floats[at]}; every value must be finite.`);
   } else {
-    const data = input.data;
-    const flat: unknown[] = Array.isArray(data) ? (data as unknown[]).flat(Infinity) : [];
-    if (!flat.every((v) => typeof v === 'number')) throw bad(`FP32 input "${input.name}" needs "data": an array of numbers, or binary data.`);
-    bytes = Buffer.from(Float32Array.from(flat).buffer);
+    bytes = Buffer.from(jsonFloats(input, count).buffer);
   }
-  if (bytes.length !== n * itemSize * 4) throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}" of shape [${input.shape.join(', ')}] needs ${n * itemSize} floats (${n * itemSize * 4} bytes); got ${bytes.length} bytes.`);
   return Array.from({ length: n }, (_, i) => ({ kind: 'tensor', dtype: 'float32', shape: dims, bytes: bytes.subarray(i * itemSize * 4, (i + 1) * itemSize * 4) }));
 }
 
+/**
+ * JSON `data` of an FP32 input into `count` floats: flat or nested no deeper than the shape's
+ * rank, counted as it goes (an element too many stops it), every value a finite number.
+ */
+function jsonFloats(input: InferHeader['inputs'][number], count: number): Float32Array {
+  const data = input.data;
+  if (!Array.isArray(data)) throw bad(`FP32 input "${input.name}" needs "data": an array of numbers, or binary data.`);
+  const floats = new Float32Array(count);
+  let filled = 0;
+  // Iterative, depth-first: [array, next index, depth] frames, at most the shape's rank deep.
+  const stack: Array<[unknown[], number, number]> = [[data, 0, 1]];
+  while (stack.length > 0) {
+    const frame = stack[stack.length - 1] as [unknown[], number, number];
+    const [array, index, depth] = frame;
+    if (index === array.length) {
+      stack.pop();
+      continue;
+    }
+    frame[1] = index + 1;
+    const value = array[index];
+    if (Array.isArray(value)) {
+      if (depth >= input.shape.length) throw bad(`FP32 input "${input.name}": "data" is nested deeper than its shape [${input.shape.join(', ')}].`);
+      stack.push([value, 0, depth + 1]);
+    } else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}": element ${filled} is ${value}; every value must be finite.`);
+      if (filled === count) throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}" of shape [${input.shape.join(', ')}] needs ${count} floats; "data" has more.`);
+      floats[filled++] = value;
+    } else {
+      throw bad(`FP32 input "${input.name}" needs "data": an array of numbers, or binary data; element ${filled} is ${value === null ? 'null' : typeof value}.`);
+    }
+  }
+  if (filled !== count) throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}" of shape [${input.shape.join(', ')}] needs ${count} floats; "data" has ${filled}.`);
+  return floats;
+}
+
+/** The outputs asked for: distinct names of the model's outputs (it has one), each at most once. */
 function wantedOutputs(header: InferHeader, model: CatalogModel): WantedOutput[] {
   const binaryDefault = header.parameters?.['binary_data_output'] === true;
   if (header.outputs === undefined || header.outputs.length === 0) return [{ name: model.outputName, binary: binaryDefault }];
+  const seen = new Set<string>();
   return header.outputs.map((o) => {
     if (o.name !== model.outputName) throw bad(`Model "${model.name}" has no output "${o.name}": its output is "${model.outputName}".`);
+    if (seen.has(o.name)) throw bad(`Output "${o.name}" is asked for more than once.`);
+    seen.add(o.name);
     const wanted: WantedOutput = { name: o.name, binary: o.parameters?.binary_data ?? binaryDefault };
     const k = o.parameters?.classification;
     if (k !== undefined) {

@@ -19,9 +19,25 @@ export interface InferResponse {
   binary: Buffer[];
 }
 
+/** Each label's index (the first, should two be equal), built once per label list: a lookup, never a scan. */
+const indexes = new WeakMap<readonly string[], ReadonlyMap<string, number>>();
+function labelIndex(labels: readonly string[]): ReadonlyMap<string, number> {
+  let index = indexes.get(labels);
+  if (index === undefined) {
+    const built = new Map<string, number>();
+    labels.forEach((label, i) => {
+      if (!built.has(label)) built.set(label, i);
+    });
+    index = built;
+    indexes.set(labels, index);
+  }
+  return index;
+}
+
 /** Triton's classification strings, "score:index:label", highest first. */
 function classificationStrings(result: ItemResult, k: number, labels: readonly string[]): string[] {
-  return result.predictions.slice(0, k).map((p) => `${p.probability}:${labels.indexOf(p.label)}:${p.label}`);
+  const index = labelIndex(labels);
+  return result.predictions.slice(0, k).map((p) => `${p.probability}:${index.get(p.label) ?? -1}:${p.label}`);
 }
 
 /** Serialises BYTES elements as the binary extension does: a 4-byte little-endian length, then the bytes. */

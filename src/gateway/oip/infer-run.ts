@@ -11,7 +11,7 @@ export type ItemResult = Extract<JobOutcome, { ok: true }>;
 
 export async function runItems(options: GatewayOptions, request: FastifyRequest, reply: FastifyReply, model: CatalogModel, version: string, infer: InferRequest): Promise<ItemResult[]> {
   const { producer } = options;
-  const classification = Math.max(0, ...infer.outputs.map((o) => o.classification ?? 0));
+  const classification = infer.outputs.reduce((k, o) => Math.max(k, o.classification ?? 0), 0);
   const wantOutput = infer.outputs.some((o) => o.classification === undefined);
   const timeoutMs = infer.timeoutMs ?? model.timeoutMs;
   const stop = new AbortController();

@@ -45,13 +45,14 @@ return waiting
 `);
 
 /**
- * Answer a job once. KEYS[1] job stream, KEYS[2] reply stream; ARGV[1] group, ARGV[2]
+ * Answer a job once (`allow-oom`, Redis ≥ 7: answering frees the job's body, far larger than
+ * the reply, so the work in flight is answered even when Redis is at maxmemory). KEYS[1] job stream, KEYS[2] reply stream; ARGV[1] group, ARGV[2]
  * entry id, ARGV[3] reply-stream TTL (ms), ARGV[4..] the reply's fields. Only the
  * completion that acknowledges the entry replies, so a job computed twice (taken over
  * from a worker presumed dead) is answered once. An empty KEYS[2] (a message without a
  * reply address) is only acknowledged. Returns 1, or 0 for a duplicate.
  */
-export const COMPLETE = luaScript(`
+export const COMPLETE = luaScript(`#!lua flags=allow-oom
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
 if KEYS[2] ~= '' then
@@ -62,12 +63,13 @@ return 1
 `);
 
 /**
- * Move a job that was delivered too often to the dead-letter stream and answer it.
+ * Move a job that was delivered too often to the dead-letter stream and answer it
+ * (`allow-oom`, as COMPLETE: it drops the job's body).
  * KEYS[1] job stream, KEYS[2] reply stream, KEYS[3] dead-letter stream; ARGV[1] group,
  * ARGV[2] entry id, ARGV[3] reply TTL, ARGV[4] deliveries, ARGV[5] worker id,
  * ARGV[6..] the reply's fields. The dead-letter entry keeps the job's fields except its body.
  */
-export const DEAD_LETTER = luaScript(`
+export const DEAD_LETTER = luaScript(`#!lua flags=allow-oom
 local entry = redis.call('XRANGE', KEYS[1], ARGV[2], ARGV[2])
 if redis.call('XACK', KEYS[1], ARGV[1], ARGV[2]) == 0 then return 0 end
 redis.call('XDEL', KEYS[1], ARGV[2])
@@ -152,9 +154,11 @@ return 1
 /**
  * Worker heartbeat. KEYS[1] worker hash, KEYS[2] workers sorted set; ARGV[1] id,
  * ARGV[2] expiry ms, ARGV[3..] fields. Stamped with Redis's own time, so the hosts'
- * clocks need not agree; everything expires when its workers are gone.
+ * clocks need not agree; everything expires when its workers are gone. `allow-oom` (Redis
+ * ≥ 7): a Redis at maxmemory refuses new jobs (QUEUE_FULL) but must not drop live workers
+ * from the registry, or every gateway would report itself not ready.
  */
-export const HEARTBEAT = luaScript(`
+export const HEARTBEAT = luaScript(`#!lua flags=allow-oom
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
 redis.call('HSET', KEYS[1], 'lastSeen', now, unpack(ARGV, 3))
