@@ -10,6 +10,7 @@ import { readFileSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { packageRoot } from '../src/config/paths.js';
 import { runLoadInChildProcess } from '../src/loadtest/child.js';
+import { procMemory } from './processes.js';
 import { freePort, startServer } from './served.js';
 
 const ROOT = packageRoot();
@@ -26,11 +27,6 @@ interface Sample {
   imagesPerSecond: number;
   p50Ms: number;
   peakRssBytes: number;
-}
-
-function peakRss(pid: number): number {
-  const match = /^VmHWM:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
-  return match?.[1] === undefined ? 0 : Number(match[1]) * 1024;
 }
 
 const median = (xs: number[]): number => {
@@ -53,7 +49,7 @@ async function measure(setting: Setting): Promise<Sample> {
       .map((f) => ({ body: readFileSync(join(IMAGES, f)), contentType: 'image/jpeg' }));
     const report = await runLoadInChildProcess({ url: `${url}/predict`, concurrency: 64, durationMs: DURATION_MS, warmupMs: 3_000, bodies });
     if (report.errors > 0) throw new Error(`${report.errors} requests failed: ${JSON.stringify(report.statusCounts)}`);
-    return { setting, imagesPerSecond: report.throughputRps, p50Ms: report.latencyMs.p50, peakRssBytes: peakRss(server.pid) };
+    return { setting, imagesPerSecond: report.throughputRps, p50Ms: report.latencyMs.p50, peakRssBytes: procMemory(server.pid, 'VmHWM') };
   } finally {
     await server.stop();
   }

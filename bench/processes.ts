@@ -4,6 +4,7 @@
 // SIGTERM stop with its exit code, and a registry so that every process the benchmark started
 // is killed when it ends, whatever happens.
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 
 export interface ExitStatus {
@@ -139,4 +140,10 @@ export function killAll(): void {
 /** Pids of every process spawned here that is still running. */
 export function livePids(): number[] {
   return [...live].map((p) => p.pid);
+}
+
+/** A memory field of /proc/<pid>/status in bytes (`VmRSS` now, `VmHWM` the peak), 0 if absent. */
+export function procMemory(pid: number, field: 'VmRSS' | 'VmHWM'): number {
+  const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match?.[1] === undefined ? 0 : Number(match[1]) * 1024;
 }

@@ -16,6 +16,8 @@ export const ERRORS = {
   ANSWER_TOO_LARGE: { status: 400, message: 'The answer this request asks for (items × outputs × elements per item) is larger than this server sends.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than this server accepts.' },
   BAD_ENCODING: { status: 400, message: 'The body could not be decompressed: its Content-Encoding (gzip) does not match its bytes.' },
+  BODY_TIMEOUT: { status: 408, message: 'The request body did not arrive in time (--body-timeout-ms per MiB); the connection is closed.' },
+  TOO_MANY_UPLOADS: { status: 429, message: 'This client address is sending as many request bodies at once as the server allows (--max-uploads-per-client); retry when one is answered.' },
   UNAUTHORIZED: { status: 401, message: 'This route needs an API key: send "Authorization: Bearer <key>".' },
   MODEL_NOT_FOUND: { status: 404, message: 'No such model.' },
   VERSION_NOT_FOUND: { status: 404, message: 'No such model version.' },

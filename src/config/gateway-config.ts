@@ -5,7 +5,7 @@ import { REDIS_OPTIONS, completeRedisOptions, type RedisSecret } from './redis-o
 import { SECURITY_OPTIONS } from './security-options.js';
 import { SERVE_OPTIONS } from './serve-config.js';
 
-const { port, host, models, only, defaultModel, bodyLimit, maxQueuedBytes, maxInferItems, drainTimeoutMs, logLevel, prepare } = SERVE_OPTIONS;
+const { port, host, models, only, defaultModel, bodyLimit, maxQueuedBytes, bodyTimeoutMs, maxUploadsPerClient, maxInferItems, drainTimeoutMs, logLevel, prepare } = SERVE_OPTIONS;
 
 export const GATEWAY_OPTIONS = {
   port,
@@ -15,6 +15,8 @@ export const GATEWAY_OPTIONS = {
   defaultModel,
   bodyLimit,
   maxQueuedBytes,
+  bodyTimeoutMs,
+  maxUploadsPerClient,
   maxInferItems,
   drainTimeoutMs,
   logLevel,

@@ -10,6 +10,9 @@ const onByDefault = () =>
     .default(true)
     .transform((v) => v === true || v === 'true' || v === '1');
 
+/** A request body must arrive within this many ms per MiB (--body-timeout-ms): about 200 KiB/s at least. */
+export const DEFAULT_BODY_TIMEOUT_MS = 5_000;
+
 export const SERVE_OPTIONS = {
   port: { flag: '-p, --port <port>', env: 'SWARMSERVE_PORT', description: 'HTTP port (0 picks a free one)', schema: intFrom(0, 65535, 8080) },
   host: { flag: '--host <host>', env: 'SWARMSERVE_HOST', description: 'interface to listen on', schema: z.string().min(1).default('0.0.0.0') },
@@ -30,6 +33,18 @@ export const SERVE_OPTIONS = {
     env: 'SWARMSERVE_MAX_QUEUED_BYTES',
     description: 'bytes of request bodies held at once (reading, queued, answering); beyond it 503 + Retry-After',
     schema: intFrom(1024, 2 ** 40, 256 * 1024 * 1024),
+  },
+  bodyTimeoutMs: {
+    flag: '--body-timeout-ms <ms>',
+    env: 'SWARMSERVE_BODY_TIMEOUT_MS',
+    description: 'a request body must arrive within this many ms per MiB (at least one MiB\'s worth); slower: 408, and an upload that falls behind that rate holds only the bytes it has sent',
+    schema: intFrom(100, 3_600_000, DEFAULT_BODY_TIMEOUT_MS),
+  },
+  maxUploadsPerClient: {
+    flag: '--max-uploads-per-client <n>',
+    env: 'SWARMSERVE_MAX_UPLOADS_PER_CLIENT',
+    description: 'request bodies one client address may send at once, beyond it 429; 0: no limit (behind a proxy or Swarm\'s ingress mesh, every client may share one address)',
+    schema: intFrom(0, 1_000_000, 0),
   },
   maxInferItems: {
     flag: '--max-infer-items <n>',

@@ -74,6 +74,8 @@ export class EmbeddedServer {
         bodyLimitBytes: config.bodyLimit,
         maxHeldBytes: config.maxQueuedBytes,
         maxInferItems: config.maxInferItems,
+        bodyTimeoutMs: config.bodyTimeoutMs,
+        maxUploadsPerClient: config.maxUploadsPerClient,
         notReadyReason: () => (!lifecycle.started ? 'starting' : lifecycle.draining ? 'shutting down' : undefined),
         isDraining: () => lifecycle.draining,
         logger,

@@ -3,7 +3,7 @@
 // every digest in constant time, so neither timing nor a heap dump gives a key away.
 import { createHash, timingSafeEqual } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
-import type { FastifyInstance, FastifyRequest } from 'fastify';
+import type { FastifyRequest } from 'fastify';
 import { ServeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 
@@ -88,25 +88,19 @@ function bearerToken(request: FastifyRequest): string | undefined {
 }
 
 /**
- * Protects every route, present and future (e.g. /v2/…/infer), that is not in `openPaths`:
- * a route opts out by being listed, not in by remembering to. Unknown paths are protected
- * too, so a client without a key learns nothing of which routes exist.
+ * Whether a request may go on: every route, present and future (e.g. /v2/…/infer), that is
+ * not in `openPaths` needs a key — a route opts out by being listed, not in by remembering
+ * to. The matched route decides, never the raw URL: an unmatched path (a 404) is protected
+ * too, so `PUT /metrics/x` gets no further than `PUT /predict` without a key, and a client
+ * without a key learns nothing of which routes exist. Returns the refusal, or undefined.
  */
-export function registerApiKeys(app: FastifyInstance, keys: ApiKeys, openPaths: readonly string[]): void {
-  app.addHook('onRequest', (request, _reply, done) => {
-    const route = request.routeOptions.url ?? request.url.split('?')[0] ?? '/';
-    if (isOpenPath(route, openPaths)) {
-      done();
-      return;
-    }
-    const token = bearerToken(request);
-    if (token !== undefined && keys.accepts(token)) {
-      done();
-      return;
-    }
-    const detail = token === undefined ? 'No API key: send "Authorization: Bearer <key>".' : 'The API key is not valid.';
-    done(new ServeError('UNAUTHORIZED', detail, { headers: { 'www-authenticate': token === undefined ? 'Bearer' : 'Bearer error="invalid_token"' } }));
-  });
+export function authorize(request: FastifyRequest, keys: ApiKeys, openPaths: readonly string[]): ServeError | undefined {
+  const route = request.routeOptions.url;
+  if (route !== undefined && isOpenPath(route, openPaths)) return undefined;
+  const token = bearerToken(request);
+  if (token !== undefined && keys.accepts(token)) return undefined;
+  const detail = token === undefined ? 'No API key: send "Authorization: Bearer <key>".' : 'The API key is not valid.';
+  return new ServeError('UNAUTHORIZED', detail, { headers: { 'www-authenticate': token === undefined ? 'Bearer' : 'Bearer error="invalid_token"' } });
 }
 
 /** The keys of `--api-keys-file`, or undefined; logs once which it is (never a key). */

@@ -38,6 +38,10 @@ export interface GatewayOptions {
   notReadyReason: () => string | undefined;
   /** Most items (images or tensors) in one Open Inference Protocol infer request (default 64). */
   maxInferItems?: number;
+  /** A request body must arrive within this many ms per MiB (default DEFAULT_BODY_TIMEOUT_MS); slower: 408 BODY_TIMEOUT. */
+  bodyTimeoutMs?: number;
+  /** Request bodies one client address may send at once (default 0: no limit); beyond it 429 TOO_MANY_UPLOADS. */
+  maxUploadsPerClient?: number;
   /** Shutting down: answers close their connections. */
   isDraining: () => boolean;
   /** A pino logger (fastify's logger type, which pino satisfies). */

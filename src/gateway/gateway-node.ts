@@ -82,6 +82,8 @@ export class GatewayNode {
           bodyLimitBytes: config.bodyLimit,
           maxHeldBytes: config.maxQueuedBytes,
           maxInferItems: config.maxInferItems,
+          bodyTimeoutMs: config.bodyTimeoutMs,
+          maxUploadsPerClient: config.maxUploadsPerClient,
           notReadyReason: () => (self.node === undefined ? 'starting' : self.node.notReadyReason()),
           isDraining: () => self.node?.draining ?? false,
           logger,

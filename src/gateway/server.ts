@@ -6,11 +6,14 @@ import multipart from '@fastify/multipart';
 import Fastify, { LogController, type FastifyInstance } from 'fastify';
 import { ServeError } from '../common/errors.js';
 import { DEFAULT_OPEN_PATHS } from '../config/security-options.js';
-import { registerApiKeys } from './auth.js';
+import { DEFAULT_BODY_TIMEOUT_MS } from '../config/serve-config.js';
+import { HeldBytes, registerAdmission } from './admission.js';
+
+export { HeldBytes } from './admission.js';
 import type { GatewayOptions } from './contract.js';
 import { countRequest, sendError } from './errors.js';
 import { multipartLimits } from './form-parts.js';
-import { isGzip, leavesBodyUnread, registerGzip } from './gzip.js';
+import { leavesBodyUnread, registerGzip } from './gzip.js';
 import { registerHome } from './home.js';
 import { registerOip } from './oip/routes.js';
 import { registerOpenApi } from './openapi.js';
@@ -22,21 +25,6 @@ const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
 function requestId(req: IncomingMessage): string {
   const given = req.headers['x-request-id'];
   return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
-}
-
-/** Bytes of request bodies held by a gateway, against its bound. */
-export class HeldBytes {
-  bytes = 0;
-  constructor(readonly bound: number) {}
-  reserve(n: number): boolean {
-    if (this.bytes + n > this.bound) return false;
-    this.bytes += n;
-    return true;
-  }
-  release(request: { heldBytes: number }): void {
-    this.bytes -= request.heldBytes;
-    request.heldBytes = 0;
-  }
 }
 
 export async function buildGateway(options: GatewayOptions, held = new HeldBytes(options.maxHeldBytes)): Promise<FastifyInstance> {
@@ -70,24 +58,20 @@ export async function buildGateway(options: GatewayOptions, held = new HeldBytes
     reply.header('x-request-id', request.id);
     done();
   });
-  // Before the bytes are reserved: a client without a key holds none.
-  if (options.apiKeys !== undefined) registerApiKeys(app, options.apiKeys, options.openPaths ?? DEFAULT_OPEN_PATHS);
-  app.addHook('onRequest', (request, _reply, done) => {
-    // Reserve the body's bytes before reading it: a burst of big uploads gets 503s, not an
-    // out-of-memory kill that would lose every request the process holds.
-    if (request.method === 'POST') {
-      const declared = Number(request.headers['content-length']);
-      // A gzip body may inflate up to the limit, whatever its size on the wire.
-      const known = Number.isFinite(declared) && declared >= 0 && !isGzip(request.headers['content-encoding']);
-      const bytes = known ? Math.min(declared, options.bodyLimitBytes) : options.bodyLimitBytes;
-      if (!held.reserve(bytes)) {
-        done(new ServeError('QUEUE_FULL', `This gateway holds ${held.bytes} bytes of requests (bound ${options.maxHeldBytes}, --max-queued-bytes); retry later.`, { headers: { 'retry-after': '1' } }));
-        return;
-      }
-      request.heldBytes = bytes;
-    }
-    done();
-  });
+  // Auth → a body only where a route takes one → per-client limit → byte reservation, and
+  // the watchdog that follows each upload's bytes.
+  registerAdmission(
+    app,
+    {
+      apiKeys: options.apiKeys,
+      openPaths: options.openPaths ?? DEFAULT_OPEN_PATHS,
+      bodyLimitBytes: options.bodyLimitBytes,
+      maxHeldBytes: options.maxHeldBytes,
+      bodyTimeoutMs: options.bodyTimeoutMs ?? DEFAULT_BODY_TIMEOUT_MS,
+      maxUploadsPerClient: options.maxUploadsPerClient ?? 0,
+    },
+    held,
+  );
   // While draining, every answer closes its connection, so keep-alive clients cannot hold
   // the shutdown open; so does one that leaves a gzip body unread.
   app.addHook('onSend', (request, reply, payload, done) => {
@@ -95,13 +79,11 @@ export async function buildGateway(options: GatewayOptions, held = new HeldBytes
     done(null, payload);
   });
   app.addHook('onResponse', (request, reply, done) => {
-    held.release(request);
     countRequest(options.metrics, request, reply.statusCode, request.errorCode);
     done();
   });
   // A client that leaves while uploading gets no response, so onResponse never runs for it.
   app.addHook('onRequestAbort', (request, done) => {
-    held.release(request);
     countRequest(options.metrics, request, 499, 'CLIENT_CLOSED');
     done();
   });
