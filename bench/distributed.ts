@@ -36,7 +36,7 @@ import sharp from 'sharp';
 import { bundledModelsDir } from '../src/config/paths.js';
 import type { LatencySummaryMs, LoadReport, LoadRequestBody } from '../src/loadtest/contract.js';
 import { loadRepository } from '../src/model/repository/repository.js';
-import { cpuUsage, sampleCpu, type CpuSample } from './cpu.js';
+import { cpuUsage, sampleCpu, type CpuSample } from '../src/common/proc-cpu.js';
 import { DISTURBED_CORES, MAIN_JS, QUIET_CORES, ROOT, Runs, T0, checkDisturbed, envMs, errorText, loadWithWindow, progress, runDriver, sleep, type Measured } from './driver.js';
 import { ECHO_MODEL, writeEchoRepository } from './echo-model.js';
 import { imageBodies, imageNames } from './images.js';

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { packageRoot } from '../src/config/paths.js';
 import { runLoadInChildProcess } from '../src/loadtest/child.js';
 import type { LoadOptions, LoadReport } from '../src/loadtest/contract.js';
-import { childPids, cpuUsage, sampleCpu, type CpuUsage } from './cpu.js';
+import { childPids, cpuUsage, sampleCpu, type CpuUsage } from '../src/common/proc-cpu.js';
 import { killAll, livePids } from './processes.js';
 
 export const ROOT = packageRoot();

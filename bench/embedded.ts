@@ -43,7 +43,7 @@ import type { ModelEntry } from '../src/model/repository/contract.js';
 import { loadRepository } from '../src/model/repository/repository.js';
 import { resolveOptions } from '../src/config/options.js';
 import { SERVE_OPTIONS } from '../src/config/serve-config.js';
-import { cpuUsage, sampleCpu, type CpuSample, type CpuUsage } from './cpu.js';
+import { cpuUsage, sampleCpu, type CpuSample, type CpuUsage } from '../src/common/proc-cpu.js';
 import { cpuLine, int8Target, readCpuInfo } from './cpuinfo.js';
 import { DISTURBED_CORES, MAIN_JS, QUIET_CORES, QUIET_MAX_WAIT_MS, ROOT, Runs, T0, checkDisturbed, envMs, errorText, loadWithWindow, progress, runDriver, type Measured } from './driver.js';
 import { imageBodies, imageNames, imagePaths, oipBodies } from './images.js';

@@ -15,7 +15,7 @@ import { join } from 'node:path';
 import { killAll } from '../src/experiment/processes.js';
 import { runExperiment } from '../src/experiment/run-experiment.js';
 import { verdict } from '../src/experiment/targets.js';
-import { cpuUsage, sampleCpu } from './cpu.js';
+import { cpuUsage, sampleCpu } from '../src/common/proc-cpu.js';
 import { cpuLine, readCpuInfo } from './cpuinfo.js';
 import { ROOT, envMs, progress, runDriver, waitForQuiet } from './driver.js';
 import { markdownTable, writeResults } from './report.js';
@@ -54,7 +54,7 @@ async function main(): Promise<number> {
     ),
   );
   lines.push('', `## Results (one run, ${startedAt.toISOString()}, ${cpu.model}, ${availableParallelism()} cores)`, '');
-  lines.push(markdownTable(['measure', 'measured', 'target', 'PASS/FAIL'], summary.targets.map((t) => [t.name, t.measured, t.want, t.met === true ? 'PASS' : `**${verdict(t) === 'missed' ? 'FAIL' : 'ERROR'}**`])));
+  lines.push(markdownTable(['measure', 'measured', 'target', 'PASS/FAIL'], summary.targets.map((t) => [t.name, t.measured, t.want, t.met === true ? 'PASS' : t.met === false ? '**FAIL**' : `not judged (${t.note ?? verdict(t)})`])));
   if (usage !== undefined) lines.push('', `Machine busy over the run: ${usage.machineCores} of ${usage.machineCores > 0 ? availableParallelism() : '?'} cores (the benchmark's load generator: ${usage.processCores['bench+loadgen'] ?? '?'}). With another process on a core, the second worker has little to run on and the targets are missed without a defect.`);
   const failed = summary.targets.filter((t) => t.met !== true);
   lines.push('', failed.length === 0 ? 'ALL TARGETS PASS' : `NOT MET: ${failed.length} of ${summary.targets.length} targets — ${failed.map((t) => t.name).join('; ')}`);

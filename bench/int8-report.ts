@@ -3,7 +3,7 @@
 
 import { statSync } from 'node:fs';
 import type { ModelEntry } from '../src/model/repository/contract.js';
-import type { CpuUsage } from './cpu.js';
+import type { CpuUsage } from '../src/common/proc-cpu.js';
 import type { CompareReport } from './raw.js';
 import { markdownTable } from './report.js';
 import type { ResultRow } from './result-row.js';

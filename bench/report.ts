@@ -4,7 +4,7 @@
 
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import type { CpuUsage } from './cpu.js';
+import type { CpuUsage } from '../src/common/proc-cpu.js';
 import { ROOT, type Measured } from './driver.js';
 
 const RESULTS_DIR = join(ROOT, 'bench', 'results');

@@ -131,6 +131,12 @@ export interface StepRow extends StepTiming {
    * null when the scaler cannot read its replicas' metrics (Swarm) or a read failed.
    */
   imagesByReplica: Record<string, number> | null;
+  /**
+   * Cores that work other than the experiment's own processes kept busy in the measured part
+   * (machine busy − the experiment, Redis, gateway and workers; from /proc); null when unknown
+   * (not Linux, or the workers are Swarm containers).
+   */
+  otherCores: number | null;
 }
 
 /** A figure the run was expected to reach, judged on the step table. A miss does not fail the run. */
@@ -141,8 +147,13 @@ export interface ExperimentTarget {
   measured: string;
   /** The expectation, e.g. "≥ 1.3×". */
   want: string;
-  /** null when it cannot be judged (a step had no successful request). */
+  /**
+   * null when it cannot be judged: a step had no successful request, or other work on this
+   * host took more than HOST_BUSY_CORES in a step (the speed then says nothing of the workers).
+   */
   met: boolean | null;
+  /** Why it was not judged. */
+  note?: string;
 }
 
 /** One point of the chart: the sliding window (t − window, t]. */

@@ -2,6 +2,9 @@
 import type { StepRow } from './contract.js';
 import { workersLabel } from './svg-chart.js';
 
+/** Other work on the host above this many cores in a step leaves the speed targets unjudged (and is said in the step's line). */
+export const HOST_BUSY_CORES = 0.3;
+
 export function ms(v: number | null): string {
   return v === null ? '–' : v >= 100 ? v.toFixed(0) : v.toFixed(1);
 }
@@ -16,7 +19,8 @@ export function stepLine(row: StepRow, steps: number): string {
     `step ${row.step}/${steps} · ${workersLabel(row.replicas)} · ${row.measuredS.toFixed(1)} s measured: ` +
     `${row.requests} requests, ${row.failures} failed, ${row.rps.toFixed(1)} req/s` +
     `${row.step > 1 ? ` (${ratio(row.ratio)} step 1)` : ''}, mean ${ms(row.meanMs)} ms, p95 ${ms(row.p95Ms)} ms` +
-    (row.imagesByReplica === null ? '' : `; images by replica: ${replicaWork(row.imagesByReplica)}`)
+    (row.imagesByReplica === null ? '' : `; images by replica: ${replicaWork(row.imagesByReplica)}`) +
+    (row.otherCores !== null && row.otherCores > HOST_BUSY_CORES ? `; other work on this host: ${row.otherCores.toFixed(2)} cores` : '')
   );
 }
 

@@ -47,8 +47,10 @@ export function renderReport(summary: ExperimentSummary, chartSvg: string): stri
     ['duration', seconds(Math.round(summary.durationS * 10) / 10)],
     ['load generator', `${summary.loadGenerator.cpuCores} cores of CPU (in the experiment's process)`],
   ];
-  const targets = summary.targets.map((t) => `<tr><td>${escapeXml(t.name)}</td><td>${escapeXml(t.measured)}</td><td>${escapeXml(t.want)}</td><td class="${t.met === null ? '' : t.met ? 'met' : 'missed'}">${verdict(t)}</td></tr>`);
-  const work = summary.steps.filter((row) => row.imagesByReplica !== null).map((row) => `<li>step ${row.step} (${workersLabel(row.replicas)}): ${escapeXml(replicaWork(row.imagesByReplica ?? {}))}</li>`);
+  const targets = summary.targets.map((t) => `<tr><td>${escapeXml(t.name)}</td><td>${escapeXml(t.measured)}</td><td>${escapeXml(t.want)}</td><td class="${t.met === null ? '' : t.met ? 'met' : 'missed'}">${escapeXml(t.note ?? verdict(t))}</td></tr>`);
+  const work = summary.steps
+    .filter((row) => row.imagesByReplica !== null)
+    .map((row) => `<li>step ${row.step} (${workersLabel(row.replicas)}): ${escapeXml(replicaWork(row.imagesByReplica ?? {}))}${row.otherCores === null ? '' : `; other work on this host: ${row.otherCores.toFixed(2)} cores`}</li>`);
   const rows = summary.steps.map((row) => `<tr>${tableCells(row).map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`);
   return `<!doctype html>
 <html lang="en">

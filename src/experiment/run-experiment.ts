@@ -7,6 +7,7 @@ import { dirname, resolve } from 'node:path';
 import { ServeError } from '../common/errors.js';
 import { samplePhotoPath } from '../cli/predict-command.js';
 import type { ExperimentOptions, ExperimentSummary, Scaler, StepRow, StepTiming } from './contract.js';
+import { cpuUsage, sampleCpu, type CpuSample } from '../common/proc-cpu.js';
 import { stepLine } from './format.js';
 import { judgeTargets, targetLine } from './targets.js';
 import { imageBody, predictUrl, startLoad, type RunningLoad } from './load.js';
@@ -66,6 +67,8 @@ async function waitGatewayReady(url: string, signal: AbortSignal | undefined): P
 interface Target {
   scaler: Scaler;
   url: string;
+  /** Pids of the processes the experiment started (local), for the CPU left to other work. */
+  pids?: () => number[];
   /** Put things back as they were: the local stack stopped, or the Swarm service at its old count. */
   release(progress: (line: string) => void): Promise<void>;
 }
@@ -87,6 +90,7 @@ async function openTarget(o: ExperimentOptions, progress: (line: string) => void
     return {
       scaler,
       url: scaler.url,
+      pids: () => scaler.pids(),
       release: async (say) => {
         say('local: stopping the workers, the gateway and redis-server');
         await scaler.close();
@@ -138,6 +142,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
   const timeline = new Timeline();
   const timings: StepTiming[] = [];
   const imagesByStep: Array<Record<string, number> | null> = [];
+  const otherCoresByStep: Array<number | null> = [];
   let load: RunningLoad | undefined;
   let startEpochMs = 0;
   try {
@@ -166,10 +171,12 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
       timings.push(timing);
       await pause(Math.max(0, timing.measuredFromS * 1000 - (Date.now() - startEpochMs)), stepSignal);
       const workBefore = await readReplicaWork(target.scaler, stepSignal);
+      const cpuBefore = sampleOwnCpu(target);
       await pause(Math.max(0, endS * 1000 - (Date.now() - startEpochMs)), stepSignal);
+      otherCoresByStep.push(otherCores(cpuBefore, sampleOwnCpu(target)));
       const workAfter = await readReplicaWork(target.scaler, stepSignal);
       imagesByStep.push(workDelta(workBefore, workAfter));
-      const row = withWork(stepTable(timeline.columns(startEpochMs), timings), imagesByStep).at(-1);
+      const row = withWork(stepTable(timeline.columns(startEpochMs), timings), imagesByStep, otherCoresByStep).at(-1);
       if (row !== undefined) progress(stepLine(row, o.replicas.length));
       const running = await target.scaler.replicas();
       if (running !== replicas) progress(`warning: ${running} of the step's ${replicas} workers were running at its end`);
@@ -185,7 +192,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
   const loadSummary = await load.done;
   const durationS = timings.at(-1)?.endS ?? 0;
   const cols = timeline.columns(startEpochMs);
-  const steps = withWork(stepTable(cols, timings), imagesByStep).map(roundRow);
+  const steps = withWork(stepTable(cols, timings), imagesByStep, otherCoresByStep).map(roundRow);
   const summary: ExperimentSummary = {
     files: { report: resolve(o.out), timeline: resolve(sibling(o.out, '.json')), chart: resolve(sibling(o.out, '.svg')) },
     target: { kind: o.target.kind, description: target.scaler.description, url: target.url },
@@ -235,8 +242,19 @@ function workDelta(before: Record<string, number> | null, after: Record<string, 
   return Object.fromEntries(Object.entries(after).map(([name, n]) => [name, n - (before[name] ?? 0)]));
 }
 
-function withWork(rows: StepRow[], imagesByStep: ReadonlyArray<Record<string, number> | null>): StepRow[] {
-  return rows.map((row, i) => ({ ...row, imagesByReplica: imagesByStep[i] ?? null }));
+function withWork(rows: StepRow[], imagesByStep: ReadonlyArray<Record<string, number> | null>, otherCoresByStep: ReadonlyArray<number | null>): StepRow[] {
+  return rows.map((row, i) => ({ ...row, imagesByReplica: imagesByStep[i] ?? null, otherCores: otherCoresByStep[i] ?? null }));
+}
+
+/** CPU of the machine and of every process the experiment runs (itself, and what the local scaler started); undefined for Swarm. */
+function sampleOwnCpu(target: Target): CpuSample | undefined {
+  if (target.pids === undefined) return undefined;
+  return sampleCpu(Object.fromEntries([process.pid, ...target.pids()].map((pid) => [`pid ${pid}`, pid])));
+}
+
+/** Cores busy with other work between two samples: the machine's busy cores minus the experiment's own. */
+function otherCores(before: CpuSample | undefined, after: CpuSample | undefined): number | null {
+  return before === undefined || after === undefined ? null : (cpuUsage(before, after)?.otherCores ?? null);
 }
 
 /** Releases the target; a failure to do so is reported, and does not hide the experiment's own outcome. */

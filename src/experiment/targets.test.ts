@@ -4,7 +4,7 @@ import { imagesComputed } from './scaler-local.js';
 import { judgeTargets, targetLine } from './targets.js';
 
 function row(step: number, replicas: number, rps: number, p95Ms: number | null, ratio: number | null): StepRow {
-  return { step, replicas, startS: 0, readyS: 0, measuredFromS: 0, endS: 10, measuredS: 10, requests: 100, failures: 0, rps, meanMs: p95Ms, p50Ms: p95Ms, p95Ms, p99Ms: p95Ms, ratio, imagesByReplica: null };
+  return { step, replicas, startS: 0, readyS: 0, measuredFromS: 0, endS: 10, measuredS: 10, requests: 100, failures: 0, rps, meanMs: p95Ms, p50Ms: p95Ms, p95Ms, p99Ms: p95Ms, ratio, imagesByReplica: null, otherCores: null };
 }
 
 describe('judgeTargets', () => {
@@ -23,6 +23,17 @@ describe('judgeTargets', () => {
     expect(p95?.met).toBe(false); // equal is not lower
     expect(targetLine(ratio ?? { name: '', measured: '', want: '', met: null })).toBe('target: req/s, 3 workers ÷ 1 worker: 1.29× (want ≥ 1.3×): missed');
     expect(judgeTargets([row(1, 1, 10, 900, 1), row(2, 2, 13, 899, 1.3)], 1.3).map((t) => t.met)).toEqual([true, true]);
+  });
+
+  it('other work on the host above 0.3 cores in a step: measured, not judged, and says why', () => {
+    const busy = { ...row(2, 2, 11, 1200, 1.1), otherCores: 1.02 };
+    const targets = judgeTargets([row(1, 1, 10, 900, 1), busy], 1.3);
+    expect(targets.map((t) => [t.met, t.measured])).toEqual([
+      [null, '1.10×'],
+      [null, '1200 ms vs 900 ms'],
+    ]);
+    expect(targetLine(targets[0] ?? { name: '', measured: '', want: '', met: null })).toBe('target: req/s, 2 workers ÷ 1 worker: 1.10× (want ≥ 1.3×): not judged: other work on this host used 1.02 cores in a step (more than 0.3)');
+    expect(judgeTargets([row(1, 1, 10, 900, 1), { ...busy, otherCores: 0.3 }], 1.3).map((t) => t.met)).toEqual([false, false]);
   });
 
   it('cannot judge a step without successful requests, and judges nothing without a scale-up', () => {

@@ -3,13 +3,20 @@
 // step. They are reported beside the figures; a miss is a finding about this host, never a
 // failed run (a shared or slower machine misses a speed target without anything being wrong).
 import type { ExperimentTarget, StepRow } from './contract.js';
-import { ms, ratio } from './format.js';
+import { HOST_BUSY_CORES, ms, ratio } from './format.js';
 import { workersLabel } from './svg-chart.js';
 
 export function judgeTargets(steps: readonly StepRow[], targetRatio: number | undefined): ExperimentTarget[] {
   const first = steps[0];
   const last = steps.at(-1);
   if (first === undefined || last === undefined || steps.length < 2 || last.replicas <= first.replicas) return [];
+  const busiest = Math.max(...[first, last].map((s) => s.otherCores ?? 0));
+  const targets = judgeBoth(first, last, targetRatio);
+  if (busiest <= HOST_BUSY_CORES) return targets;
+  return targets.map((t) => ({ ...t, met: null, note: `not judged: other work on this host used ${busiest.toFixed(2)} cores in a step (more than ${HOST_BUSY_CORES})` }));
+}
+
+function judgeBoth(first: StepRow, last: StepRow, targetRatio: number | undefined): ExperimentTarget[] {
   const versus = `${workersLabel(last.replicas)} vs ${workersLabel(first.replicas)}`;
   const targets: ExperimentTarget[] = [];
   if (targetRatio !== undefined) {
@@ -36,5 +43,5 @@ export function verdict(target: ExperimentTarget): string {
 
 /** "target: p95 response time, 2 workers vs 1 worker: 412 ms vs 690 ms (want lower): met" */
 export function targetLine(target: ExperimentTarget): string {
-  return `target: ${target.name}: ${target.measured} (want ${target.want}): ${verdict(target)}`;
+  return `target: ${target.name}: ${target.measured} (want ${target.want}): ${target.note ?? verdict(target)}`;
 }

@@ -87,7 +87,7 @@ export function stepTable(cols: TimelineColumns, steps: readonly StepTiming[]): 
   const rows = steps.map((step): StepRow => {
     const s = slice(cols, lowerBound(cols.t, step.measuredFromS, false), lowerBound(cols.t, step.endS, false));
     const measuredS = Math.max(0, step.endS - step.measuredFromS);
-    return { ...step, measuredS, requests: s.requests, failures: s.failures, rps: measuredS > 0 ? s.okLatencies.length / measuredS : 0, ...latencyStats(s.okLatencies), ratio: null, imagesByReplica: null };
+    return { ...step, measuredS, requests: s.requests, failures: s.failures, rps: measuredS > 0 ? s.okLatencies.length / measuredS : 0, ...latencyStats(s.okLatencies), ratio: null, imagesByReplica: null, otherCores: null };
   });
   const first = rows[0]?.rps ?? 0;
   for (const row of rows) row.ratio = first > 0 ? row.rps / first : null;

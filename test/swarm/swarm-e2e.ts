@@ -28,6 +28,8 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../src/common/free-port.js';
 import type { ExperimentSummary } from '../../src/experiment/contract.js';
+import { cpuUsage, sampleCpu, type CpuSample } from '../../src/common/proc-cpu.js';
+import { swarmTestPids } from './host-load.js';
 import { IPTABLES_TABLES, restoreInput } from './iptables.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -45,6 +47,8 @@ const WINDOW_S = Number(process.env.SWARM_E2E_WINDOW_S ?? 25);
 const TARGET_RATIO = Number(process.env.SWARM_E2E_TARGET_RATIO ?? 1.4);
 /** What proves that replicas add capacity, with a margin noise cannot cross: a check. */
 const MECHANISM_RATIO = 1.1;
+/** Other work on the host above this many cores in a window leaves the ratio unjudged. */
+const HOST_BUSY_CORES = 0.3;
 
 const MiB = 1024 * 1024;
 
@@ -539,25 +543,31 @@ async function main(): Promise<void> {
   log(`load: ${CLIENTS} closed-loop clients, dog.jpg → resnet50`);
 
   /** 5 s warm-up, then a WINDOW_S window: images/s answered 200, and each worker's images in the window. */
-  const measure = async (phase: string): Promise<{ rps: number; ok: number; seconds: number; perWorker: [string, number][] }> => {
+  const measure = async (phase: string): Promise<{ rps: number; ok: number; seconds: number; perWorker: [string, number][]; otherCores: number | undefined }> => {
     L.phase = `warmup-${phase}`;
     await sleep(5000);
     L.phase = `measure-${phase}`;
     const ids = (await workerContainers()).all;
     const c0 = await workerCounters(ids);
+    const ours = (): CpuSample => sampleCpu(Object.fromEntries(swarmTestPids().map((pid) => [`pid ${pid}`, pid])));
+    const cpu0 = ours();
     const ok0 = L.okCount; const s = Date.now();
     await sleep(WINDOW_S * 1000);
     const okN = L.okCount - ok0; const seconds = (Date.now() - s) / 1000;
+    // The same processes at both ends: what else kept the cores busy in the window.
+    const otherCores = cpuUsage(cpu0, sampleCpu(Object.fromEntries([...cpu0.processes.keys()].map((name) => [name, Number(name.slice(4))]))))?.otherCores;
     const c1 = await workerCounters(ids);
     const perWorker = await Promise.all(ids.map(async (id) => [await containerName(id), (c1[id] ?? 0) - (c0[id] ?? 0)] as [string, number]));
-    return { rps: Math.round((okN / seconds) * 100) / 100, ok: okN, seconds, perWorker };
+    return { rps: Math.round((okN / seconds) * 100) / 100, ok: okN, seconds, perWorker, otherCores };
   };
 
   let rps1 = 0;
+  let other1: number | undefined;
   await step(`throughput with 1 worker (${WINDOW_S} s window after 5 s warm-up)`, async (f) => {
     const m = await measure('1');
     rps1 = m.rps;
-    Object.assign(f, { imgPerSec: m.rps, ok: m.ok, seconds: m.seconds });
+    other1 = m.otherCores;
+    Object.assign(f, { imgPerSec: m.rps, ok: m.ok, seconds: m.seconds, otherCores: m.otherCores });
     f.imagesByWorker = Object.fromEntries(m.perWorker);
   });
 
@@ -574,10 +584,20 @@ async function main(): Promise<void> {
     const per = m.perWorker;
     const ids = (await workerContainers()).all;
     const ratio = Math.round((m.rps / rps1) * 100) / 100;
-    Object.assign(f, { imgPerSec: m.rps, ok: m.ok, seconds: m.seconds, ratio });
+    Object.assign(f, { imgPerSec: m.rps, ok: m.ok, seconds: m.seconds, ratio, otherCores: m.otherCores });
     f.imagesByWorker = Object.fromEntries(per);
-    target('throughput 3 workers / 1 worker above 1 by a margin noise cannot cross', ratio >= MECHANISM_RATIO, `${m.rps} / ${rps1} = ${ratio}×`, `≥ ${MECHANISM_RATIO}`);
-    finding('throughput 3 workers / 1 worker', ratio >= TARGET_RATIO, `${m.rps} / ${rps1} = ${ratio}×`, `≥ ${TARGET_RATIO}`);
+    // More replicas need cores to run on: with other work on this host the ratio says nothing
+    // of them (their cgroups then share what the other work leaves), so it is judged only on a
+    // host the test has to itself.
+    const busiest = Math.max(other1 ?? 0, m.otherCores ?? 0);
+    const value = `${m.rps} / ${rps1} = ${ratio}× (other work on the host: ${other1 ?? '?'} and ${m.otherCores ?? '?'} cores)`;
+    if (busiest <= HOST_BUSY_CORES) {
+      target('throughput 3 workers / 1 worker above 1 by a margin noise cannot cross', ratio >= MECHANISM_RATIO, value, `≥ ${MECHANISM_RATIO}`);
+      finding('throughput 3 workers / 1 worker', ratio >= TARGET_RATIO, value, `≥ ${TARGET_RATIO}`);
+    } else {
+      log(`not judged: throughput 3 workers / 1 worker ${value}: other work used more than ${HOST_BUSY_CORES} cores`);
+      finding(`throughput 3 workers / 1 worker (not judged: other work used ${busiest} cores)`, false, value, `≥ ${TARGET_RATIO}`);
+    }
     target('every one of the 3 replicas took work (own swarmserve_batch_size_sum)', per.length === 3 && per.every(([, n]) => n > 0),
       Object.fromEntries(per), '3 replicas, each > 0');
     for (const id of ids) memories.push(await memoryPeak(id, estimateBytes));

@@ -1,4 +1,4 @@
-// CPU accounting for the benchmark, from /proc (Linux): how many cores the machine as a
+// CPU accounting from /proc (Linux), for the benchmarks and the experiment: how many cores the machine as a
 // whole, and each process of interest, kept busy over a measured window. Used to tell whether
 // a side was starved (e.g. the server sharing 2 cores with the load generator, or with other
 // work on the machine). Everything returns `undefined` where /proc is not available.
