@@ -66,8 +66,6 @@ interface Upload {
   baseline: number;
   startedAt: number;
   deadlineMs: number;
-  /** Bytes per ms the deadline asks for. */
-  minRate: number;
   /** What it reserved at admission. */
   declared: number;
   /**
@@ -89,6 +87,9 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
   const uploads = new Set<Upload>();
   const perClient = new Map<string, number>();
   let timer: NodeJS.Timeout | undefined;
+  /** Bytes per ms the deadline asks for. */
+  const minRate = MiB / options.bodyTimeoutMs;
+  const queueFull = (): ServeError => new ServeError('QUEUE_FULL', `This gateway holds ${held.bytes} bytes of requests (bound ${options.maxHeldBytes}, --max-queued-bytes); retry later.`, { headers: { 'retry-after': '1' } });
 
   const finish = (request: FastifyRequest): void => {
     held.release(request);
@@ -133,10 +134,10 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
         cut(upload, new ServeError('BODY_TIMEOUT', `The request body did not arrive within ${Math.round(upload.deadlineMs)} ms (--body-timeout-ms ${options.bodyTimeoutMs} per MiB): ${received} bytes came.`));
         continue;
       }
-      if (!upload.slow && upload.canShrink && elapsed > RATE_GRACE_MS && received < upload.minRate * (elapsed - RATE_GRACE_MS)) upload.slow = true;
+      if (!upload.slow && upload.canShrink && elapsed > RATE_GRACE_MS && received < minRate * (elapsed - RATE_GRACE_MS)) upload.slow = true;
       // A slow upload holds what it has sent, growing as more comes, within the bound.
       if (upload.slow && !held.resize(request, Math.min(upload.declared, received + SLOW_SLACK_BYTES))) {
-        cut(upload, new ServeError('QUEUE_FULL', `This gateway holds ${held.bytes} bytes of requests (bound ${options.maxHeldBytes}, --max-queued-bytes); retry later.`, { headers: { 'retry-after': '1' } }));
+        cut(upload, queueFull());
       }
     }
     if (uploads.size === 0 && timer !== undefined) {
@@ -185,7 +186,7 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
     const bytes = known ? Math.min(declared, options.bodyLimitBytes) : options.bodyLimitBytes;
     if (!held.reserve(bytes)) {
       finish(request);
-      done(new ServeError('QUEUE_FULL', `This gateway holds ${held.bytes} bytes of requests (bound ${options.maxHeldBytes}, --max-queued-bytes); retry later.`, { headers: { 'retry-after': '1' } }));
+      done(queueFull());
       return;
     }
     request.heldBytes = bytes;
@@ -193,7 +194,7 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
     // What the deadline allows: --body-timeout-ms per MiB on the wire (a gzip or chunked body: the declared length, else the limit).
     const wire = Number.isFinite(declared) && declared >= 0 ? declared : options.bodyLimitBytes;
     const deadlineMs = options.bodyTimeoutMs * Math.max(1, wire / MiB);
-    const upload: Upload = { request, reply, socket, baseline: socket.bytesRead, startedAt: performance.now(), deadlineMs, minRate: MiB / options.bodyTimeoutMs, declared: bytes, canShrink: known, slow: false };
+    const upload: Upload = { request, reply, socket, baseline: socket.bytesRead, startedAt: performance.now(), deadlineMs, declared: bytes, canShrink: known, slow: false };
     request.upload = upload;
     uploads.add(upload);
     timer ??= setInterval(watch, WATCH_INTERVAL_MS).unref();
