@@ -62,6 +62,16 @@ const ATTACKS: Attack[] = [
     run: (url) => post(url, '/v2/models/resnet50/infer', JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 3_000_000 }, () => '') }] }), json),
   },
   {
+    name: 'OIP: 3.2 M empty arrays (9.6 MB JSON)',
+    goodAfterMs: 0,
+    run: (url) => post(url, '/v2/models/resnet50/infer', `{"inputs":[{"name":"input","shape":[1,3,224,224],"datatype":"FP32","data":[${Array.from({ length: 3_200_000 }, () => '[]').join(',')}]}]}`, json),
+  },
+  {
+    name: '/predict: 9.6 MB of JSON (3.2 M empty arrays)',
+    goodAfterMs: 0,
+    run: (url) => post(url, '/predict', `[${Array.from({ length: 3_200_000 }, () => '[]').join(',')}]`, json),
+  },
+  {
     name: 'OIP: 2.5 M zero-length binary elements',
     goodAfterMs: 0,
     run: (url) => {

@@ -83,14 +83,14 @@ async function infer(body: string): Promise<number> {
 }
 
 describe('hostile clients against a gateway + worker', () => {
-  it('OIP: outputs × 1,000 with 64 small images, and 3 M empty strings → 400, no job', async () => {
+  it('OIP: outputs × 1,000 with 64 small images, and 3 M empty strings → 413, no job', async () => {
     const images = Array.from({ length: 64 }, () => input.png.toString('base64'));
     const outputs = await underAttack(() => infer(JSON.stringify({ inputs: [{ name: 'input', shape: [64], datatype: 'BYTES', data: images }], outputs: Array.from({ length: 1000 }, () => ({ name: 'logits', parameters: { classification: 1000 } })) })));
-    expect(outputs.result).toBe(400);
+    expect(outputs.result).toBe(413);
     expectCheap(outputs, 'outputs × 1000');
     const strings = JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 3_000_000 }, () => '') }] });
     const empty = await underAttack(() => infer(strings));
-    expect(empty.result).toBe(400);
+    expect(empty.result).toBe(413);
     expectCheap(empty, '3 M empty strings');
   });
 

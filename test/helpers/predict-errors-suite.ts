@@ -167,17 +167,21 @@ export function predictErrorsSuite(name: string, start: StartPredictErrorsTarget
         const image = dog.toString('base64');
         const fp32 = (data: string): string => `{"inputs":[{"name":"input","shape":[1,3,32,32],"datatype":"FP32","data":${data}}]}`;
 
-        it('an output asked for twice, or 1,000 times → 400', async () => {
+        it('an output asked for twice, or 20 times → 400; 1,000 times → 413 (more strings than any request needs)', async () => {
           const twice = await infer(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [image] }], outputs: [{ name: 'logits' }, { name: 'logits' }] }));
           expect(twice.status).toBe(400);
           expect(twice.error).toContain('asked for more than once');
-          const many = await infer(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [image] }], outputs: Array.from({ length: 1000 }, () => ({ name: 'logits', parameters: { classification: 5 } })) }));
-          expect(many.status).toBe(400);
+          const outputs = (n: number): string => JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [image] }], outputs: Array.from({ length: n }, () => ({ name: 'logits', parameters: { classification: 5 } })) });
+          expect((await infer(outputs(20))).status).toBe(400);
+          expect((await infer(outputs(1000))).status).toBe(413);
         });
 
-        it('more BYTES elements than the shape (JSON or binary, 100,000 empty ones) → 400', async () => {
-          const json = await infer(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 100_000 }, () => '') }] }));
-          expect([json.status, json.error]).toEqual([400, 'BYTES input "input" has shape [1] but 100000 elements.']);
+        it('more BYTES elements than the shape (JSON: 1,000 empty ones; binary: 100,000) → 400; more strings than any request can need → 413', async () => {
+          const json = await infer(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 1_000 }, () => '') }] }));
+          expect([json.status, json.error]).toEqual([400, 'BYTES input "input" has shape [1] but 1000 elements.']);
+          const tooMany = await infer(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 100_000 }, () => '') }] }));
+          expect(tooMany.status).toBe(413);
+          expect(tooMany.error).toContain('more strings than a request to this model can need');
           const elements = Buffer.alloc(4 * 100_000); // zero-length elements: only their length prefixes
           const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: elements.length } }] }));
           const binary = await infer(Buffer.concat([header, elements]), { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) });
@@ -185,8 +189,8 @@ export function predictErrorsSuite(name: string, start: StartPredictErrorsTarget
           expect(binary.error).toContain('more elements follow');
         });
 
-        it('FP32 data nested 10,000 deep, or holding a non-finite value → 400, never a 500', async () => {
-          const deep = await infer(fp32(`${'['.repeat(10_000)}0${']'.repeat(10_000)}`));
+        it('FP32 data nested 1,000 deep, or holding a non-finite value → 400, never a 500', async () => {
+          const deep = await infer(fp32(`${'['.repeat(1_000)}0${']'.repeat(1_000)}`));
           expect(deep.status).toBe(400);
           expect(deep.error).toContain('nested deeper than its shape');
           const infinite = await infer(fp32(`[${Array.from({ length: 3 * 32 * 32 }, (_, i) => (i === 9 ? '1e999' : '0')).join(',')}]`));

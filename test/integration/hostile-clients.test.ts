@@ -80,19 +80,37 @@ async function infer(url: string, body: string | Buffer, headers: Record<string,
 describe('OIP requests that cost far more than their size', () => {
   const images = Array.from({ length: 64 }, () => photo('dog').subarray(0, 64).toString('base64'));
 
-  it('64 small images with outputs × 1,000 (a 69 KB request that stalled the server 40 s) → 400, a good client served meanwhile', async () => {
+  it('64 small images with outputs × 1,000 (a 69 KB request that stalled the server 40 s) → 413, a good client served meanwhile', async () => {
     const body = JSON.stringify({ inputs: [{ name: 'input', shape: [64], datatype: 'BYTES', data: images }], outputs: Array.from({ length: 1000 }, () => ({ name: 'logits', parameters: { classification: 1000 } })) });
     const { result, cost } = await costOf(() => Promise.all([infer(open.url, body), goodPredict(open.url)]));
-    expect(result[0].status).toBe(400);
-    expect(result[1]).toBe(200);
+    expect([result[0].status, result[1]]).toEqual([413, 200]);
     expectCheap(cost, 'outputs × 1000');
   });
 
-  it('3 M empty strings (9 MB of JSON) → 400', async () => {
+  it('3 M empty strings (9 MB of JSON) → 413 PAYLOAD_TOO_LARGE, counted before it is parsed', async () => {
     const strings = JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 3_000_000 }, () => '') }] });
     const { result, cost } = await costOf(() => Promise.all([infer(open.url, strings), goodPredict(open.url)]));
-    expect([result[0].status, result[1]]).toEqual([400, 200]);
+    expect([result[0].status, result[1]]).toEqual([413, 200]);
+    expect(result[0].error).toContain('more strings than a request to this model can need');
     expectCheap(cost, '3 M empty strings');
+  });
+
+  it('3.2 M empty arrays (9.6 MB of JSON; parsed, 200 MB and 800 ms) → 413 PAYLOAD_TOO_LARGE', async () => {
+    const arrays = `{"inputs":[{"name":"input","shape":[1,3,32,32],"datatype":"FP32","data":[${Array.from({ length: 3_200_000 }, () => '[]').join(',')}]}]}`;
+    const { result, cost } = await costOf(() => Promise.all([infer(open.url, arrays), goodPredict(open.url)]));
+    expect([result[0].status, result[1]]).toEqual([413, 200]);
+    expect(result[0].error).toContain('more arrays and objects');
+    expectCheap(cost, '3.2 M empty arrays');
+  });
+
+  it('/predict with 9.6 MB of JSON (no route but OIP takes JSON) → 415 UNSUPPORTED_MEDIA_TYPE, unparsed', async () => {
+    const arrays = `[${Array.from({ length: 3_200_000 }, () => '[]').join(',')}]`;
+    const { result, cost } = await costOf(async () => {
+      const response = await fetch(`${open.url}/predict`, { method: 'POST', body: arrays, headers: { 'content-type': 'application/json' } });
+      return { status: response.status, code: ((await response.json()) as { error?: { code?: string } }).error?.code };
+    });
+    expect(result).toEqual({ status: 415, code: 'UNSUPPORTED_MEDIA_TYPE' });
+    expectCheap(cost, '/predict JSON');
   });
 
   it('2.5 M zero-length binary elements → 400', async () => {
@@ -104,10 +122,11 @@ describe('OIP requests that cost far more than their size', () => {
     expectCheap(cost, '2.5 M binary elements');
   });
 
-  it('FP32 data nested 100,000 deep → 400, never a 500', async () => {
+  it('FP32 data nested 100,000 deep → 413 (more arrays than the model can need), never a 500', async () => {
     const body = `{"inputs":[{"name":"input","shape":[1,3,32,32],"datatype":"FP32","data":${'['.repeat(100_000)}0${']'.repeat(100_000)}}]}`;
     const { result, cost } = await costOf(() => infer(open.url, body));
-    expect(result.status).toBe(400);
+    expect(result.status).toBe(413);
+    expect(result.error).toContain('more arrays and objects');
     expectCheap(cost, 'deep nesting');
   });
 });

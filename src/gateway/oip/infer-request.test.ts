@@ -3,7 +3,7 @@
 import { describe, expect, it } from 'vitest';
 import { ServeError } from '../../common/errors.js';
 import type { CatalogModel } from '../contract.js';
-import { MAX_ANSWER_ELEMENTS, readInferRequest } from './infer-request.js';
+import { MAX_ANSWER_ELEMENTS, jsonValueLimits, readInferRequest } from './infer-request.js';
 
 const PNG = Buffer.from([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0, 0, 0, 0]);
 
@@ -51,14 +51,16 @@ function binaryElements(elements: Buffer[]): Buffer {
 describe('readInferRequest: outputs', () => {
   const image = PNG.toString('base64');
 
-  it('an output asked for twice is refused, and so is a list of 1,000 before any data is read', () => {
+  it('an output asked for twice is refused, and so are lists of 20 and 1,000 before any data is read', () => {
     const twice = json({ inputs: [bytesInput(1, [image])], outputs: [{ name: 'output' }, { name: 'output' }] });
     expect(refusal(() => readInferRequest(twice, undefined, model(), 64)).slice(0, 2)).toEqual(['BAD_INFER_REQUEST', 400]);
-    const many = json({ inputs: [bytesInput(64, Array.from({ length: 64 }, () => image))], outputs: Array.from({ length: 1000 }, () => ({ name: 'output', parameters: { classification: 5 } })) });
-    // Refused by the header schema (at most 16 listed): no answer is built per repeat.
-    const [code, status, message] = refusal(() => readInferRequest(many, undefined, model(), 64));
+    const outputs = (n: number): Buffer => json({ inputs: [bytesInput(64, Array.from({ length: 64 }, () => image))], outputs: Array.from({ length: n }, () => ({ name: 'output', parameters: { classification: 5 } })) });
+    // 20: refused by the header schema (at most 16 listed), so no answer is built per repeat.
+    const [code, status, message] = refusal(() => readInferRequest(outputs(20), undefined, model(), 64));
     expect([code, status]).toEqual(['BAD_INFER_REQUEST', 400]);
     expect(message).toContain('"outputs"');
+    // 1,000: 4,000 strings, more than any request needs: refused before it is parsed.
+    expect(refusal(() => readInferRequest(outputs(1000), undefined, model(), 64)).slice(0, 2)).toEqual(['PAYLOAD_TOO_LARGE', 413]);
   });
 
   it('an answer above MAX_ANSWER_ELEMENTS is refused with ANSWER_TOO_LARGE, one at the limit is accepted', () => {
@@ -88,16 +90,16 @@ describe('readInferRequest: element counts checked while parsing', () => {
   });
 
   it('BYTES JSON: an element count other than the shape is refused before anything is decoded', () => {
-    const body = json({ inputs: [bytesInput(1, Array.from({ length: 300_000 }, () => ''))] });
+    const body = json({ inputs: [bytesInput(1, Array.from({ length: 1_000 }, () => ''))] });
     const [code, , message] = refusal(() => readInferRequest(body, undefined, model(), 64));
     expect(code).toBe('BAD_INFER_REQUEST');
-    expect(message).toContain('has shape [1] but 300000 elements');
+    expect(message).toContain('has shape [1] but 1000 elements');
     // Nested data for a shape [N] input is not base64 strings.
     expect(refusal(() => readInferRequest(json({ inputs: [bytesInput(1, [[PNG.toString('base64')]])] }), undefined, model(), 64))[0]).toBe('BAD_INFER_REQUEST');
   });
 
   it('FP32 JSON: more values than the shape holds stop at the first extra one; fewer are refused too', () => {
-    const more = json({ inputs: [fp32Input([1, 3, 2, 2], Array.from({ length: 3_000_000 }, () => 0))] });
+    const more = json({ inputs: [fp32Input([1, 3, 2, 2], Array.from({ length: 1_500 }, () => 0))] });
     expect(refusal(() => readInferRequest(more, undefined, model(), 64)).slice(0, 2)).toEqual(['INVALID_TENSOR', 400]);
     const fewer = json({ inputs: [fp32Input([1, 3, 2, 2], [1, 2, 3])] });
     expect(refusal(() => readInferRequest(fewer, undefined, model(), 64))[2]).toContain('needs 12 floats; "data" has 3');
@@ -110,11 +112,29 @@ describe('readInferRequest: element counts checked while parsing', () => {
     const tree = readInferRequest(json({ inputs: [fp32Input([1, 3, 2, 2], nested)] }), undefined, model(), 64).items[0];
     expect(tree).toEqual(flat);
     expect(flat?.kind === 'tensor' ? [...new Float32Array(flat.bytes.buffer.slice(flat.bytes.byteOffset, flat.bytes.byteOffset + flat.bytes.length))] : []).toEqual(values);
-    // 100,000 levels deep: Array.prototype.flat(Infinity) threw a RangeError (500) here.
-    const body = Buffer.from(`{"inputs":[{"name":"input","shape":[1,3,2,2],"datatype":"FP32","data":${'['.repeat(100_000)}0${']'.repeat(100_000)}}]}`);
+    // Array.prototype.flat(Infinity) threw a RangeError (500) on deep data.
+    const body = Buffer.from(`{"inputs":[{"name":"input","shape":[1,3,2,2],"datatype":"FP32","data":${'['.repeat(1_000)}0${']'.repeat(1_000)}}]}`);
     const [code, status, message] = refusal(() => readInferRequest(body, undefined, model(), 64));
     expect([code, status]).toEqual(['BAD_INFER_REQUEST', 400]);
     expect(message).toContain('nested deeper than its shape');
+  });
+
+  it('a JSON header with more strings, arrays or numbers than the model can need is a 413, refused before it is parsed', () => {
+    // model(): items of [3, 2, 2], at most 64 → 64 + 1,024 strings, 64 × (1 + 3 + 3 × 2) + 1,024 arrays, 64 × 12 + 1,024 numbers.
+    expect(jsonValueLimits(model(), 64)).toEqual({ strings: 1_088, containers: 1_664, scalars: 1_792 });
+    const cases: Array<[string, string]> = [
+      [`"data":[${Array.from({ length: 3_000_000 }, () => '""').join(',')}]`, 'more strings'],
+      [`"data":[${Array.from({ length: 2_000 }, () => '[]').join(',')}]`, 'more arrays and objects'],
+      [`"data":${'['.repeat(100_000)}0${']'.repeat(100_000)}`, 'more arrays and objects'],
+      [`"data":[${Array.from({ length: 3_000_000 }, () => '0').join(',')}]`, 'more numbers and literals'],
+      [`"data":[0],"parameters":{${Array.from({ length: 2_000 }, (_, i) => `"k${i}":null`).join(',')}}`, 'more strings'],
+    ];
+    for (const [data, what] of cases) {
+      const body = Buffer.from(`{"inputs":[{"name":"input","shape":[1,3,2,2],"datatype":"FP32",${data}}]}`);
+      const [code, status, message] = refusal(() => readInferRequest(body, undefined, model(), 64));
+      expect([code, status], what).toEqual(['PAYLOAD_TOO_LARGE', 413]);
+      expect(message).toContain(what);
+    }
   });
 
   it('FP32: non-finite values are refused with INVALID_TENSOR, from JSON (1e999) and from binary data (NaN, -Infinity)', () => {

@@ -9,6 +9,7 @@ import { ServeError } from '../../common/errors.js';
 import { sniffImageFormat } from '../../common/image-format.js';
 import type { JobPayload } from '../../queue/contract.js';
 import type { CatalogModel } from '../contract.js';
+import { exceededJsonCount, type JsonValueCounts } from './json-cost.js';
 
 /** Inputs or outputs one request may list (models here have one of each). */
 const MAX_TENSORS = 16;
@@ -65,17 +66,38 @@ const bad = (detail: string): ServeError => new ServeError('BAD_INFER_REQUEST', 
 /** The most elements (floats or classification strings) one infer answer may hold, all outputs together. */
 export const MAX_ANSWER_ELEMENTS = 4_194_304;
 
-/** Splits the body into the JSON header and the binary data after it. */
-function splitBody(body: Buffer, headerLength: string | undefined): { header: InferHeader; binary: Buffer } {
+/** Values a header holds besides its items' data: names, datatypes, shapes, ids, parameters. */
+const HEADER_VALUES = 1024;
+
+/** The most values of each kind a JSON header to this model can need: its items' data at the most, and the rest. */
+export function jsonValueLimits(model: CatalogModel, maxItems: number): JsonValueCounts {
+  // Nested FP32 data: per item one array, then one per element of each dimension but the last.
+  let prefix = 1;
+  let arraysPerItem = 1;
+  for (const d of model.itemDims.slice(0, -1)) {
+    prefix *= d;
+    arraysPerItem += prefix;
+  }
+  const itemSize = model.itemDims.reduce((a, b) => a * b, 1);
+  return { strings: maxItems + HEADER_VALUES, containers: maxItems * arraysPerItem + HEADER_VALUES, scalars: maxItems * itemSize + HEADER_VALUES };
+}
+
+/** Splits the body into the JSON header and the binary data after it; the header's values are counted before it is parsed. */
+function splitBody(body: Buffer, headerLength: string | undefined, limits: JsonValueCounts): { header: InferHeader; binary: Buffer } {
   let jsonEnd = body.length;
   if (headerLength !== undefined) {
     const n = Number(headerLength);
     if (!/^\d+$/.test(headerLength.trim()) || n > body.length) throw bad(`Inference-Header-Content-Length is "${headerLength}" but the body has ${body.length} bytes.`);
     jsonEnd = n;
   }
+  const text = body.subarray(0, jsonEnd);
+  const exceeded = exceededJsonCount(text, limits);
+  if (exceeded !== undefined) {
+    throw new ServeError('PAYLOAD_TOO_LARGE', `The request's JSON holds more ${exceeded === 'scalars' ? 'numbers and literals' : exceeded === 'containers' ? 'arrays and objects' : 'strings'} than a request to this model can need (at most ${limits[exceeded]}); it was refused unparsed.`);
+  }
   let parsed: unknown;
   try {
-    parsed = JSON.parse(body.subarray(0, jsonEnd).toString('utf8'));
+    parsed = JSON.parse(text.toString('utf8'));
   } catch (err) {
     throw bad(`The request header is not JSON: ${(err as Error).message}${headerLength === undefined ? ' (binary data needs the Inference-Header-Content-Length header)' : ''}.`);
   }
@@ -89,7 +111,7 @@ function splitBody(body: Buffer, headerLength: string | undefined): { header: In
 
 export function readInferRequest(body: unknown, headerLength: string | undefined, model: CatalogModel, maxItems: number): InferRequest {
   if (!Buffer.isBuffer(body) || body.length === 0) throw new ServeError('EMPTY_BODY', 'The infer request has no body: send the JSON inference request.');
-  const { header, binary } = splitBody(body, headerLength);
+  const { header, binary } = splitBody(body, headerLength, jsonValueLimits(model, maxItems));
   if (header.inputs.length !== 1) throw bad(`Model "${model.name}" has one input, "${model.inputName}"; the request has ${header.inputs.length}.`);
   const input = header.inputs[0] as InferHeader['inputs'][number];
   if (input.name !== model.inputName) throw bad(`Model "${model.name}" has no input "${input.name}": its input is "${model.inputName}".`);
