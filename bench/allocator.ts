@@ -40,7 +40,20 @@ const MiB = (bytes: number): string => (bytes / 2 ** 20).toFixed(0);
 async function measure(setting: Setting): Promise<Sample> {
   const port = await freePort('127.0.0.1');
   const url = `http://127.0.0.1:${port}`;
-  const args = ['--port', String(port), '--host', '127.0.0.1', '--only', MODEL, '--default-model', MODEL, '--log-level', 'warn', '--no-prepare', ...(setting === 'untuned' ? ['--no-malloc-tuning'] : [])];
+  const args = [
+    '--port',
+    String(port),
+    '--host',
+    '127.0.0.1',
+    '--only',
+    MODEL,
+    '--default-model',
+    MODEL,
+    '--log-level',
+    'warn',
+    '--no-prepare',
+    ...(setting === 'untuned' ? ['--no-malloc-tuning'] : []),
+  ];
   const server = await startServer(MAIN, args, url);
   try {
     const bodies = readdirSync(IMAGES)
@@ -65,7 +78,8 @@ async function main(): Promise<void> {
       process.stdout.write(`  ${setting.padEnd(7)} ${s.imagesPerSecond.toFixed(1)} img/s, p50 ${s.p50Ms.toFixed(1)} ms, peak RSS ${MiB(s.peakRssBytes)} MiB\n`);
     }
   }
-  const of = (setting: Setting, key: 'imagesPerSecond' | 'p50Ms' | 'peakRssBytes'): number => median(samples.filter((s) => s.setting === setting).map((s) => s[key]));
+  const of = (setting: Setting, key: 'imagesPerSecond' | 'p50Ms' | 'peakRssBytes'): number =>
+    median(samples.filter((s) => s.setting === setting).map((s) => s[key]));
   process.stdout.write(
     `\nmedians, tuned vs untuned: ${of('tuned', 'imagesPerSecond').toFixed(1)} vs ${of('untuned', 'imagesPerSecond').toFixed(1)} img/s (${(of('tuned', 'imagesPerSecond') / of('untuned', 'imagesPerSecond')).toFixed(3)}×), ` +
       `p50 ${of('tuned', 'p50Ms').toFixed(1)} vs ${of('untuned', 'p50Ms').toFixed(1)} ms, ` +

@@ -37,7 +37,22 @@ import { bundledModelsDir } from '../src/config/paths.js';
 import type { LatencySummaryMs, LoadReport, LoadRequestBody } from '../src/loadtest/contract.js';
 import { loadRepository } from '../src/model/repository/repository.js';
 import { cpuUsage, sampleCpu, type CpuSample } from '../src/common/proc-cpu.js';
-import { DISTURBED_CORES, MAIN_JS, QUIET_CORES, ROOT, Runs, T0, checkDisturbed, envMs, errorText, loadWithWindow, progress, runDriver, sleep, type Measured } from './driver.js';
+import {
+  DISTURBED_CORES,
+  MAIN_JS,
+  QUIET_CORES,
+  ROOT,
+  Runs,
+  T0,
+  checkDisturbed,
+  envMs,
+  errorText,
+  loadWithWindow,
+  progress,
+  runDriver,
+  sleep,
+  type Measured,
+} from './driver.js';
 import { ECHO_MODEL, writeEchoRepository } from './echo-model.js';
 import { imageBodies, imageNames } from './images.js';
 import { spawnProc, type Proc } from './processes.js';
@@ -171,7 +186,10 @@ async function loadRun(plan: RunPlan, attempt: number): Promise<RunRecord> {
     return { cpu, metrics };
   };
   try {
-    const { report, before, after } = await loadWithWindow({ url: plan.url, concurrency: plan.concurrency, warmupMs: plan.warmupMs, durationMs: plan.durationMs, bodies: plan.bodies }, snapshot);
+    const { report, before, after } = await loadWithWindow(
+      { url: plan.url, concurrency: plan.concurrency, warmupMs: plan.warmupMs, durationMs: plan.durationMs, bodies: plan.bodies },
+      snapshot,
+    );
     record.load = report;
     record.throughput = report.throughputRps;
     record.latencyMs = report.latencyMs;
@@ -191,7 +209,9 @@ async function loadRun(plan: RunPlan, attempt: number): Promise<RunRecord> {
       record.servers = servers;
     }
     const errors = report.errors > 0 ? `, ${report.errors} ERRORS ${JSON.stringify(report.statusCounts)}` : '';
-    progress(`${plan.id}: done in ${((performance.now() - started) / 1000).toFixed(1)}s — ${report.throughputRps} req/s, p50 ${report.latencyMs.p50} ms${errors}${cpuNote(record.cpu)}`);
+    progress(
+      `${plan.id}: done in ${((performance.now() - started) / 1000).toFixed(1)}s — ${report.throughputRps} req/s, p50 ${report.latencyMs.p50} ms${errors}${cpuNote(record.cpu)}`,
+    );
   } catch (err) {
     record.error = errorText(err);
     progress(`${plan.id}: FAILED — ${record.error}`);
@@ -229,7 +249,12 @@ async function stopAll(procs: readonly Proc[]): Promise<void> {
 
 async function startRedis(dir: string): Promise<{ proc: Proc; url: string }> {
   const port = await freePort(HOST);
-  const proc = spawnProc('redis', 'redis-server', ['--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'], { quiet: true });
+  const proc = spawnProc(
+    'redis',
+    'redis-server',
+    ['--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
+    { quiet: true },
+  );
   await proc.waitForLine(/Ready to accept connections/, 10_000);
   progress(`redis-server ${port} ready (pid ${proc.pid}, no persistence)`);
   return { proc, url: `redis://${HOST}:${port}` };
@@ -266,10 +291,17 @@ async function addWorker(gateway: { url: string }, model: string, workers: Proc[
   const { name, entry, args, cpus } = spec;
   const port = await freePort(HOST);
   const url = `http://${HOST}:${port}`;
-  const proc = spawnProc(name, process.execPath, [...entry, '--metrics-port', String(port), '--metrics-host', HOST, '--log-level', 'warn', '--no-prepare', ...args], cpus === undefined ? {} : { cpus });
+  const proc = spawnProc(
+    name,
+    process.execPath,
+    [...entry, '--metrics-port', String(port), '--metrics-host', HOST, '--log-level', 'warn', '--no-prepare', ...args],
+    cpus === undefined ? {} : { cpus },
+  );
   workers.push(proc);
   await proc.waitForHttp(`${url}/health/ready`, READY_TIMEOUT_MS);
-  progress(`${name} ready in ${(proc.readyMs / 1000).toFixed(1)}s (pid ${proc.pid}${cpus === undefined ? ', not pinned' : `, pinned: taskset -c ${cpus}`}): ${entry.map((e) => e.slice(ROOT.length + 1) || e).join(' ')} … ${args.join(' ')}`);
+  progress(
+    `${name} ready in ${(proc.readyMs / 1000).toFixed(1)}s (pid ${proc.pid}${cpus === undefined ? ', not pinned' : `, pinned: taskset -c ${cpus}`}): ${entry.map((e) => e.slice(ROOT.length + 1) || e).join(' ')} … ${args.join(' ')}`,
+  );
   await waitLiveWorkers(gateway.url, model, workers.length);
   return { role: spec.role, proc, metricsUrl: url };
 }
@@ -290,7 +322,8 @@ async function waitLiveWorkers(gatewayUrl: string, model: string, count: number)
         () => false,
       ));
     if (live === count && ready) return;
-    if (performance.now() > deadline) throw new Error(`the gateway sees ${live} live worker(s) for ${model}${ready ? '' : ' and is not ready'}, expected ${count}`);
+    if (performance.now() > deadline)
+      throw new Error(`the gateway sees ${live} live worker(s) for ${model}${ready ? '' : ' and is not ready'}, expected ${count}`);
     await sleep(200);
   }
 }
@@ -308,8 +341,11 @@ async function echoJpeg(): Promise<{ body: Buffer; side: number; quality: number
   }
   let best: { body: Buffer; side: number; quality: number } | undefined;
   for (let quality = 50; quality <= 100; quality++) {
-    const body = await sharp(pixels, { raw: { width: side, height: side, channels: 3 } }).jpeg({ quality }).toBuffer();
-    if (best === undefined || Math.abs(body.length - ECHO_BODY_TARGET_BYTES) < Math.abs(best.body.length - ECHO_BODY_TARGET_BYTES)) best = { body, side, quality };
+    const body = await sharp(pixels, { raw: { width: side, height: side, channels: 3 } })
+      .jpeg({ quality })
+      .toBuffer();
+    if (best === undefined || Math.abs(body.length - ECHO_BODY_TARGET_BYTES) < Math.abs(best.body.length - ECHO_BODY_TARGET_BYTES))
+      best = { body, side, quality };
   }
   if (best === undefined) throw new Error('no JPEG');
   return best;
@@ -321,10 +357,14 @@ async function queuePart(scratch: string, redisUrl: string, redis: Proc): Promis
   const repo = join(scratch, 'echo-repo');
   await writeEchoRepository(repo, { maxBatchSize: ECHO_MAX_BATCH, maxQueueDelayMs: ECHO_MAX_QUEUE_DELAY_MS, queueBound: 4096 });
   const jpeg = await echoJpeg();
-  progress(`echo body: ${jpeg.side}×${jpeg.side} noise JPEG, quality ${jpeg.quality}, ${jpeg.body.length} bytes (a real JPEG; the echo decoder never reads it)`);
+  progress(
+    `echo body: ${jpeg.side}×${jpeg.side} noise JPEG, quality ${jpeg.quality}, ${jpeg.body.length} bytes (a real JPEG; the echo decoder never reads it)`,
+  );
   const bodies = [{ body: jpeg.body, contentType: 'image/jpeg' }];
   const batching = ['--max-batch-size', String(ECHO_MAX_BATCH), '--max-queue-delay-ms', String(ECHO_MAX_QUEUE_DELAY_MS)];
-  progress(`echo model on both sides: maxBatchSize ${ECHO_MAX_BATCH}, maxQueueDelayMs ${ECHO_MAX_QUEUE_DELAY_MS} (flags), decode and inference skipped (bench/echo-model.ts)`);
+  progress(
+    `echo model on both sides: maxBatchSize ${ECHO_MAX_BATCH}, maxQueueDelayMs ${ECHO_MAX_QUEUE_DELAY_MS} (flags), decode and inference skipped (bench/echo-model.ts)`,
+  );
   const settings = { model: ECHO_MODEL, bodyBytes: jpeg.body.length, maxBatchSize: ECHO_MAX_BATCH, maxQueueDelayMs: ECHO_MAX_QUEUE_DELAY_MS };
   const url = (base: string): string => `${base}/predict?model=${ECHO_MODEL}`;
 
@@ -332,25 +372,93 @@ async function queuePart(scratch: string, redisUrl: string, redis: Proc): Promis
   const gateway = await startGateway('echo-gateway', [...common, '--only', ECHO_MODEL, '--default-model', ECHO_MODEL]);
   const workers: Proc[] = [];
   try {
-    const worker = await addWorker(gateway, ECHO_MODEL, workers, { role: 'worker', name: 'echo-worker', entry: [ECHO_WORKER_JS], args: [...common, ...batching], cpus: undefined });
+    const worker = await addWorker(gateway, ECHO_MODEL, workers, {
+      role: 'worker',
+      name: 'echo-worker',
+      entry: [ECHO_WORKER_JS],
+      args: [...common, ...batching],
+      cpus: undefined,
+    });
     const watched: Watched[] = [{ role: 'gateway', proc: gateway.proc, metricsUrl: gateway.url }, worker, { role: 'redis', proc: redis }];
     const side = { ...settings, side: 'distributed' };
-    await measure({ id: 'echo-distributed-64', description: 'queue path: CLI gateway → Redis → echo worker', url: url(gateway.url), model: ECHO_MODEL, bodies, concurrency: ECHO_CLIENTS, warmupMs: ECHO_WARMUP_MS, durationMs: ECHO_DURATION_MS, watched, settings: side });
-    await measure({ id: 'echo-distributed-1', description: 'queue path, 1 sequential client', url: url(gateway.url), model: ECHO_MODEL, bodies, concurrency: 1, warmupMs: SEQ_WARMUP_MS, durationMs: SEQ_DURATION_MS, watched, settings: side });
+    await measure({
+      id: 'echo-distributed-64',
+      description: 'queue path: CLI gateway → Redis → echo worker',
+      url: url(gateway.url),
+      model: ECHO_MODEL,
+      bodies,
+      concurrency: ECHO_CLIENTS,
+      warmupMs: ECHO_WARMUP_MS,
+      durationMs: ECHO_DURATION_MS,
+      watched,
+      settings: side,
+    });
+    await measure({
+      id: 'echo-distributed-1',
+      description: 'queue path, 1 sequential client',
+      url: url(gateway.url),
+      model: ECHO_MODEL,
+      bodies,
+      concurrency: 1,
+      warmupMs: SEQ_WARMUP_MS,
+      durationMs: SEQ_DURATION_MS,
+      watched,
+      settings: side,
+    });
   } finally {
     await stopAll([gateway.proc, ...workers]);
   }
 
   const port = await freePort(HOST);
   const serveUrl = `http://${HOST}:${port}`;
-  const server = spawnProc('echo-serve', process.execPath, [ECHO_SERVE_JS, '--port', String(port), '--host', HOST, '--models', repo, '--only', ECHO_MODEL, '--default-model', ECHO_MODEL, '--log-level', 'warn', '--no-prepare', ...batching]);
+  const server = spawnProc('echo-serve', process.execPath, [
+    ECHO_SERVE_JS,
+    '--port',
+    String(port),
+    '--host',
+    HOST,
+    '--models',
+    repo,
+    '--only',
+    ECHO_MODEL,
+    '--default-model',
+    ECHO_MODEL,
+    '--log-level',
+    'warn',
+    '--no-prepare',
+    ...batching,
+  ]);
   try {
     await server.waitForHttp(`${serveUrl}/health/ready`, READY_TIMEOUT_MS);
-    progress(`echo-serve ready in ${(server.readyMs / 1000).toFixed(1)}s (pid ${server.pid}): dist/bench/echo-serve.js (EmbeddedServer, echo doubles) ${batching.join(' ')}`);
+    progress(
+      `echo-serve ready in ${(server.readyMs / 1000).toFixed(1)}s (pid ${server.pid}): dist/bench/echo-serve.js (EmbeddedServer, echo doubles) ${batching.join(' ')}`,
+    );
     const watched: Watched[] = [{ role: 'server', proc: server, metricsUrl: serveUrl }];
     const side = { ...settings, side: 'embedded' };
-    await measure({ id: 'echo-embedded-1', description: 'embedded echo (same doubles, in-memory queue), 1 sequential client', url: url(serveUrl), model: ECHO_MODEL, bodies, concurrency: 1, warmupMs: SEQ_WARMUP_MS, durationMs: SEQ_DURATION_MS, watched, settings: side });
-    await measure({ id: 'echo-embedded-64', description: 'embedded echo, for scale: the HTTP gateway without Redis', url: url(serveUrl), model: ECHO_MODEL, bodies, concurrency: ECHO_CLIENTS, warmupMs: ECHO_WARMUP_MS, durationMs: ECHO_DURATION_MS, watched, settings: side });
+    await measure({
+      id: 'echo-embedded-1',
+      description: 'embedded echo (same doubles, in-memory queue), 1 sequential client',
+      url: url(serveUrl),
+      model: ECHO_MODEL,
+      bodies,
+      concurrency: 1,
+      warmupMs: SEQ_WARMUP_MS,
+      durationMs: SEQ_DURATION_MS,
+      watched,
+      settings: side,
+    });
+    await measure({
+      id: 'echo-embedded-64',
+      description: 'embedded echo, for scale: the HTTP gateway without Redis',
+      url: url(serveUrl),
+      model: ECHO_MODEL,
+      bodies,
+      concurrency: ECHO_CLIENTS,
+      warmupMs: ECHO_WARMUP_MS,
+      durationMs: ECHO_DURATION_MS,
+      watched,
+      settings: side,
+    });
   } finally {
     await stopAll([server]);
   }
@@ -399,7 +507,13 @@ async function resnetPart(redisUrl: string, redis: Proc): Promise<void> {
         watched,
         settings: { ...settings, workers },
       });
-      const spec = (n: 1 | 2): WorkerSpec => ({ role: `worker-${n}`, name: `resnet50-worker-${n}${placement.suffix}`, entry: [MAIN_JS, 'worker'], args: workerArgs, cpus: placement.cpus[n - 1] });
+      const spec = (n: 1 | 2): WorkerSpec => ({
+        role: `worker-${n}`,
+        name: `resnet50-worker-${n}${placement.suffix}`,
+        entry: [MAIN_JS, 'worker'],
+        args: workerArgs,
+        cpus: placement.cpus[n - 1],
+      });
       const workers: Proc[] = [];
       try {
         const w1 = await addWorker(gateway, model, workers, spec(1));
@@ -475,7 +589,15 @@ function resultRows(): ResultRow[] {
       result: diff <= TARGET_ECHO_P50_DIFF_MS && d1.errors + e1.errors === 0 ? 'PASS' : 'FAIL',
       number: Math.round(diff * 1000) / 1000,
     });
-  } else rows.push({ measure: measure1, value: usable(d1) ? `p50 ${d1.latencyMs.p50.toFixed(2)} ms` : 'error', baseline: usable(e1) ? `p50 ${e1.latencyMs.p50.toFixed(2)} ms` : 'error', comparison: '—', target: `≤ ${TARGET_ECHO_P50_DIFF_MS} ms`, result: 'ERROR' });
+  } else
+    rows.push({
+      measure: measure1,
+      value: usable(d1) ? `p50 ${d1.latencyMs.p50.toFixed(2)} ms` : 'error',
+      baseline: usable(e1) ? `p50 ${e1.latencyMs.p50.toFixed(2)} ms` : 'error',
+      comparison: '—',
+      target: `≤ ${TARGET_ECHO_P50_DIFF_MS} ms`,
+      result: 'ERROR',
+    });
 
   for (const placement of PLACEMENTS) {
     const w2 = runs.find(`resnet50-2w${placement.suffix}`);
@@ -493,7 +615,15 @@ function resultRows(): ResultRow[] {
         result: !placement.judged ? 'info' : ratio >= TARGET_SCALING && w1.errors + w2.errors === 0 ? 'PASS' : 'FAIL',
         number: Math.round(ratio * 1000) / 1000,
       });
-    } else rows.push({ measure: measureR, value: usable(w2) ? `${w2.throughput.toFixed(1)} img/s` : 'error', baseline: usable(w1) ? `${w1.throughput.toFixed(1)} img/s` : 'error', comparison: '—', target, result: placement.judged ? 'ERROR' : 'info' });
+    } else
+      rows.push({
+        measure: measureR,
+        value: usable(w2) ? `${w2.throughput.toFixed(1)} img/s` : 'error',
+        baseline: usable(w1) ? `${w1.throughput.toFixed(1)} img/s` : 'error',
+        comparison: '—',
+        target,
+        result: placement.judged ? 'ERROR' : 'info',
+      });
   }
   return rows;
 }
@@ -505,7 +635,16 @@ function latencyTable(): string {
       const head = [runLabel(r), String(r.settings.concurrency), `${r.settings.warmupMs / 1000}+${r.settings.durationMs / 1000}`];
       if (r.latencyMs === undefined || r.load === undefined) return [...head, 'error', '', '', '', '', '', ''];
       const l = r.latencyMs;
-      return [...head, (r.throughput ?? 0).toFixed(1), String(r.load.ok), String(r.errors ?? 0), l.p50.toFixed(2), l.p95.toFixed(2), l.p99.toFixed(2), l.max.toFixed(2)];
+      return [
+        ...head,
+        (r.throughput ?? 0).toFixed(1),
+        String(r.load.ok),
+        String(r.errors ?? 0),
+        l.p50.toFixed(2),
+        l.p95.toFixed(2),
+        l.p99.toFixed(2),
+        l.max.toFixed(2),
+      ];
     }),
   );
 }
@@ -532,13 +671,26 @@ function serverTable(): string {
   for (const r of runs.kept) {
     const order = (role: string): number => ROLES.indexOf(role as (typeof ROLES)[number]);
     for (const [role, s] of Object.entries(r.servers ?? {}).sort(([a], [b]) => order(a) - order(b))) {
-      const buckets = Object.entries(s.batchSizeBuckets).map(([k, v]) => `${k}:${v}`).join(' ');
+      const buckets = Object.entries(s.batchSizeBuckets)
+        .map(([k, v]) => `${k}:${v}`)
+        .join(' ');
       const batches = s.batches > 0 ? `${s.batches} × ${s.meanBatchSize} [${buckets}]` : '—';
       const busy = s.batches > 0 ? `${s.meanInferenceMs} ms, ${Math.round(s.inferenceBusyFraction * 100)}%` : '—';
-      rows.push([runLabel(r), role, String(r.processes[role]?.pid ?? '?'), r.processes[role]?.cpus ?? '?', batches, busy, `${s.eventLoopLagMinMs}/${s.eventLoopLagP99Ms}/${s.eventLoopLagMaxMs}`]);
+      rows.push([
+        runLabel(r),
+        role,
+        String(r.processes[role]?.pid ?? '?'),
+        r.processes[role]?.cpus ?? '?',
+        batches,
+        busy,
+        `${s.eventLoopLagMinMs}/${s.eventLoopLagP99Ms}/${s.eventLoopLagMaxMs}`,
+      ]);
     }
   }
-  return markdownTable(['run', 'process', 'pid', 'CPUs (taskset)', 'batches × mean size [sizes:runs]', 'run ms mean, session busy', 'ev-loop lag min/p99/max ms'], rows);
+  return markdownTable(
+    ['run', 'process', 'pid', 'CPUs (taskset)', 'batches × mean size [sizes:runs]', 'run ms mean, session busy', 'ev-loop lag min/p99/max ms'],
+    rows,
+  );
 }
 
 function scalingNote(): string[] {
@@ -555,7 +707,10 @@ function scalingNote(): string[] {
       `- ${runLabel(r)}: ${workers.map(([k, v]) => `${k} ${v.toFixed(2)}`).join(' + ')} cores (${pins}), gateway ${(c.gateway ?? 0).toFixed(2)}, redis ${(c.redis ?? 0).toFixed(2)}, load generator ${(c.loadgen ?? 0).toFixed(2)}; machine ${r.cpu.machineCores.toFixed(2)} of ${availableParallelism()} busy, other work ${r.cpu.otherCores.toFixed(2)}.`,
     );
   }
-  out.push('', 'Gateway, redis-server and the load generator are never pinned. Not pinned, one worker uses more than a core: libvips decodes the next images on the core its single inference thread leaves idle.');
+  out.push(
+    '',
+    'Gateway, redis-server and the load generator are never pinned. Not pinned, one worker uses more than a core: libvips decodes the next images on the core its single inference thread leaves idle.',
+  );
   return out;
 }
 
@@ -565,7 +720,11 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const cpu = cpuInfo();
   const flags = CPU_FLAGS.map((f) => `${f} ${cpu.flags[f] ? 'yes' : 'no'}`).join(', ');
-  progress(`swarmserve distributed benchmark — ${cpu.model}; ${flags}; ${availableParallelism()} cores; node ${process.version}; load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  progress(
+    `swarmserve distributed benchmark — ${cpu.model}; ${flags}; ${availableParallelism()} cores; node ${process.version}; load average ${loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
   const scratch = mkdtempSync(join(tmpdir(), 'swarmserve-bench-distributed-'));
   scratchDir = scratch;
   const redisDir = join(scratch, 'redis');
@@ -587,7 +746,14 @@ async function main(): Promise<number> {
         await part();
       } catch (err) {
         progress(`${label} part FAILED — ${errorText(err)}`);
-        runs.kept.push({ id: `${id}-setup`, description: `${label} set-up`, attempt: 1, settings: { concurrency: 0, warmupMs: 0, durationMs: 0 }, processes: {}, error: errorText(err) });
+        runs.kept.push({
+          id: `${id}-setup`,
+          description: `${label} set-up`,
+          attempt: 1,
+          settings: { concurrency: 0, warmupMs: 0, durationMs: 0 },
+          processes: {},
+          error: errorText(err),
+        });
       }
     }
   } finally {
@@ -604,38 +770,83 @@ async function main(): Promise<number> {
   out.push(latencyTable());
   out.push('', '## CPU per process over each measured window (cores = CPU seconds / wall seconds; echo runs: CPU µs per answered request)', '');
   out.push(cpuTable());
-  out.push('', `loadgen = the closed-loop load generator's process; bench = this driver; other = machine busy − the named processes (other work on the machine); ⚠ = other > ${DISTURBED_CORES}.`);
+  out.push(
+    '',
+    `loadgen = the closed-loop load generator's process; bench = this driver; other = machine busy − the named processes (other work on the machine); ⚠ = other > ${DISTURBED_CORES}.`,
+  );
   out.push('', '## Workers and servers (their /metrics over the window)', '');
   out.push(serverTable());
   out.push('', '## How the 2 cores were shared (resnet50)', '');
   out.push(...scalingNote());
   out.push('', `## Results (one run, ${startedAt.toISOString()}, ${cpu.model}, ${availableParallelism()} cores)`, '');
-  out.push(markdownTable(['measure', 'value', 'baseline', 'ratio/difference', 'target', 'PASS/FAIL'], rows.map((r) => [r.measure, r.value, r.baseline, r.comparison, r.target, r.result === 'PASS' || r.result === 'info' ? r.result : `**${r.result}**`])));
+  out.push(
+    markdownTable(
+      ['measure', 'value', 'baseline', 'ratio/difference', 'target', 'PASS/FAIL'],
+      rows.map((r) => [r.measure, r.value, r.baseline, r.comparison, r.target, r.result === 'PASS' || r.result === 'info' ? r.result : `**${r.result}**`]),
+    ),
+  );
   const unpinned = runs.find('resnet50-1w')?.cpu?.processCores['worker-1'];
   out.push(
     '',
     `Not pinned (information, no target): one unpinned worker uses ~1.15 cores${unpinned === undefined ? '' : ` (this run: ${unpinned.toFixed(2)})`} because image decoding runs on the core its single inference thread leaves idle, so the 1-worker baseline is not one core and the 2/1 ratio reads lower; the ≥ ${TARGET_SCALING} target is judged pinned, one core per worker.`,
   );
   const rb = runs.find('resnet50-1w')?.settings;
-  out.push('', `Echo: maxBatchSize ${ECHO_MAX_BATCH}, maxQueueDelayMs ${ECHO_MAX_QUEUE_DELAY_MS} on both sides. resnet50: maxBatchSize ${rb?.maxBatchSize ?? '?'}, maxQueueDelayMs ${rb?.maxQueueDelayMs ?? '?'} (models/resnet50/config.json), --threads ${RESNET_THREADS} per worker.`);
+  out.push(
+    '',
+    `Echo: maxBatchSize ${ECHO_MAX_BATCH}, maxQueueDelayMs ${ECHO_MAX_QUEUE_DELAY_MS} on both sides. resnet50: maxBatchSize ${rb?.maxBatchSize ?? '?'}, maxQueueDelayMs ${rb?.maxQueueDelayMs ?? '?'} (models/resnet50/config.json), --threads ${RESNET_THREADS} per worker.`,
+  );
   const disturbed = runs.kept.filter((r) => r.disturbed === true);
-  if (disturbed.length > 0) out.push('', `⚠ Disturbed by other work (> ${DISTURBED_CORES} cores outside the benchmark's processes): ${disturbedList(disturbed)}.`);
-  if (runs.discarded.length > 0) out.push('', `Measured twice because disturbed (the less disturbed attempt is kept; the other is in the JSON under "discarded"): ${runs.discarded.map((r) => r.id).join(', ')}.`);
+  if (disturbed.length > 0)
+    out.push('', `⚠ Disturbed by other work (> ${DISTURBED_CORES} cores outside the benchmark's processes): ${disturbedList(disturbed)}.`);
+  if (runs.discarded.length > 0)
+    out.push(
+      '',
+      `Measured twice because disturbed (the less disturbed attempt is kept; the other is in the JSON under "discarded"): ${runs.discarded.map((r) => r.id).join(', ')}.`,
+    );
   const unclean = stops.filter((s) => s.code !== 0);
-  if (unclean.length > 0) out.push('', `Processes that did not exit 0 on SIGTERM (or had died before it): ${unclean.map((s) => `${s.name} (${s.signal ?? `code ${s.code}`})`).join(', ')}.`);
+  if (unclean.length > 0)
+    out.push(
+      '',
+      `Processes that did not exit 0 on SIGTERM (or had died before it): ${unclean.map((s) => `${s.name} (${s.signal ?? `code ${s.code}`})`).join(', ')}.`,
+    );
   // Only the rows with a target count: the unpinned scaling row is information.
   const targets = rows.filter((r) => r.result !== 'info');
   const failed = targets.filter((r) => r.result !== 'PASS');
-  out.push('', failed.length === 0 ? 'ALL TARGETS PASS' : `NOT MET: ${failed.length} of ${targets.length} targets — ${failed.map((r) => r.measure).join('; ')}`);
+  out.push(
+    '',
+    failed.length === 0 ? 'ALL TARGETS PASS' : `NOT MET: ${failed.length} of ${targets.length} targets — ${failed.map((r) => r.measure).join('; ')}`,
+  );
   process.stdout.write(`${out.join('\n')}\n`);
 
   writeResults('distributed', startedAt, {
     startedAt: startedAt.toISOString(),
     totalSeconds: Math.round(totalS * 10) / 10,
-    machine: { cpu: cpu.model, flags: cpu.flags, cores: availableParallelism(), totalMemBytes: totalmem(), loadavgAtEnd: loadavg(), node: process.version, platform: process.platform },
+    machine: {
+      cpu: cpu.model,
+      flags: cpu.flags,
+      cores: availableParallelism(),
+      totalMemBytes: totalmem(),
+      loadavgAtEnd: loadavg(),
+      node: process.version,
+      platform: process.platform,
+    },
     plan: {
-      echo: { clients: ECHO_CLIENTS, warmupMs: ECHO_WARMUP_MS, durationMs: ECHO_DURATION_MS, sequentialWarmupMs: SEQ_WARMUP_MS, sequentialDurationMs: SEQ_DURATION_MS, maxBatchSize: ECHO_MAX_BATCH, maxQueueDelayMs: ECHO_MAX_QUEUE_DELAY_MS },
-      resnet50: { clients: RESNET_CLIENTS, warmupMs: RESNET_WARMUP_MS, durationMs: RESNET_DURATION_MS, threads: RESNET_THREADS, placements: PLACEMENTS.map((p) => p.label) },
+      echo: {
+        clients: ECHO_CLIENTS,
+        warmupMs: ECHO_WARMUP_MS,
+        durationMs: ECHO_DURATION_MS,
+        sequentialWarmupMs: SEQ_WARMUP_MS,
+        sequentialDurationMs: SEQ_DURATION_MS,
+        maxBatchSize: ECHO_MAX_BATCH,
+        maxQueueDelayMs: ECHO_MAX_QUEUE_DELAY_MS,
+      },
+      resnet50: {
+        clients: RESNET_CLIENTS,
+        warmupMs: RESNET_WARMUP_MS,
+        durationMs: RESNET_DURATION_MS,
+        threads: RESNET_THREADS,
+        placements: PLACEMENTS.map((p) => p.label),
+      },
     },
     thresholds: { disturbedCores: DISTURBED_CORES, quietCores: QUIET_CORES, budgetMs: BUDGET_MS },
     results: rows,

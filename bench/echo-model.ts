@@ -73,7 +73,11 @@ function echoOnnxBytes(): Uint8Array {
   const input = g.input('input', ['N', 3, ECHO_SIZE, ECHO_SIZE]);
   const pooled = g.node('GlobalAveragePool', [input]);
   const flat = g.node('Flatten', [pooled], { axis: 1 });
-  const w = g.floatTensor('w', [ECHO_CLASSES, 3], Float32Array.from({ length: ECHO_CLASSES * 3 }, (_, i) => (i % 3) - 1));
+  const w = g.floatTensor(
+    'w',
+    [ECHO_CLASSES, 3],
+    Float32Array.from({ length: ECHO_CLASSES * 3 }, (_, i) => (i % 3) - 1),
+  );
   const b = g.floatTensor('b', [ECHO_CLASSES], new Float32Array(ECHO_CLASSES));
   const logits = g.node('Gemm', [flat, w, b], { transB: 1 }, 'logits');
   g.output(logits, ['N', ECHO_CLASSES]);

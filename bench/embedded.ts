@@ -45,7 +45,22 @@ import { resolveOptions } from '../src/config/options.js';
 import { SERVE_OPTIONS } from '../src/config/serve-config.js';
 import { cpuUsage, sampleCpu, type CpuSample, type CpuUsage } from '../src/common/proc-cpu.js';
 import { cpuLine, int8Target, readCpuInfo } from './cpuinfo.js';
-import { DISTURBED_CORES, MAIN_JS, QUIET_CORES, QUIET_MAX_WAIT_MS, ROOT, Runs, T0, checkDisturbed, envMs, errorText, loadWithWindow, progress, runDriver, type Measured } from './driver.js';
+import {
+  DISTURBED_CORES,
+  MAIN_JS,
+  QUIET_CORES,
+  QUIET_MAX_WAIT_MS,
+  ROOT,
+  Runs,
+  T0,
+  checkDisturbed,
+  envMs,
+  errorText,
+  loadWithWindow,
+  progress,
+  runDriver,
+  type Measured,
+} from './driver.js';
 import { imageBodies, imageNames, imagePaths, oipBodies } from './images.js';
 import { FP32_VERSION, INT8_VERSION, compareRow, compareTable, missingVersion, modelFileSizes } from './int8-report.js';
 import { runCompareInChildProcess, runRawInChildProcess, type CompareReport, type RawMode, type RawReport } from './raw.js';
@@ -171,7 +186,15 @@ interface ProtocolCompare {
 
 const runs = new Runs<RunRecord>(BUDGET_MS);
 
-async function rawRun(attempt: number, id: string, description: string, entry: ModelEntry, version: string, mode: RawMode, durationMs: number): Promise<RunRecord> {
+async function rawRun(
+  attempt: number,
+  id: string,
+  description: string,
+  entry: ModelEntry,
+  version: string,
+  mode: RawMode,
+  durationMs: number,
+): Promise<RunRecord> {
   const { settings, modelsDir } = serverPlan(entry, version, 0);
   const record: RunRecord = { id, side: 'raw', description, attempt, settings: { ...settings, concurrency: 1, warmupMs: WARMUP_MS, durationMs, mode } };
   const started = performance.now();
@@ -181,7 +204,18 @@ async function rawRun(attempt: number, id: string, description: string, entry: M
   let cpuEnd: CpuSample | undefined;
   try {
     const report = await runRawInChildProcess(
-      { mode, modelsDir, model: entry.name, version, imagePaths: imagePaths(), maxBatchSize: settings.maxBatchSize, intraOpThreads: settings.intraOpThreads, maxPixels: settings.maxPixels, warmupMs: WARMUP_MS, durationMs },
+      {
+        mode,
+        modelsDir,
+        model: entry.name,
+        version,
+        imagePaths: imagePaths(),
+        maxBatchSize: settings.maxBatchSize,
+        intraOpThreads: settings.intraOpThreads,
+        maxPixels: settings.maxPixels,
+        warmupMs: WARMUP_MS,
+        durationMs,
+      },
       {
         onStart: (p) => {
           pid = p;
@@ -204,7 +238,9 @@ async function rawRun(attempt: number, id: string, description: string, entry: M
     checkDisturbed(record);
     progress(
       `${id}: done in ${((performance.now() - started) / 1000).toFixed(1)}s — ${report.throughputIps} img/s, p50 ${report.latencyMs.p50} ms` +
-        (mode === 'sequential' ? ` (decode p50 ${report.decodeMs?.p50} ms, run p50 ${report.inferenceMs.p50} ms)` : ` (batch ${report.batchSize}, run p50 ${report.inferenceMs.p50} ms, session busy ${pct(report.inferenceBusyFraction)})`) +
+        (mode === 'sequential'
+          ? ` (decode p50 ${report.decodeMs?.p50} ms, run p50 ${report.inferenceMs.p50} ms)`
+          : ` (batch ${report.batchSize}, run p50 ${report.inferenceMs.p50} ms, session busy ${pct(report.inferenceBusyFraction)})`) +
         cpuNote(record.cpu),
     );
   } catch (err) {
@@ -229,7 +265,13 @@ async function compareRun(attempt: number, id: string, entry: ModelEntry, versio
   const { settings, modelsDir } = serverPlan(entry, versions[1], 0);
   const durationMs = 2 * COMPARE_ROUNDS * ROUND_MS;
   const description = `raw ${entry.name} v${versions[1]} / v${versions[0]}: inference only, batch ${settings.maxBatchSize}, ${settings.intraOpThreads} threads, ${COMPARE_ROUNDS} interleaved rounds`;
-  const record: RunRecord = { id, side: 'raw', description, attempt, settings: { ...settings, concurrency: 1, warmupMs: WARMUP_MS, durationMs, mode: 'compare' } };
+  const record: RunRecord = {
+    id,
+    side: 'raw',
+    description,
+    attempt,
+    settings: { ...settings, concurrency: 1, warmupMs: WARMUP_MS, durationMs, mode: 'compare' },
+  };
   const started = performance.now();
   progress(`${id}: ${description} — warm-up ${WARMUP_MS / 1000}s + ${COMPARE_ROUNDS} × 2 × ${ROUND_MS / 1000}s measured`);
   let pid: number | undefined;
@@ -237,7 +279,18 @@ async function compareRun(attempt: number, id: string, entry: ModelEntry, versio
   let cpuEnd: CpuSample | undefined;
   try {
     const report = await runCompareInChildProcess(
-      { modelsDir, model: entry.name, versions, imagePaths: imagePaths(), batchSize: settings.maxBatchSize, intraOpThreads: settings.intraOpThreads, maxPixels: settings.maxPixels, warmupMs: WARMUP_MS, rounds: COMPARE_ROUNDS, roundMs: ROUND_MS },
+      {
+        modelsDir,
+        model: entry.name,
+        versions,
+        imagePaths: imagePaths(),
+        batchSize: settings.maxBatchSize,
+        intraOpThreads: settings.intraOpThreads,
+        maxPixels: settings.maxPixels,
+        warmupMs: WARMUP_MS,
+        rounds: COMPARE_ROUNDS,
+        roundMs: ROUND_MS,
+      },
       {
         onStart: (p) => {
           pid = p;
@@ -280,7 +333,13 @@ async function servedRun(attempt: number, entry: ModelEntry, version: string, ma
     side: 'served',
     description: load.description,
     attempt,
-    settings: { ...settings, concurrency: load.concurrency, warmupMs: WARMUP_MS, durationMs: load.durationMs, mode: load.concurrency === 1 ? 'sequential' : 'throughput' },
+    settings: {
+      ...settings,
+      concurrency: load.concurrency,
+      warmupMs: WARMUP_MS,
+      durationMs: load.durationMs,
+      mode: load.concurrency === 1 ? 'sequential' : 'throughput',
+    },
   };
   progress(`${load.id}: starting \`node dist/src/cli/main.js serve ${args.join(' ')}\``);
   let server: ServerHandle;
@@ -292,7 +351,9 @@ async function servedRun(attempt: number, entry: ModelEntry, version: string, ma
     return record;
   }
   const started = performance.now();
-  progress(`${load.id}: server ready in ${(server.startupMs / 1000).toFixed(1)}s (pid ${server.pid}); ${load.description} — ${load.concurrency} client(s), warm-up ${WARMUP_MS / 1000}s + ${load.durationMs / 1000}s measured`);
+  progress(
+    `${load.id}: server ready in ${(server.startupMs / 1000).toFixed(1)}s (pid ${server.pid}); ${load.description} — ${load.concurrency} client(s), warm-up ${WARMUP_MS / 1000}s + ${load.durationMs / 1000}s measured`,
+  );
 
   try {
     const { report, before, after } = await loadWithWindow(
@@ -323,7 +384,9 @@ async function servedRun(attempt: number, entry: ModelEntry, version: string, ma
     const errors = report.errors > 0 ? `, ${report.errors} ERRORS ${JSON.stringify(report.statusCounts)}` : '';
     progress(
       `${load.id}: done in ${((performance.now() - started) / 1000).toFixed(1)}s — ${report.throughputRps} req/s, p50 ${report.latencyMs.p50} ms${errors}` +
-        (stats === undefined ? '' : ` (mean batch ${stats.meanBatchSize}, run ${stats.meanInferenceMs} ms, session busy ${pct(stats.inferenceBusyFraction)}, ${stats.majorGcs} full GCs, GC pause ${stats.gcPauseMsPerRequest} ms/request)`) +
+        (stats === undefined
+          ? ''
+          : ` (mean batch ${stats.meanBatchSize}, run ${stats.meanInferenceMs} ms, session busy ${pct(stats.inferenceBusyFraction)}, ${stats.majorGcs} full GCs, GC pause ${stats.gcPauseMsPerRequest} ms/request)`) +
         cpuNote(record.cpu),
     );
   } catch (err) {
@@ -358,7 +421,13 @@ async function protocolsRun(attempt: number, entry: ModelEntry, version: string)
   const { args, settings } = serverPlan(entry, version, port);
   const description = `served ${entry.name}, ${CONCURRENCY} clients, 1 image/request: OIP binary BYTES infer vs /predict, ${OIP_ROUNDS} rounds × ${OIP_WINDOW_MS / 1000}s each, ABBA`;
   const durationMs = 2 * OIP_ROUNDS * OIP_WINDOW_MS;
-  const record: RunRecord = { id, side: 'served', description, attempt, settings: { ...settings, concurrency: CONCURRENCY, warmupMs: WARMUP_MS, durationMs, mode: 'interleaved' } };
+  const record: RunRecord = {
+    id,
+    side: 'served',
+    description,
+    attempt,
+    settings: { ...settings, concurrency: CONCURRENCY, warmupMs: WARMUP_MS, durationMs, mode: 'interleaved' },
+  };
   // The catalog's defaults (src/gateway/catalog.ts) when the config names none.
   const oip = oipBodies(entry.config.inputName ?? 'input', entry.config.outputName ?? 'output', OIP_TOP_K);
   const urls: Record<Protocol, string> = {
@@ -379,7 +448,9 @@ async function protocolsRun(attempt: number, entry: ModelEntry, version: string)
     return record;
   }
   const started = performance.now();
-  progress(`${id}: server ready in ${(server.startupMs / 1000).toFixed(1)}s (pid ${server.pid}); ${description} (warm-up ${WARMUP_MS / 1000}s, then ${OIP_WINDOW_WARMUP_MS / 1000}s per window)`);
+  progress(
+    `${id}: server ready in ${(server.startupMs / 1000).toFixed(1)}s (pid ${server.pid}); ${description} (warm-up ${WARMUP_MS / 1000}s, then ${OIP_WINDOW_WARMUP_MS / 1000}s per window)`,
+  );
   const windows: ProtocolWindow[] = [];
   try {
     // The server's warm-up, half on each protocol.
@@ -406,13 +477,27 @@ async function protocolsRun(attempt: number, entry: ModelEntry, version: string)
         windows.push(window);
       }
     }
-    const side = (protocol: Protocol): ProtocolSide => protocolSide(urls[protocol], windows.filter((w) => w.protocol === protocol));
+    const side = (protocol: Protocol): ProtocolSide =>
+      protocolSide(
+        urls[protocol],
+        windows.filter((w) => w.protocol === protocol),
+      );
     const [p, o] = [side('predict'), side('oip')];
     const roundRatios = Array.from({ length: OIP_ROUNDS }, (_, round) => {
       const of = (protocol: Protocol): number => windows.find((w) => w.round === round && w.protocol === protocol)?.report.throughputRps ?? 0;
       return of('predict') > 0 ? round3(of('oip') / of('predict')) : 0;
     });
-    record.protocols = { rounds: OIP_ROUNDS, windowMs: OIP_WINDOW_MS, windowWarmupMs: OIP_WINDOW_WARMUP_MS, oipHeaderBytes: oip.headerLength, predict: p, oip: o, ratio: p.throughput > 0 ? round3(o.throughput / p.throughput) : 0, roundRatios, windows };
+    record.protocols = {
+      rounds: OIP_ROUNDS,
+      windowMs: OIP_WINDOW_MS,
+      windowWarmupMs: OIP_WINDOW_WARMUP_MS,
+      oipHeaderBytes: oip.headerLength,
+      predict: p,
+      oip: o,
+      ratio: p.throughput > 0 ? round3(o.throughput / p.throughput) : 0,
+      roundRatios,
+      windows,
+    };
     record.throughput = o.throughput;
     record.latencyMs = o.latencyMs;
     record.errors = o.failures + p.failures;
@@ -453,8 +538,24 @@ function protocolSide(url: string, windows: readonly ProtocolWindow[]): Protocol
     const n = values.length;
     return n === 0 ? 0 : round3(n % 2 === 1 ? (values[(n - 1) / 2] as number) : ((values[n / 2 - 1] as number) + (values[n / 2] as number)) / 2);
   };
-  const latencyMs: LatencySummaryMs = { mean: mid((l) => l.mean), p50: mid((l) => l.p50), p90: mid((l) => l.p90), p95: mid((l) => l.p95), p99: mid((l) => l.p99), max: Math.max(0, ...windows.map((w) => w.report.latencyMs.max)) };
-  const side: ProtocolSide = { url, throughput: measuredMs > 0 ? Math.round((ok / measuredMs) * 1000 * 10) / 10 : 0, requests, ok, failures: requests - (statusCounts['200'] ?? 0), statusCounts, measuredMs: Math.round(measuredMs), latencyMs };
+  const latencyMs: LatencySummaryMs = {
+    mean: mid((l) => l.mean),
+    p50: mid((l) => l.p50),
+    p90: mid((l) => l.p90),
+    p95: mid((l) => l.p95),
+    p99: mid((l) => l.p99),
+    max: Math.max(0, ...windows.map((w) => w.report.latencyMs.max)),
+  };
+  const side: ProtocolSide = {
+    url,
+    throughput: measuredMs > 0 ? Math.round((ok / measuredMs) * 1000 * 10) / 10 : 0,
+    requests,
+    ok,
+    failures: requests - (statusCounts['200'] ?? 0),
+    statusCounts,
+    measuredMs: Math.round(measuredMs),
+    latencyMs,
+  };
   const batches = windows.reduce((sum, w) => sum + (w.server?.batches ?? 0), 0);
   if (batches > 0) side.meanBatchSize = round3(windows.reduce((sum, w) => sum + (w.server?.batches ?? 0) * (w.server?.meanBatchSize ?? 0), 0) / batches);
   return side;
@@ -480,7 +581,19 @@ function round3(value: number): number {
 }
 
 function emptyStats(): ServerWindowStats {
-  return { batches: 0, meanBatchSize: 0, batchSizeBuckets: {}, meanInferenceMs: 0, inferenceBusyFraction: 0, eventLoopLagMinMs: 0, eventLoopLagP99Ms: 0, eventLoopLagMaxMs: 0, requestsByStatus: {}, majorGcs: 0, gcPauseMsPerRequest: 0 };
+  return {
+    batches: 0,
+    meanBatchSize: 0,
+    batchSizeBuckets: {},
+    meanInferenceMs: 0,
+    inferenceBusyFraction: 0,
+    eventLoopLagMinMs: 0,
+    eventLoopLagP99Ms: 0,
+    eventLoopLagMaxMs: 0,
+    requestsByStatus: {},
+    majorGcs: 0,
+    gcPauseMsPerRequest: 0,
+  };
 }
 
 // ---- report ------------------------------------------------------------------------------
@@ -495,7 +608,14 @@ function ratioRow(measure: string, servedId: string, baseId: string, minimum: nu
   const base = runs.find(baseId);
   const target = minimum === undefined ? '— (reported)' : `≥ ${minimum}`;
   if (!usable(served) || !usable(base)) {
-    return { measure, served: usable(served) ? fmt(served.throughput, 1) : 'error', baseline: usable(base) ? fmt(base.throughput, 1) : 'error', comparison: '—', target, result: 'ERROR' };
+    return {
+      measure,
+      served: usable(served) ? fmt(served.throughput, 1) : 'error',
+      baseline: usable(base) ? fmt(base.throughput, 1) : 'error',
+      comparison: '—',
+      target,
+      result: 'ERROR',
+    };
   }
   const ratio = served.throughput / base.throughput;
   return {
@@ -513,7 +633,14 @@ function latencyRow(measure: string, servedId: string, baseId: string, maximumMs
   const served = runs.find(servedId);
   const base = runs.find(baseId);
   if (!usable(served) || !usable(base)) {
-    return { measure, served: usable(served) ? `${fmt(served.latencyMs.p50, 2)} ms` : 'error', baseline: usable(base) ? `${fmt(base.latencyMs.p50, 2)} ms` : 'error', comparison: '—', target: `≤ ${maximumMs} ms`, result: 'ERROR' };
+    return {
+      measure,
+      served: usable(served) ? `${fmt(served.latencyMs.p50, 2)} ms` : 'error',
+      baseline: usable(base) ? `${fmt(base.latencyMs.p50, 2)} ms` : 'error',
+      comparison: '—',
+      target: `≤ ${maximumMs} ms`,
+      result: 'ERROR',
+    };
   }
   const diff = served.latencyMs.p50 - base.latencyMs.p50;
   return {
@@ -574,18 +701,61 @@ function diagnosticsTable(): string {
   const rows = pipelineRuns().map((r) => {
     if (r.error !== undefined) return [runLabel(r), 'error', '', '', '', '', '', '', ''];
     const c = r.cpu;
-    const own = c === undefined ? '?' : r.side === 'served' ? `server ${c.processCores.server ?? '?'} + loadgen ${c.processCores.loadgen ?? '?'}` : `raw ${c.processCores.raw ?? '?'}`;
+    const own =
+      c === undefined
+        ? '?'
+        : r.side === 'served'
+          ? `server ${c.processCores.server ?? '?'} + loadgen ${c.processCores.loadgen ?? '?'}`
+          : `raw ${c.processCores.raw ?? '?'}`;
     const machine = c === undefined ? '?' : `${c.machineCores} (${pct(c.machineBusyFraction)})`;
     const other = c === undefined ? '?' : String(c.otherCores);
     if (r.side === 'served') {
       const s = r.server;
-      const buckets = s === undefined ? '' : Object.entries(s.batchSizeBuckets).map(([k, v]) => `${k}:${v}`).join(' ');
-      return [runLabel(r), own, other, machine, s === undefined ? '?' : `${s.meanBatchSize} [${buckets}]`, s === undefined ? '?' : `${s.meanInferenceMs}`, s === undefined ? '?' : pct(s.inferenceBusyFraction), s === undefined ? '?' : `${s.eventLoopLagMinMs}/${s.eventLoopLagP99Ms}/${s.eventLoopLagMaxMs}`, s === undefined ? '?' : `${s.majorGcs} / ${s.gcPauseMsPerRequest}`];
+      const buckets =
+        s === undefined
+          ? ''
+          : Object.entries(s.batchSizeBuckets)
+              .map(([k, v]) => `${k}:${v}`)
+              .join(' ');
+      return [
+        runLabel(r),
+        own,
+        other,
+        machine,
+        s === undefined ? '?' : `${s.meanBatchSize} [${buckets}]`,
+        s === undefined ? '?' : `${s.meanInferenceMs}`,
+        s === undefined ? '?' : pct(s.inferenceBusyFraction),
+        s === undefined ? '?' : `${s.eventLoopLagMinMs}/${s.eventLoopLagP99Ms}/${s.eventLoopLagMaxMs}`,
+        s === undefined ? '?' : `${s.majorGcs} / ${s.gcPauseMsPerRequest}`,
+      ];
     }
     const raw = r.raw;
-    return [runLabel(r), own, other, machine, raw === undefined ? '?' : String(raw.batchSize), raw === undefined ? '?' : `${raw.inferenceMs.mean}`, raw === undefined ? '?' : pct(raw.inferenceBusyFraction), '—', '—'];
+    return [
+      runLabel(r),
+      own,
+      other,
+      machine,
+      raw === undefined ? '?' : String(raw.batchSize),
+      raw === undefined ? '?' : `${raw.inferenceMs.mean}`,
+      raw === undefined ? '?' : pct(raw.inferenceBusyFraction),
+      '—',
+      '—',
+    ];
   });
-  return markdownTable(['run', 'CPU cores (own processes)', 'CPU other', 'machine busy cores', 'mean batch [sizes:runs]', 'run ms (mean)', 'session busy', 'ev-loop lag min/p99/max ms', 'full GCs / GC pause ms per request'], rows);
+  return markdownTable(
+    [
+      'run',
+      'CPU cores (own processes)',
+      'CPU other',
+      'machine busy cores',
+      'mean batch [sizes:runs]',
+      'run ms (mean)',
+      'session busy',
+      'ev-loop lag min/p99/max ms',
+      'full GCs / GC pause ms per request',
+    ],
+    rows,
+  );
 }
 
 /** OIP / predict throughput (≥ OIP_MIN_RATIO) and answers other than 200 (none allowed). */
@@ -632,8 +802,18 @@ function protocolTable(record: RunRecord): string {
     fmt(s.latencyMs.p99, 2),
     s.meanBatchSize === undefined ? '?' : String(s.meanBatchSize),
   ];
-  const cpu = record.cpu === undefined ? '' : `\n\nCPU over the windows (mean, cores): ${Object.entries(record.cpu.processCores).map(([k, v]) => `${k} ${v}`).join(', ')}, other ${record.cpu.otherCores}${record.disturbed === true ? ' ⚠' : ''}.`;
-  return markdownTable(['protocol', 'img/s', 'images', 'non-200', 'p50 ms', 'p95 ms', 'p99 ms', 'mean batch'], [row(`OIP infer (${runLabel(record)})`, c.oip), row('/predict', c.predict)]) + cpu;
+  const cpu =
+    record.cpu === undefined
+      ? ''
+      : `\n\nCPU over the windows (mean, cores): ${Object.entries(record.cpu.processCores)
+          .map(([k, v]) => `${k} ${v}`)
+          .join(', ')}, other ${record.cpu.otherCores}${record.disturbed === true ? ' ⚠' : ''}.`;
+  return (
+    markdownTable(
+      ['protocol', 'img/s', 'images', 'non-200', 'p50 ms', 'p95 ms', 'p99 ms', 'mean batch'],
+      [row(`OIP infer (${runLabel(record)})`, c.oip), row('/predict', c.predict)],
+    ) + cpu
+  );
 }
 
 // ---- main --------------------------------------------------------------------------------
@@ -642,7 +822,11 @@ async function main(): Promise<number> {
   const startedAt = new Date();
   const cpuInfo = readCpuInfo();
   const target = int8Target(cpuInfo);
-  progress(`swarmserve embedded benchmark — node ${process.version}, ${availableParallelism()} cores, load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  progress(
+    `swarmserve embedded benchmark — node ${process.version}, ${availableParallelism()} cores, load average ${loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
   progress(`CPU: ${cpuLine(cpuInfo)}; INT8 / FP32 target ${target.reason}`);
   const defaults = resolveOptions(SERVE_OPTIONS, { only: 'moderation,resnet50' });
   const repository = await loadRepository(defaults.models, ['moderation', 'resnet50']);
@@ -653,7 +837,9 @@ async function main(): Promise<number> {
   progress(`image set: ${imageSet.join(', ')}, round-robin, sent as raw image/jpeg bodies`);
   for (const entry of [moderation, resnet50]) {
     const { settings } = serverPlan(entry, FP32_VERSION, 0);
-    progress(`${entry.name}: maxBatchSize ${settings.maxBatchSize}, maxQueueDelayMs ${settings.maxQueueDelayMs}, intra-op threads ${settings.intraOpThreads}, inter-op ${settings.interOpThreads}, maxPixels ${settings.maxPixels} (${entry.config.preprocess.layout} ${entry.config.preprocess.width}×${entry.config.preprocess.height}, ${entry.config.preprocess.resize}); versions: ${modelFileSizes(entry)}`);
+    progress(
+      `${entry.name}: maxBatchSize ${settings.maxBatchSize}, maxQueueDelayMs ${settings.maxQueueDelayMs}, intra-op threads ${settings.intraOpThreads}, inter-op ${settings.interOpThreads}, maxPixels ${settings.maxPixels} (${entry.config.preprocess.layout} ${entry.config.preprocess.width}×${entry.config.preprocess.height}, ${entry.config.preprocess.resize}); versions: ${modelFileSizes(entry)}`,
+    );
   }
   // Checked up front so that the message is seen early; the FP32 runs go ahead regardless.
   const missing = new Map<string, string>();
@@ -674,13 +860,47 @@ async function main(): Promise<number> {
   // A re-run must leave room for every run still to come, the INT8 ones included.
   const oipEstimate = 2 * OIP_ROUNDS * (OIP_WINDOW_MS + OIP_WINDOW_WARMUP_MS + 500) + WARMUP_MS + 5_000;
   runs.plan(2 * seq + 5 * tput + oipEstimate + (2 - missing.size) * (cmp + 2 * tput));
-  await runs.measure(seq, (a) => rawRun(a, 'raw-moderation-seq', 'raw moderation, sequential: decode + fill + batch-1 run, one image at a time', moderation, v1, 'sequential', SEQUENTIAL_MS));
-  await runs.measure(seq, (a) => servedRun(a, moderation, v1, undefined, { ...clients(1), id: 'served-moderation-1', description: 'served moderation, 1 sequential client' }));
-  await runs.measure(tput, (a) => servedRun(a, moderation, v1, undefined, { ...clients(CONCURRENCY), id: 'served-moderation-64', description: `served moderation, ${CONCURRENCY} clients, dynamic batching` }));
-  await runs.measure(tput, (a) => rawRun(a, 'raw-moderation', 'raw moderation throughput: full batches, decode overlapping inference', moderation, v1, 'throughput', THROUGHPUT_MS));
-  await runs.measure(tput, (a) => servedRun(a, moderation, v1, 1, { ...clients(CONCURRENCY), id: 'served-moderation-64-bs1', description: `served moderation, ${CONCURRENCY} clients, --max-batch-size 1` }));
-  await runs.measure(tput, (a) => rawRun(a, 'raw-resnet50', 'raw resnet50 throughput: full batches, decode overlapping inference', resnet50, v1, 'throughput', THROUGHPUT_MS));
-  await runs.measure(tput, (a) => servedRun(a, resnet50, v1, undefined, { ...clients(CONCURRENCY), id: 'served-resnet50-64', description: `served resnet50, ${CONCURRENCY} clients, dynamic batching` }));
+  await runs.measure(seq, (a) =>
+    rawRun(
+      a,
+      'raw-moderation-seq',
+      'raw moderation, sequential: decode + fill + batch-1 run, one image at a time',
+      moderation,
+      v1,
+      'sequential',
+      SEQUENTIAL_MS,
+    ),
+  );
+  await runs.measure(seq, (a) =>
+    servedRun(a, moderation, v1, undefined, { ...clients(1), id: 'served-moderation-1', description: 'served moderation, 1 sequential client' }),
+  );
+  await runs.measure(tput, (a) =>
+    servedRun(a, moderation, v1, undefined, {
+      ...clients(CONCURRENCY),
+      id: 'served-moderation-64',
+      description: `served moderation, ${CONCURRENCY} clients, dynamic batching`,
+    }),
+  );
+  await runs.measure(tput, (a) =>
+    rawRun(a, 'raw-moderation', 'raw moderation throughput: full batches, decode overlapping inference', moderation, v1, 'throughput', THROUGHPUT_MS),
+  );
+  await runs.measure(tput, (a) =>
+    servedRun(a, moderation, v1, 1, {
+      ...clients(CONCURRENCY),
+      id: 'served-moderation-64-bs1',
+      description: `served moderation, ${CONCURRENCY} clients, --max-batch-size 1`,
+    }),
+  );
+  await runs.measure(tput, (a) =>
+    rawRun(a, 'raw-resnet50', 'raw resnet50 throughput: full batches, decode overlapping inference', resnet50, v1, 'throughput', THROUGHPUT_MS),
+  );
+  await runs.measure(tput, (a) =>
+    servedRun(a, resnet50, v1, undefined, {
+      ...clients(CONCURRENCY),
+      id: 'served-resnet50-64',
+      description: `served resnet50, ${CONCURRENCY} clients, dynamic batching`,
+    }),
+  );
   // Open Inference Protocol (binary BYTES) against /predict: one server, interleaved windows.
   await runs.measure(oipEstimate, (a) => protocolsRun(a, moderation, v1));
 
@@ -689,15 +909,29 @@ async function main(): Promise<number> {
     if (missing.has(entry.name)) continue;
     const name = entry.name;
     await runs.measure(cmp, (a) => compareRun(a, `raw-${name}-int8-vs-fp32`, entry, [v1, v2]));
-    await runs.measure(tput, (a) => rawRun(a, `raw-${name}-int8`, `raw ${name} v${v2} (INT8) throughput: full batches, decode overlapping inference`, entry, v2, 'throughput', THROUGHPUT_MS));
-    await runs.measure(tput, (a) => servedRun(a, entry, v2, undefined, { ...clients(CONCURRENCY), id: `served-${name}-int8-64`, description: `served ${name} v${v2} (INT8), ${CONCURRENCY} clients, dynamic batching` }));
+    await runs.measure(tput, (a) =>
+      rawRun(a, `raw-${name}-int8`, `raw ${name} v${v2} (INT8) throughput: full batches, decode overlapping inference`, entry, v2, 'throughput', THROUGHPUT_MS),
+    );
+    await runs.measure(tput, (a) =>
+      servedRun(a, entry, v2, undefined, {
+        ...clients(CONCURRENCY),
+        id: `served-${name}-int8-64`,
+        description: `served ${name} v${v2} (INT8), ${CONCURRENCY} clients, dynamic batching`,
+      }),
+    );
   }
 
   const batchOf = (id: string): string => `raw, batch ${runs.find(id)?.settings.maxBatchSize ?? '?'}`;
   const rows: ResultRow[] = [
     ratioRow(`moderation throughput, ${CONCURRENCY} clients: served / raw`, 'served-moderation-64', 'raw-moderation', 0.8, batchOf('raw-moderation')),
     ratioRow(`resnet50 throughput, ${CONCURRENCY} clients: served / raw`, 'served-resnet50-64', 'raw-resnet50', 0.9, batchOf('raw-resnet50')),
-    ratioRow(`moderation, ${CONCURRENCY} clients: dynamic batching / --max-batch-size 1`, 'served-moderation-64', 'served-moderation-64-bs1', 1.1, 'served, --max-batch-size 1'),
+    ratioRow(
+      `moderation, ${CONCURRENCY} clients: dynamic batching / --max-batch-size 1`,
+      'served-moderation-64',
+      'served-moderation-64-bs1',
+      1.1,
+      'served, --max-batch-size 1',
+    ),
     latencyRow('moderation, 1 sequential client: served p50 − raw p50', 'served-moderation-1', 'raw-moderation-seq', 3),
   ];
   // moderation's INT8 / FP32 has no target (its served throughput is bounded by JPEG decoding);
@@ -713,14 +947,38 @@ async function main(): Promise<number> {
     const threads = serverPlan(entry, v2, 0).settings.intraOpThreads;
     const why = missing.get(name);
     const int8TargetText = int8Minimum === undefined ? '— (reported)' : target.reason;
-    int8Rows.push(compareRow(`${name} raw INT8 / raw FP32: inference only, batch ${batch}, ${threads} threads`, runs.find(compareId)?.compare, int8Minimum, int8TargetText, why === undefined ? undefined : `version ${v2} missing`));
+    int8Rows.push(
+      compareRow(
+        `${name} raw INT8 / raw FP32: inference only, batch ${batch}, ${threads} threads`,
+        runs.find(compareId)?.compare,
+        int8Minimum,
+        int8TargetText,
+        why === undefined ? undefined : `version ${v2} missing`,
+      ),
+    );
     if (why !== undefined) {
-      const row = (measure: string, t: string): ResultRow => ({ measure, served: `version ${v2} missing`, baseline: '', comparison: '—', target: t, result: 'ERROR' });
-      int8Rows.push(row(`${name} throughput, ${CONCURRENCY} clients: served INT8 / raw INT8`, `≥ ${servedMinimum}`), row(`${name}, ${CONCURRENCY} clients: served INT8 / served FP32`, '— (reported)'));
+      const row = (measure: string, t: string): ResultRow => ({
+        measure,
+        served: `version ${v2} missing`,
+        baseline: '',
+        comparison: '—',
+        target: t,
+        result: 'ERROR',
+      });
+      int8Rows.push(
+        row(`${name} throughput, ${CONCURRENCY} clients: served INT8 / raw INT8`, `≥ ${servedMinimum}`),
+        row(`${name}, ${CONCURRENCY} clients: served INT8 / served FP32`, '— (reported)'),
+      );
       continue;
     }
     int8Rows.push(
-      ratioRow(`${name} throughput, ${CONCURRENCY} clients: served INT8 / raw INT8`, `served-${name}-int8-64`, `raw-${name}-int8`, servedMinimum, batchOf(`raw-${name}-int8`)),
+      ratioRow(
+        `${name} throughput, ${CONCURRENCY} clients: served INT8 / raw INT8`,
+        `served-${name}-int8-64`,
+        `raw-${name}-int8`,
+        servedMinimum,
+        batchOf(`raw-${name}-int8`),
+      ),
       ratioRow(`${name}, ${CONCURRENCY} clients: served INT8 / served FP32`, `served-${name}-int8-64`, `served-${name}-64`, undefined, 'served FP32'),
     );
   }
@@ -729,21 +987,39 @@ async function main(): Promise<number> {
   const totalS = (performance.now() - T0) / 1000;
   progress(`all runs done in ${totalS.toFixed(1)}s`);
 
-  const resultsTable = (list: readonly ResultRow[], first: string): string => markdownTable(['measure', first, 'raw / baseline', 'ratio or difference', 'target', 'result'], list.map((r) => [r.measure, r.served, r.baseline, r.comparison, r.target, resultCell(r)]));
+  const resultsTable = (list: readonly ResultRow[], first: string): string =>
+    markdownTable(
+      ['measure', first, 'raw / baseline', 'ratio or difference', 'target', 'result'],
+      list.map((r) => [r.measure, r.served, r.baseline, r.comparison, r.target, resultCell(r)]),
+    );
   const out: string[] = [];
   out.push('', '## Settings (both sides read them from models/<model>/config.json, as the server does)', '');
   out.push(settingsTable());
-  out.push('', `Image set: ${imageSet.join(', ')} — round-robin. Served: raw image/jpeg POST bodies to /predict?model=<model>&version=<version>, the server started with --only <model>:<version>, closed-loop load generator in its own process. Raw: bench/raw-runner.ts in its own process.`);
-  out.push('', '## Runs: throughput and latency (served: send → last response byte; raw throughput: decode start → batch done; raw sequential: decode + fill + run)', '');
+  out.push(
+    '',
+    `Image set: ${imageSet.join(', ')} — round-robin. Served: raw image/jpeg POST bodies to /predict?model=<model>&version=<version>, the server started with --only <model>:<version>, closed-loop load generator in its own process. Raw: bench/raw-runner.ts in its own process.`,
+  );
+  out.push(
+    '',
+    '## Runs: throughput and latency (served: send → last response byte; raw throughput: decode start → batch done; raw sequential: decode + fill + run)',
+    '',
+  );
   out.push(latencyTable());
   out.push('', '## Where the time goes (over each measured window)', '');
   out.push(diagnosticsTable());
-  out.push('', `CPU in cores of ${availableParallelism()}; "other" = machine busy − the run's own processes (benchmark driver, anything else on the machine); ⚠ = other > ${DISTURBED_CORES}. Session busy = Σ session.run time / window. Event-loop lag is prom-client's (10 ms sampling timer: an idle loop reads ~10).`);
+  out.push(
+    '',
+    `CPU in cores of ${availableParallelism()}; "other" = machine busy − the run's own processes (benchmark driver, anything else on the machine); ⚠ = other > ${DISTURBED_CORES}. Session busy = Σ session.run time / window. Event-loop lag is prom-client's (10 ms sampling timer: an idle loop reads ~10).`,
+  );
   out.push('', `## Results (one run, ${startedAt.toISOString()}, ${availableParallelism()} cores, node ${process.version}; version ${v1}, FP32)`, '');
   out.push(resultsTable(rows, 'served'));
   out.push('', `## INT8 (version ${v2}) against FP32 (version ${v1})`, '');
   out.push(`CPU: ${cpuLine(cpuInfo)}. INT8 / FP32 target: ${target.reason}.`);
-  out.push('', `Raw INT8 / raw FP32: both versions open in one raw process, one input buffer of the photos decoded once and handed to each session in turn (arena on), ${COMPARE_ROUNDS} rounds of ${ROUND_MS / 1000} s per version in ABBA order; ms/image = session.run time / batch.`, '');
+  out.push(
+    '',
+    `Raw INT8 / raw FP32: both versions open in one raw process, one input buffer of the photos decoded once and handed to each session in turn (arena on), ${COMPARE_ROUNDS} rounds of ${ROUND_MS / 1000} s per version in ABBA order; ms/image = session.run time / batch.`,
+    '',
+  );
   const compareRuns = runs.kept.filter((r) => r.settings.mode === 'compare').map((r) => ({ label: runLabel(r), report: r.compare, cpu: r.cpu }));
   if (compareRuns.length > 0) out.push(compareTable(compareRuns), '');
   out.push(resultsTable(int8Rows, 'INT8 / measured'));
@@ -758,20 +1034,50 @@ async function main(): Promise<number> {
   out.push(resultsTable(oipRows, 'OIP'));
   const disturbed = runs.kept.filter((r) => r.disturbed === true);
   if (disturbed.length > 0) {
-    out.push('', `⚠ Disturbed by other work on the machine (> ${DISTURBED_CORES} cores busy outside the benchmark during the window): ${disturbedList(disturbed)} — the rows using them are less reliable.`);
+    out.push(
+      '',
+      `⚠ Disturbed by other work on the machine (> ${DISTURBED_CORES} cores busy outside the benchmark during the window): ${disturbedList(disturbed)} — the rows using them are less reliable.`,
+    );
   }
-  if (runs.discarded.length > 0) out.push('', `Measured again because disturbed (first attempt kept in the JSON under "discarded"): ${runs.discarded.map((r) => r.id).join(', ')}.`);
+  if (runs.discarded.length > 0)
+    out.push('', `Measured again because disturbed (first attempt kept in the JSON under "discarded"): ${runs.discarded.map((r) => r.id).join(', ')}.`);
   const allRows = [...rows, ...int8Rows, ...oipRows];
   const failed = allRows.filter((r) => r.result === 'FAIL' || r.result === 'ERROR');
   const targeted = allRows.filter((r) => r.result !== 'INFO').length;
-  out.push('', failed.length === 0 ? `ALL ${targeted} TARGETS PASS` : `FAIL: ${failed.length} of ${targeted} rows not met or not measured — ${failed.map((r) => r.measure).join('; ')}`);
+  out.push(
+    '',
+    failed.length === 0
+      ? `ALL ${targeted} TARGETS PASS`
+      : `FAIL: ${failed.length} of ${targeted} rows not met or not measured — ${failed.map((r) => r.measure).join('; ')}`,
+  );
   process.stdout.write(`${out.join('\n')}\n`);
 
   writeResults('embedded', startedAt, {
     startedAt: startedAt.toISOString(),
     totalSeconds: Math.round(totalS * 10) / 10,
-    machine: { cores: availableParallelism(), cpu: cpuInfo.model, cpuFlags: cpuInfo.flags, totalMemBytes: totalmem(), loadavgAtEnd: loadavg(), node: process.version, platform: process.platform },
-    plan: { warmupMs: WARMUP_MS, throughputMs: THROUGHPUT_MS, sequentialMs: SEQUENTIAL_MS, concurrency: CONCURRENCY, compareRounds: COMPARE_ROUNDS, roundMs: ROUND_MS, oipRounds: OIP_ROUNDS, oipWindowMs: OIP_WINDOW_MS, oipWindowWarmupMs: OIP_WINDOW_WARMUP_MS, oipTopK: OIP_TOP_K, versions: { fp32: v1, int8: v2 }, imageSet: images.map((p) => p.slice(ROOT.length + 1)) },
+    machine: {
+      cores: availableParallelism(),
+      cpu: cpuInfo.model,
+      cpuFlags: cpuInfo.flags,
+      totalMemBytes: totalmem(),
+      loadavgAtEnd: loadavg(),
+      node: process.version,
+      platform: process.platform,
+    },
+    plan: {
+      warmupMs: WARMUP_MS,
+      throughputMs: THROUGHPUT_MS,
+      sequentialMs: SEQUENTIAL_MS,
+      concurrency: CONCURRENCY,
+      compareRounds: COMPARE_ROUNDS,
+      roundMs: ROUND_MS,
+      oipRounds: OIP_ROUNDS,
+      oipWindowMs: OIP_WINDOW_MS,
+      oipWindowWarmupMs: OIP_WINDOW_WARMUP_MS,
+      oipTopK: OIP_TOP_K,
+      versions: { fp32: v1, int8: v2 },
+      imageSet: images.map((p) => p.slice(ROOT.length + 1)),
+    },
     thresholds: { disturbedCores: DISTURBED_CORES, quietCores: QUIET_CORES, quietMaxWaitMs: QUIET_MAX_WAIT_MS, budgetMs: BUDGET_MS, int8OverFp32: target },
     results: rows,
     int8: { results: int8Rows, missing: Object.fromEntries(missing) },

@@ -46,18 +46,44 @@ async function main(): Promise<number> {
   });
   const usage = cpuUsage(before, sampleCpu({ 'bench+loadgen': process.pid }));
 
-  const lines: string[] = ['', `## Machine: ${cpu.model}; ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}`, ''];
+  const lines: string[] = [
+    '',
+    `## Machine: ${cpu.model}; ${availableParallelism()} cores, ${(totalmem() / 2 ** 30).toFixed(0)} GiB; node ${process.version}`,
+    '',
+  ];
   lines.push(
     markdownTable(
       ['step', 'workers', 'req/s', 'mean ms', 'p95 ms', 'images by worker', 'failed'],
-      summary.steps.map((s) => [String(s.step), String(s.replicas), s.rps.toFixed(1), s.meanMs?.toFixed(0) ?? '–', s.p95Ms?.toFixed(0) ?? '–', Object.entries(s.imagesByReplica ?? {}).map(([k, n]) => `${k}: ${n}`).join(', '), `${s.failures}/${s.requests}`]),
+      summary.steps.map((s) => [
+        String(s.step),
+        String(s.replicas),
+        s.rps.toFixed(1),
+        s.meanMs?.toFixed(0) ?? '–',
+        s.p95Ms?.toFixed(0) ?? '–',
+        Object.entries(s.imagesByReplica ?? {})
+          .map(([k, n]) => `${k}: ${n}`)
+          .join(', '),
+        `${s.failures}/${s.requests}`,
+      ]),
     ),
   );
   lines.push('', `## Results (one run, ${startedAt.toISOString()}, ${cpu.model}, ${availableParallelism()} cores)`, '');
-  lines.push(markdownTable(['measure', 'measured', 'target', 'PASS/FAIL'], summary.targets.map((t) => [t.name, t.measured, t.want, t.met === true ? 'PASS' : t.met === false ? '**FAIL**' : `not judged (${t.note ?? verdict(t)})`])));
-  if (usage !== undefined) lines.push('', `Machine busy over the run: ${usage.machineCores} of ${usage.machineCores > 0 ? availableParallelism() : '?'} cores (the benchmark's load generator: ${usage.processCores['bench+loadgen'] ?? '?'}). With another process on a core, the second worker has little to run on and the targets are missed without a defect.`);
+  lines.push(
+    markdownTable(
+      ['measure', 'measured', 'target', 'PASS/FAIL'],
+      summary.targets.map((t) => [t.name, t.measured, t.want, t.met === true ? 'PASS' : t.met === false ? '**FAIL**' : `not judged (${t.note ?? verdict(t)})`]),
+    ),
+  );
+  if (usage !== undefined)
+    lines.push(
+      '',
+      `Machine busy over the run: ${usage.machineCores} of ${usage.machineCores > 0 ? availableParallelism() : '?'} cores (the benchmark's load generator: ${usage.processCores['bench+loadgen'] ?? '?'}). With another process on a core, the second worker has little to run on and the targets are missed without a defect.`,
+    );
   const failed = summary.targets.filter((t) => t.met !== true);
-  lines.push('', failed.length === 0 ? 'ALL TARGETS PASS' : `NOT MET: ${failed.length} of ${summary.targets.length} targets — ${failed.map((t) => t.name).join('; ')}`);
+  lines.push(
+    '',
+    failed.length === 0 ? 'ALL TARGETS PASS' : `NOT MET: ${failed.length} of ${summary.targets.length} targets — ${failed.map((t) => t.name).join('; ')}`,
+  );
   lines.push(`Report: ${summary.files.report.slice(ROOT.length + 1)}`);
   process.stdout.write(`${lines.join('\n')}\n`);
   writeResults('experiment', startedAt, {

@@ -14,7 +14,10 @@ export interface RawRequest {
 }
 
 /** Sends a request head and `initial` bytes of its body, then nothing: the caller decides what follows. */
-export function rawRequest(url: string, head: { method: string; path: string; headers: Record<string, string>; initial?: Buffer; localAddress?: string }): RawRequest {
+export function rawRequest(
+  url: string,
+  head: { method: string; path: string; headers: Record<string, string>; initial?: Buffer; localAddress?: string },
+): RawRequest {
   const { hostname, port } = new URL(url);
   const socket = connect({ host: hostname, port: Number(port), ...(head.localAddress === undefined ? {} : { localAddress: head.localAddress }) });
   let text = '';

@@ -54,17 +54,38 @@ const ATTACKS: Attack[] = [
   {
     name: 'OIP: 64 small images, outputs × 1,000 (69 KB)',
     goodAfterMs: 0,
-    run: (url) => post(url, '/v2/models/resnet50/infer', JSON.stringify({ inputs: [{ name: 'input', shape: [64], datatype: 'BYTES', data: images }], outputs: Array.from({ length: 1000 }, () => ({ name: 'logits', parameters: { classification: 1000 } })) }), json),
+    run: (url) =>
+      post(
+        url,
+        '/v2/models/resnet50/infer',
+        JSON.stringify({
+          inputs: [{ name: 'input', shape: [64], datatype: 'BYTES', data: images }],
+          outputs: Array.from({ length: 1000 }, () => ({ name: 'logits', parameters: { classification: 1000 } })),
+        }),
+        json,
+      ),
   },
   {
     name: 'OIP: 3 M empty strings (9 MB JSON)',
     goodAfterMs: 0,
-    run: (url) => post(url, '/v2/models/resnet50/infer', JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 3_000_000 }, () => '') }] }), json),
+    run: (url) =>
+      post(
+        url,
+        '/v2/models/resnet50/infer',
+        JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 3_000_000 }, () => '') }] }),
+        json,
+      ),
   },
   {
     name: 'OIP: 3.2 M empty arrays (9.6 MB JSON)',
     goodAfterMs: 0,
-    run: (url) => post(url, '/v2/models/resnet50/infer', `{"inputs":[{"name":"input","shape":[1,3,224,224],"datatype":"FP32","data":[${Array.from({ length: 3_200_000 }, () => '[]').join(',')}]}]}`, json),
+    run: (url) =>
+      post(
+        url,
+        '/v2/models/resnet50/infer',
+        `{"inputs":[{"name":"input","shape":[1,3,224,224],"datatype":"FP32","data":[${Array.from({ length: 3_200_000 }, () => '[]').join(',')}]}]}`,
+        json,
+      ),
   },
   {
     name: '/predict: 9.6 MB of JSON (3.2 M empty arrays)',
@@ -76,20 +97,38 @@ const ATTACKS: Attack[] = [
     goodAfterMs: 0,
     run: (url) => {
       const elements = Buffer.alloc(4 * 2_500_000);
-      const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: elements.length } }] }));
-      return post(url, '/v2/models/resnet50/infer', Buffer.concat([header, elements]), { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) });
+      const header = Buffer.from(
+        JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: elements.length } }] }),
+      );
+      return post(url, '/v2/models/resnet50/infer', Buffer.concat([header, elements]), {
+        'content-type': 'application/octet-stream',
+        'inference-header-content-length': String(header.length),
+      });
     },
   },
   {
     name: 'OIP: FP32 data nested 100,000 deep',
     goodAfterMs: 0,
-    run: (url) => post(url, '/v2/models/resnet50/infer', `{"inputs":[{"name":"input","shape":[1,3,224,224],"datatype":"FP32","data":${'['.repeat(100_000)}0${']'.repeat(100_000)}}]}`, json),
+    run: (url) =>
+      post(
+        url,
+        '/v2/models/resnet50/infer',
+        `{"inputs":[{"name":"input","shape":[1,3,224,224],"datatype":"FP32","data":${'['.repeat(100_000)}0${']'.repeat(100_000)}}]}`,
+        json,
+      ),
   },
   {
     name: '26 slow 10 MB uploads (a byte every 500 ms), until cut',
     goodAfterMs: 2_500,
     run: async (url) => {
-      const slow = Array.from({ length: 26 }, () => rawRequest(url, { method: 'POST', path: '/predict', headers: { 'content-type': 'image/jpeg', 'content-length': String(10 * MiB - 1) }, initial: Buffer.from([0xff, 0xd8, 0xff]) }));
+      const slow = Array.from({ length: 26 }, () =>
+        rawRequest(url, {
+          method: 'POST',
+          path: '/predict',
+          headers: { 'content-type': 'image/jpeg', 'content-length': String(10 * MiB - 1) },
+          initial: Buffer.from([0xff, 0xd8, 0xff]),
+        }),
+      );
       const stops = slow.map((s) => trickle(s, 500));
       try {
         const statuses = await Promise.all(slow.map((s) => s.status));
@@ -106,7 +145,14 @@ const ATTACKS: Attack[] = [
     name: '40 × PUT /metrics/x, 9.99 MB declared, the rest withheld',
     goodAfterMs: 500,
     run: async (url) => {
-      const attacks = Array.from({ length: 40 }, () => rawRequest(url, { method: 'PUT', path: '/metrics/x', headers: { 'content-type': 'application/octet-stream', 'content-length': String(Math.floor(9.99 * 1e6)) }, initial: Buffer.alloc(64 * 1024, 1) }));
+      const attacks = Array.from({ length: 40 }, () =>
+        rawRequest(url, {
+          method: 'PUT',
+          path: '/metrics/x',
+          headers: { 'content-type': 'application/octet-stream', 'content-length': String(Math.floor(9.99 * 1e6)) },
+          initial: Buffer.alloc(64 * 1024, 1),
+        }),
+      );
       const statuses = await Promise.all(attacks.map((a) => a.status));
       await sleep(1_000);
       for (const a of attacks) a.close();
@@ -155,7 +201,9 @@ async function main(): Promise<number> {
   const rows: Row[] = [];
   try {
     // Warm: the first /predict loads what a cold server loads lazily.
-    await undiciFetch(`${url}/predict`, { method: 'POST', body: DOG, headers: { 'content-type': 'image/jpeg' }, dispatcher: second }).then((r) => r.arrayBuffer());
+    await undiciFetch(`${url}/predict`, { method: 'POST', body: DOG, headers: { 'content-type': 'image/jpeg' }, dispatcher: second }).then((r) =>
+      r.arrayBuffer(),
+    );
     for (const attack of ATTACKS) {
       progress(`attack: ${attack.name}`);
       const row = await measure(server, attack, second);
@@ -175,10 +223,20 @@ async function main(): Promise<number> {
       rows.map((r) => [r.attack, r.got, r.good, `${r.stallMs.toFixed(0)} ms`, `${(r.rssGrowth / MiB).toFixed(1)} MiB`, r.pass ? 'PASS' : '**FAIL**']),
     ),
     '',
-    rows.every((r) => r.pass) ? 'ALL TARGETS PASS' : `NOT MET: ${rows.filter((r) => !r.pass).map((r) => r.attack).join('; ')}`,
+    rows.every((r) => r.pass)
+      ? 'ALL TARGETS PASS'
+      : `NOT MET: ${rows
+          .filter((r) => !r.pass)
+          .map((r) => r.attack)
+          .join('; ')}`,
   ];
   process.stdout.write(`${out.join('\n')}\n`);
-  writeResults('hostile', startedAt, { startedAt: startedAt.toISOString(), machine: { cpu: cpu.model, cores: availableParallelism(), node: process.version }, targets: { stallMs: TARGET_STALL_MS, rssGrowthBytes: TARGET_RSS_GROWTH }, rows });
+  writeResults('hostile', startedAt, {
+    startedAt: startedAt.toISOString(),
+    machine: { cpu: cpu.model, cores: availableParallelism(), node: process.version },
+    targets: { stallMs: TARGET_STALL_MS, rssGrowthBytes: TARGET_RSS_GROWTH },
+    rows,
+  });
   return 0;
 }
 

@@ -31,7 +31,8 @@ const perImage = (ms: number): string => `${ms.toFixed(2)} ms/image`;
 
 /** Raw candidate / raw baseline, inference only; `minimum` undefined: reported without a target. */
 export function compareRow(measure: string, report: CompareReport | undefined, minimum: number | undefined, target: string, error?: string): ResultRow {
-  if (report === undefined) return { measure, served: error ?? 'error', baseline: error === undefined ? 'error' : '', comparison: '—', target, result: 'ERROR' };
+  if (report === undefined)
+    return { measure, served: error ?? 'error', baseline: error === undefined ? 'error' : '', comparison: '—', target, result: 'ERROR' };
   const { baseline: b, candidate: c, ratio, roundRatio } = report;
   return {
     measure,
@@ -61,7 +62,16 @@ export function compareTable(runs: readonly CompareRun[]): string {
     for (const s of [report.baseline, report.candidate]) {
       const m = s.msPerImage;
       const cores = cpu === undefined ? '?' : `raw ${cpu.processCores.raw ?? '?'}, other ${cpu.otherCores}`;
-      rows.push([label, `v${s.version}`, String(report.batchSize), s.throughputIps.toFixed(1), `${m.p50.toFixed(2)} / ${m.mean.toFixed(2)} / ${m.p90.toFixed(2)}`, String(s.batches), s.roundIps.map((v) => v.toFixed(1)).join(' '), cores]);
+      rows.push([
+        label,
+        `v${s.version}`,
+        String(report.batchSize),
+        s.throughputIps.toFixed(1),
+        `${m.p50.toFixed(2)} / ${m.mean.toFixed(2)} / ${m.p90.toFixed(2)}`,
+        String(s.batches),
+        s.roundIps.map((v) => v.toFixed(1)).join(' '),
+        cores,
+      ]);
     }
   }
   return markdownTable(['run', 'version', 'batch', 'img/s', 'ms/image p50 / mean / p90', 'batches', 'img/s per round', 'CPU cores'], rows);

@@ -78,7 +78,10 @@ function bundledModels(): Bundled[] {
   for (const name of MODELS) {
     const file = bundledFile(name, INT8_VERSION);
     if (existsSync(file)) list.push({ label: `${name}-int8`, file });
-    else process.stdout.write(`   (no INT8 ${name}: ${file} is missing; "swarmserve models quantize ${name} --calibration .cache/photos/calibration --out-version ${INT8_VERSION}" writes it)\n`);
+    else
+      process.stdout.write(
+        `   (no INT8 ${name}: ${file} is missing; "swarmserve models quantize ${name} --calibration .cache/photos/calibration --out-version ${INT8_VERSION}" writes it)\n`,
+      );
   }
   return list;
 }
@@ -88,9 +91,22 @@ const pct = (x: number): string => `${x >= 0 ? '+' : ''}${x.toFixed(1)}%`;
 /** Graph facts of a model, printed and recorded. */
 function describeGraph(name: string, analysis: GraphAnalysis, graphFacts: Record<string, unknown>): void {
   const t = analysis.totals;
-  graphFacts[name] = { parameters: t.parameters, parametersByPrecision: t.parametersByPrecision, storedValues: t.storedValues, macsPerImage: t.macsPerImage, macsByPrecision: t.macsByPrecision, weightBytes: t.weightBytes, seedFormulaBytes: analysis.seedFormula.bytes };
-  const split = (x: Readonly<Record<string, number>>, fmt: (n: number) => string): string => Object.entries(x).map(([type, n]) => `${type} ${fmt(n)}`).join(', ');
-  process.stdout.write(`   ${name}: ${fmtCount(t.parameters)} parameters (${split(t.parametersByPrecision, fmtCount)}), ${fmtCount(t.storedValues)} stored values, ${fmtSi(t.macsPerImage)} MACs per image (${split(t.macsByPrecision, fmtSi)}), ${fmtBytes(t.weightBytes)} of weights\n`);
+  graphFacts[name] = {
+    parameters: t.parameters,
+    parametersByPrecision: t.parametersByPrecision,
+    storedValues: t.storedValues,
+    macsPerImage: t.macsPerImage,
+    macsByPrecision: t.macsByPrecision,
+    weightBytes: t.weightBytes,
+    seedFormulaBytes: analysis.seedFormula.bytes,
+  };
+  const split = (x: Readonly<Record<string, number>>, fmt: (n: number) => string): string =>
+    Object.entries(x)
+      .map(([type, n]) => `${type} ${fmt(n)}`)
+      .join(', ');
+  process.stdout.write(
+    `   ${name}: ${fmtCount(t.parameters)} parameters (${split(t.parametersByPrecision, fmtCount)}), ${fmtCount(t.storedValues)} stored values, ${fmtSi(t.macsPerImage)} MACs per image (${split(t.macsByPrecision, fmtSi)}), ${fmtBytes(t.weightBytes)} of weights\n`,
+  );
 }
 
 /** Estimates a model at each batch size and measures it in a fresh worker-like process per batch size. */
@@ -128,12 +144,17 @@ async function measureModel(name: string, file: string, analysis: GraphAnalysis,
 
 function printTable(header: string[], cells: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...cells.map((c) => (c[i] ?? '').length)));
-  for (const line of [header, widths.map((w) => '-'.repeat(w)), ...cells]) process.stdout.write(`   ${line.map((c, i) => (i < 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}\n`);
+  for (const line of [header, widths.map((w) => '-'.repeat(w)), ...cells])
+    process.stdout.write(`   ${line.map((c, i) => (i < 1 ? c.padEnd(widths[i] ?? 0) : c.padStart(widths[i] ?? 0))).join('  ')}\n`);
 }
 
 async function main(): Promise<void> {
   const started = Date.now();
-  process.stdout.write(`planner benchmark: load average ${loadavg().map((l) => l.toFixed(2)).join(' ')} (other work on this machine disturbs latencies more than memory)\n\n`);
+  process.stdout.write(
+    `planner benchmark: load average ${loadavg()
+      .map((l) => l.toFixed(2))
+      .join(' ')} (other work on this machine disturbs latencies more than memory)\n\n`,
+  );
   let calibration: Calibration;
   let measured: CalibrationMeasurements | undefined;
   if (process.env.BENCH_PLANNER_BUILT_IN === '1') {
@@ -163,7 +184,22 @@ async function main(): Promise<void> {
   }
 
   process.stdout.write('\n3. estimate against measurement (worker RSS peak; latency and images/s at 1 thread)\n');
-  const header = ['model', 'batch', 'estimate', 'measured', 'error', 'model-only', `±${TARGET_PCT}%`, 'seed formula', 'seed error', 'latency est.', 'measured', 'error', 'img/s est.', 'measured'];
+  const header = [
+    'model',
+    'batch',
+    'estimate',
+    'measured',
+    'error',
+    'model-only',
+    `±${TARGET_PCT}%`,
+    'seed formula',
+    'seed error',
+    'latency est.',
+    'measured',
+    'error',
+    'img/s est.',
+    'measured',
+  ];
   const cells = rows.map((r) => [
     r.model,
     String(r.batch),
@@ -182,10 +218,14 @@ async function main(): Promise<void> {
   ]);
   printTable(header, cells);
   const failed = rows.filter((r) => Math.abs(r.memoryErrorPct) > TARGET_PCT);
-  process.stdout.write(`\n   memory: ${failed.length === 0 ? `every estimate within ±${TARGET_PCT}%` : `${failed.length} estimate(s) outside ±${TARGET_PCT}%`}; throughput has no target yet (errors reported above)\n`);
+  process.stdout.write(
+    `\n   memory: ${failed.length === 0 ? `every estimate within ±${TARGET_PCT}%` : `${failed.length} estimate(s) outside ±${TARGET_PCT}%`}; throughput has no target yet (errors reported above)\n`,
+  );
 
   process.stdout.write('\n4. held-out generated models (not calibrated on)\n');
-  process.stdout.write('   held out = generated like the calibration models but never used to fit any constant: their errors show how far the estimate generalises (no bound)\n');
+  process.stdout.write(
+    '   held out = generated like the calibration models but never used to fit any constant: their errors show how far the estimate generalises (no bound)\n',
+  );
   const heldOut: Row[] = [];
   const heldOutFacts: Record<string, unknown> = {};
   const tmp = mkdtempSync(join(tmpdir(), 'swarmserve-bench-heldout-'));
@@ -204,14 +244,32 @@ async function main(): Promise<void> {
   process.stdout.write('\n   held-out generated models (not calibrated on)\n');
   printTable(
     ['model', 'batch', 'estimate', 'measured', 'error', 'model-only', 'latency est.', 'measured', 'error'],
-    heldOut.map((r) => [r.model, String(r.batch), fmtBytes(r.estimateBytes), fmtBytes(r.measuredBytes), pct(r.memoryErrorPct), pct(r.modelOnlyErrorPct), `${r.latencyEstimateMs.toFixed(0)} ms`, `${r.latencyMeasuredMs.toFixed(0)} ms`, pct(r.latencyErrorPct)]),
+    heldOut.map((r) => [
+      r.model,
+      String(r.batch),
+      fmtBytes(r.estimateBytes),
+      fmtBytes(r.measuredBytes),
+      pct(r.memoryErrorPct),
+      pct(r.modelOnlyErrorPct),
+      `${r.latencyEstimateMs.toFixed(0)} ms`,
+      `${r.latencyMeasuredMs.toFixed(0)} ms`,
+      pct(r.latencyErrorPct),
+    ]),
   );
 
   process.stdout.write('\n5. the weights part alone (bundled and held-out): resident after load, and the load peak, above the baseline\n');
   const byModel = [...rows, ...heldOut].filter((r, i, all) => all.findIndex((x) => x.model === r.model) === i);
   printTable(
     ['model', 'weights est.', 'measured', 'error', 'load peak est.', 'measured', 'error'],
-    byModel.map((r) => [r.model, fmtBytes(r.parts.weights), fmtBytes(r.measuredWeights), pct(errorPct(r.parts.weights, r.measuredWeights)), fmtBytes(r.parts.loadPeak), fmtBytes(r.measuredLoadPeak), pct(errorPct(r.parts.loadPeak, r.measuredLoadPeak))]),
+    byModel.map((r) => [
+      r.model,
+      fmtBytes(r.parts.weights),
+      fmtBytes(r.measuredWeights),
+      pct(errorPct(r.parts.weights, r.measuredWeights)),
+      fmtBytes(r.parts.loadPeak),
+      fmtBytes(r.measuredLoadPeak),
+      pct(errorPct(r.parts.loadPeak, r.measuredLoadPeak)),
+    ]),
   );
 
   // Does the answer depend on which generated models were in the calibration set? Refit
@@ -219,11 +277,23 @@ async function main(): Promise<void> {
   const sensitivity: Array<{ model: string; batch: number; minErrorPct: number; maxErrorPct: number; minWithout: string; maxWithout: string }> = [];
   if (measured !== undefined) {
     const m = measured;
-    process.stdout.write('\n6. calibration-set sensitivity: the bundled models\' memory error when the constants are refitted without each calibration model in turn\n');
+    process.stdout.write(
+      "\n6. calibration-set sensitivity: the bundled models' memory error when the constants are refitted without each calibration model in turn\n",
+    );
     const names = [...new Set(m.points.map((p) => p.model))];
-    const refits = names.map((left) => ({ left, calibration: fitCalibration(m.analyses, m.points.filter((p) => p.model !== left), m.base) }));
+    const refits = names.map((left) => ({
+      left,
+      calibration: fitCalibration(
+        m.analyses,
+        m.points.filter((p) => p.model !== left),
+        m.base,
+      ),
+    }));
     for (const r of rows) {
-      const errors = refits.map(({ left, calibration: c }) => ({ left, error: errorPct(new Estimator(bundled.get(r.model) as GraphAnalysis, c).memory(r.batch).totalBytes, r.measuredBytes) }));
+      const errors = refits.map(({ left, calibration: c }) => ({
+        left,
+        error: errorPct(new Estimator(bundled.get(r.model) as GraphAnalysis, c).memory(r.batch).totalBytes, r.measuredBytes),
+      }));
       const lo = errors.reduce((a, b) => (b.error < a.error ? b : a));
       const hi = errors.reduce((a, b) => (b.error > a.error ? b : a));
       sensitivity.push({ model: r.model, batch: r.batch, minErrorPct: lo.error, maxErrorPct: hi.error, minWithout: lo.left, maxWithout: hi.left });
@@ -237,17 +307,41 @@ async function main(): Promise<void> {
     );
   }
 
-  process.stdout.write("\n7. what the worker's malloc tuning (src/worker/allocator.ts) saves: the bundled models measured again without it (--no-malloc-tuning)\n");
-  const allocator: Array<{ model: string; batch: number; tunedBytes: number; defaultBytes: number; defaultAfterLoadBytes: number; tunedAfterLoadBytes: number }> = [];
+  process.stdout.write(
+    "\n7. what the worker's malloc tuning (src/worker/allocator.ts) saves: the bundled models measured again without it (--no-malloc-tuning)\n",
+  );
+  const allocator: Array<{
+    model: string;
+    batch: number;
+    tunedBytes: number;
+    defaultBytes: number;
+    defaultAfterLoadBytes: number;
+    tunedAfterLoadBytes: number;
+  }> = [];
   const fileOf = (label: string): string => models.find((m) => m.label === label)?.file ?? bundledFile(label);
   for (const r of rows) {
     const file = fileOf(r.model);
     const d = await runChild({ model: file, batch: r.batch, threads: 1, minRuns: 3, seconds: 1, maxRuns: 10, mallocTuning: false });
-    allocator.push({ model: r.model, batch: r.batch, tunedBytes: r.measuredBytes, defaultBytes: d.peakBytes, tunedAfterLoadBytes: r.measuredWeights, defaultAfterLoadBytes: d.afterLoadRssBytes - d.baselineRssBytes });
+    allocator.push({
+      model: r.model,
+      batch: r.batch,
+      tunedBytes: r.measuredBytes,
+      defaultBytes: d.peakBytes,
+      tunedAfterLoadBytes: r.measuredWeights,
+      defaultAfterLoadBytes: d.afterLoadRssBytes - d.baselineRssBytes,
+    });
   }
   printTable(
     ['model', 'batch', 'peak, tuned', 'untuned', 'saved', 'weights after load, tuned', 'untuned'],
-    allocator.map((a) => [a.model, String(a.batch), fmtBytes(a.tunedBytes), fmtBytes(a.defaultBytes), `${fmtBytes(a.defaultBytes - a.tunedBytes)} (${((1 - a.tunedBytes / a.defaultBytes) * 100).toFixed(0)}%)`, fmtBytes(a.tunedAfterLoadBytes), fmtBytes(a.defaultAfterLoadBytes)]),
+    allocator.map((a) => [
+      a.model,
+      String(a.batch),
+      fmtBytes(a.tunedBytes),
+      fmtBytes(a.defaultBytes),
+      `${fmtBytes(a.defaultBytes - a.tunedBytes)} (${((1 - a.tunedBytes / a.defaultBytes) * 100).toFixed(0)}%)`,
+      fmtBytes(a.tunedAfterLoadBytes),
+      fmtBytes(a.defaultAfterLoadBytes),
+    ]),
   );
 
   process.stdout.write('\n8. more intra-op threads (the estimate assumes 1): the bundled models at batch 8 on 2 threads\n');
@@ -257,12 +351,18 @@ async function main(): Promise<void> {
     const estimateBytes = new Estimator(bundled.get(name) as GraphAnalysis, calibration).memory(8).totalBytes;
     twoThreads.push({ model: name, batch: 8, estimateBytes, measuredBytes: r.peakBytes, errorPct: errorPct(estimateBytes, r.peakBytes) });
   }
-  printTable(['model', 'batch', 'estimate', 'measured (2 threads)', 'error'], twoThreads.map((t) => [t.model, String(t.batch), fmtBytes(t.estimateBytes), fmtBytes(t.measuredBytes), pct(t.errorPct)]));
+  printTable(
+    ['model', 'batch', 'estimate', 'measured (2 threads)', 'error'],
+    twoThreads.map((t) => [t.model, String(t.batch), fmtBytes(t.estimateBytes), fmtBytes(t.measuredBytes), pct(t.errorPct)]),
+  );
 
   const dir = join(packageRoot(), 'bench', 'results');
   mkdirSync(dir, { recursive: true });
   const out = join(dir, `planner-${new Date().toISOString().replace(/[:.]/g, '-')}.json`);
-  writeFileSync(out, `${JSON.stringify({ targetPct: TARGET_PCT, seconds, loadavg: loadavg(), calibration, graphFacts, rows, sensitivity, allocator, twoThreads, heldOut: { note: 'generated models never used to fit any constant (VALIDATION_MODELS); no bound', graphFacts: heldOutFacts, rows: heldOut }, durationS: (Date.now() - started) / 1000 }, null, 2)}\n`);
+  writeFileSync(
+    out,
+    `${JSON.stringify({ targetPct: TARGET_PCT, seconds, loadavg: loadavg(), calibration, graphFacts, rows, sensitivity, allocator, twoThreads, heldOut: { note: 'generated models never used to fit any constant (VALIDATION_MODELS); no bound', graphFacts: heldOutFacts, rows: heldOut }, durationS: (Date.now() - started) / 1000 }, null, 2)}\n`,
+  );
   process.stdout.write(`   written to ${out} (${((Date.now() - started) / 1000).toFixed(0)} s)\n`);
   if (failed.length > 0) process.exitCode = 1;
 }

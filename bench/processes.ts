@@ -91,7 +91,10 @@ export function spawnProc(name: string, command: string, args: readonly string[]
         const onLine = (line: string): void => {
           if (pattern.test(line)) done();
         };
-        const timer = setTimeout(() => done(new Error(`${name} printed no line matching ${String(pattern)} within ${timeoutMs} ms:\n${lines.join('\n')}`)), timeoutMs);
+        const timer = setTimeout(
+          () => done(new Error(`${name} printed no line matching ${String(pattern)} within ${timeoutMs} ms:\n${lines.join('\n')}`)),
+          timeoutMs,
+        );
         if (lines.some((l) => pattern.test(l))) done();
         else {
           lineListeners.add(onLine);

@@ -68,7 +68,8 @@ async function run(options: RawRunOptions): Promise<RawReport> {
   const entry = repository.models.get(options.model);
   if (entry === undefined) throw new Error(`model ${options.model} is not in ${options.modelsDir}`);
   const version = entry.versions.find((v) => v.version === options.version);
-  if (version === undefined) throw new Error(`model ${options.model} has no version ${options.version} (versions: ${entry.versions.map((v) => v.version).join(', ')})`);
+  if (version === undefined)
+    throw new Error(`model ${options.model} has no version ${options.version} (versions: ${entry.versions.map((v) => v.version).join(', ')})`);
   const images = await Promise.all(options.imagePaths.map((path) => readFile(path)));
   if (images.length === 0) throw new Error('no images');
 
@@ -96,7 +97,13 @@ async function run(options: RawRunOptions): Promise<RawReport> {
 
 type Measured = Omit<RawReport, 'model' | 'version' | 'intraOpThreads' | 'interOpThreads'>;
 
-async function throughput(options: RawRunOptions, session: ModelSession, preprocessor: ImagePreprocessor, images: readonly Buffer[], maxBatch: number): Promise<Measured> {
+async function throughput(
+  options: RawRunOptions,
+  session: ModelSession,
+  preprocessor: ImagePreprocessor,
+  images: readonly Buffer[],
+  maxBatch: number,
+): Promise<Measured> {
   const free: Float32Array[] = [new Float32Array(maxBatch * session.itemSize), new Float32Array(maxBatch * session.itemSize)];
   const latencies: number[] = [];
   const inference: number[] = [];
@@ -152,7 +159,13 @@ async function throughput(options: RawRunOptions, session: ModelSession, preproc
   };
 }
 
-async function sequential(options: RawRunOptions, session: ModelSession, preprocessor: ImagePreprocessor, images: readonly Buffer[], maxBatch: number): Promise<Measured> {
+async function sequential(
+  options: RawRunOptions,
+  session: ModelSession,
+  preprocessor: ImagePreprocessor,
+  images: readonly Buffer[],
+  maxBatch: number,
+): Promise<Measured> {
   // The server's input buffer is sized for a full batch and runs its first item: do the same.
   let buffer = new Float32Array(maxBatch * session.itemSize);
   const latencies: number[] = [];

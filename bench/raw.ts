@@ -142,7 +142,9 @@ export function runRawInChildProcess(options: RawRunOptions, hooks: RawChildHook
 
 /** Forks raw-runner.js for one interleaved comparison of two versions (raw-compare.ts). */
 export function runCompareInChildProcess(options: CompareOptions, hooks: RawChildHooks = {}): Promise<CompareReport> {
-  return inChildProcess({ type: 'compare', options }, options.warmupMs + 2 * options.rounds * options.roundMs, hooks, (msg) => (msg.type === 'compare-report' ? msg.report : undefined));
+  return inChildProcess({ type: 'compare', options }, options.warmupMs + 2 * options.rounds * options.roundMs, hooks, (msg) =>
+    msg.type === 'compare-report' ? msg.report : undefined,
+  );
 }
 
 function inChildProcess<R>(message: RawRunMessage, expectedMs: number, hooks: RawChildHooks, pick: (msg: RawResultMessage) => R | undefined): Promise<R> {

@@ -36,6 +36,8 @@ export function writeResults(name: string, startedAt: Date, json: object): void 
 /** ` [CPU cores: <process> <cores>, …, other <cores>]`, for a run's progress line. */
 export function cpuNote(c: CpuUsage | undefined): string {
   if (c === undefined) return '';
-  const own = Object.entries(c.processCores).map(([k, v]) => `${k} ${v}`).join(', ');
+  const own = Object.entries(c.processCores)
+    .map(([k, v]) => `${k} ${v}`)
+    .join(', ');
   return ` [CPU cores: ${own}, other ${c.otherCores}]`;
 }

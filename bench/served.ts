@@ -17,7 +17,6 @@ export interface ServerHandle {
   kill(): void;
 }
 
-
 /** Starts `node <mainJs> serve <args>` (bench/processes.ts: output forwarded as `[server]`, killed when the driver ends) and waits for GET /health/ready = 200. */
 export async function startServer(mainJs: string, args: string[], url: string, readyTimeoutMs = 120_000): Promise<ServerHandle> {
   const proc = spawnProc('server', process.execPath, [mainJs, 'serve', ...args]);

@@ -88,7 +88,11 @@ const spread = (xs: readonly number[], f: (v: number) => string): string => `${f
 
 async function main(): Promise<number> {
   const startedAt = new Date();
-  progress(`versions cost — ${availableParallelism()} cores, ${cpuLine(readCpuInfo())}, load average ${loadavg().map((v) => v.toFixed(2)).join(' ')}`);
+  progress(
+    `versions cost — ${availableParallelism()} cores, ${cpuLine(readCpuInfo())}, load average ${loadavg()
+      .map((v) => v.toFixed(2))
+      .join(' ')}`,
+  );
   const models = resolveOptions(SERVE_OPTIONS, {}).models;
   const repository = await loadRepository(models, ['resnet50', 'moderation']);
   const entries = [...repository.models.values()];
@@ -101,7 +105,9 @@ async function main(): Promise<number> {
   for (let round = 0; round < ROUNDS; round++) {
     for (const setup of SETUPS) {
       const s = await measure(setup, entries);
-      progress(`${setup.name} (--only ${setup.only}): ready in ${(s.startupMs / 1000).toFixed(2)} s, RSS ${mb(s.rssReadyBytes)} MiB at ready, ${mb(s.rssWarmBytes)} MiB after warm-up (peak ${mb(s.peakRssBytes)} MiB)`);
+      progress(
+        `${setup.name} (--only ${setup.only}): ready in ${(s.startupMs / 1000).toFixed(2)} s, RSS ${mb(s.rssReadyBytes)} MiB at ready, ${mb(s.rssWarmBytes)} MiB after warm-up (peak ${mb(s.peakRssBytes)} MiB)`,
+      );
       samples.push(s);
     }
   }
@@ -116,9 +122,18 @@ async function main(): Promise<number> {
   ]);
   const [a, b] = SETUPS.map((s) => s.name) as [string, string];
   const diff = (key: keyof Omit<Sample, 'setup'>): number => median(of(b, key)) - median(of(a, key));
-  rows.push(['difference (medians)', '', `+${(diff('startupMs') / 1000).toFixed(2)}`, `+${mb(diff('rssReadyBytes'))}`, `+${mb(diff('rssWarmBytes'))}`, `+${mb(diff('peakRssBytes'))}`]);
+  rows.push([
+    'difference (medians)',
+    '',
+    `+${(diff('startupMs') / 1000).toFixed(2)}`,
+    `+${mb(diff('rssReadyBytes'))}`,
+    `+${mb(diff('rssWarmBytes'))}`,
+    `+${mb(diff('peakRssBytes'))}`,
+  ]);
   process.stdout.write(`\n${markdownTable(['set-up', 'serve flags', 'start-up s', 'RSS at ready MiB', 'RSS after warm-up MiB', 'peak RSS MiB'], rows)}\n`);
-  process.stdout.write(`\nMedian (min–max) of ${ROUNDS} processes per set-up, alternating. Warm-up: 2 × maxBatchSize photos per loaded version, all in flight at once.\n`);
+  process.stdout.write(
+    `\nMedian (min–max) of ${ROUNDS} processes per set-up, alternating. Warm-up: 2 × maxBatchSize photos per loaded version, all in flight at once.\n`,
+  );
   writeResults('versions-cost', startedAt, { startedAt: startedAt.toISOString(), rounds: ROUNDS, setups: SETUPS, samples, loadavgAtEnd: loadavg() });
   return 0;
 }

@@ -41,26 +41,122 @@ function defaultOut(): string {
 }
 
 export const EXPERIMENT_OPTIONS = {
-  local: { flag: '--local', env: 'SWARMSERVE_EXPERIMENT_LOCAL', description: 'start Redis, a gateway and the workers here, as child processes, and stop them at the end', schema: flag(false) },
-  swarm: { flag: '--swarm <service>', env: 'SWARMSERVE_EXPERIMENT_SWARM', description: 'scale this Docker Swarm service (e.g. swarmserve_worker) through the Docker Engine API; needs the gateway URL', schema: z.string().min(1).optional() },
+  local: {
+    flag: '--local',
+    env: 'SWARMSERVE_EXPERIMENT_LOCAL',
+    description: 'start Redis, a gateway and the workers here, as child processes, and stop them at the end',
+    schema: flag(false),
+  },
+  swarm: {
+    flag: '--swarm <service>',
+    env: 'SWARMSERVE_EXPERIMENT_SWARM',
+    description: 'scale this Docker Swarm service (e.g. swarmserve_worker) through the Docker Engine API; needs the gateway URL',
+    schema: z.string().min(1).optional(),
+  },
   url: { flag: '--url <url>', env: 'SWARMSERVE_URL', description: 'gateway base URL, with --swarm (or as the argument)', schema: z.string().min(1).optional() },
-  users: { flag: '-u, --users <n>', env: 'SWARMSERVE_EXPERIMENT_USERS', description: 'concurrent users (default 50, as in the tutorial)', schema: z.coerce.number().int().min(1).max(10_000).default(50) },
-  spawnRate: { flag: '-r, --spawn-rate <n>', env: 'SWARMSERVE_EXPERIMENT_SPAWN_RATE', description: 'users started per second (default: all in the first second)', schema: z.coerce.number().positive().optional() },
-  wait: { flag: '--wait <seconds>', env: 'SWARMSERVE_EXPERIMENT_WAIT', description: "a user's think time between requests: 0 (closed loop) or a-b seconds", schema: parsed('0', parseWait) },
-  model: { flag: '-m, --model <name>', env: 'SWARMSERVE_EXPERIMENT_MODEL', description: 'model to load (default resnet50, the tutorial\'s)', schema: z.string().min(1).default('resnet50') },
-  version: { flag: '--version <n>', env: 'SWARMSERVE_EXPERIMENT_VERSION', description: "model version (default: the gateway's default for the model)", schema: z.string().regex(/^\d+$/, 'must be a version number').optional() },
-  image: { flag: '--image <file>', env: 'SWARMSERVE_EXPERIMENT_IMAGE', description: 'image each request sends (default: the bundled sample photo)', schema: z.string().min(1).optional() },
-  replicas: { flag: '--replicas <list>', env: 'SWARMSERVE_EXPERIMENT_REPLICAS', description: 'worker count of each step, e.g. 1,2,3', schema: parsed('1,2,3', parseReplicas) },
-  step: { flag: '--step <duration>', env: 'SWARMSERVE_EXPERIMENT_STEP', description: 'length of each step, e.g. 60s, 2m', schema: parsed('60s', (t) => parseDuration(t, '--step')) },
-  settle: { flag: '--settle <duration>', env: 'SWARMSERVE_EXPERIMENT_SETTLE', description: "start of each step left out of its table row (warm-up, the previous step's backlog)", schema: parsed('15s', (t) => parseDuration(t, '--settle')) },
-  window: { flag: '--window <duration>', env: 'SWARMSERVE_EXPERIMENT_WINDOW', description: "sliding window of the chart's response times and requests/s", schema: parsed(`${DEFAULT_WINDOW_MS / 1000}s`, (t) => parseDuration(t, '--window')) },
-  targetRatio: { flag: '--target-ratio <x>', env: 'SWARMSERVE_EXPERIMENT_TARGET_RATIO', description: "req/s the last step is expected to reach as a multiple of step 1's, e.g. 1.3: judged in the report beside the lower-p95 target (a miss does not fail the run)", schema: z.coerce.number().positive().max(MAX_REPLICAS).optional() },
-  port: { flag: '--port <port>', env: 'SWARMSERVE_EXPERIMENT_PORT', description: "with --local: the gateway's port on 127.0.0.1 (default: a free one)", schema: z.coerce.number().int().min(0).max(65535).optional() },
-  threads: { flag: '--threads <n>', env: 'SWARMSERVE_EXPERIMENT_THREADS', description: 'with --local: intra-op threads per worker (default 1: a worker saturates one core)', schema: z.coerce.number().int().min(1).max(256).optional() },
-  models: { flag: '--models <dir>', env: 'SWARMSERVE_MODELS', description: 'with --local: model repository (default: the bundled one)', schema: z.string().min(1).optional() },
-  restore: { flag: '--no-restore', env: 'SWARMSERVE_EXPERIMENT_RESTORE', description: 'with --swarm: leave the service at the last step\'s count (default: put it back as it was)', schema: flag(true) },
-  out: { flag: '-o, --out <file>', env: 'SWARMSERVE_EXPERIMENT_OUT', description: 'HTML report; the timeline (.json) and the chart (.svg) go next to it (default experiment-<time>.html)', schema: z.string().min(1).optional() },
-  json: { flag: '--json', env: 'SWARMSERVE_EXPERIMENT_JSON', description: 'print the summary as JSON on stdout (progress stays on stderr)', schema: flag(false) },
+  users: {
+    flag: '-u, --users <n>',
+    env: 'SWARMSERVE_EXPERIMENT_USERS',
+    description: 'concurrent users (default 50, as in the tutorial)',
+    schema: z.coerce.number().int().min(1).max(10_000).default(50),
+  },
+  spawnRate: {
+    flag: '-r, --spawn-rate <n>',
+    env: 'SWARMSERVE_EXPERIMENT_SPAWN_RATE',
+    description: 'users started per second (default: all in the first second)',
+    schema: z.coerce.number().positive().optional(),
+  },
+  wait: {
+    flag: '--wait <seconds>',
+    env: 'SWARMSERVE_EXPERIMENT_WAIT',
+    description: "a user's think time between requests: 0 (closed loop) or a-b seconds",
+    schema: parsed('0', parseWait),
+  },
+  model: {
+    flag: '-m, --model <name>',
+    env: 'SWARMSERVE_EXPERIMENT_MODEL',
+    description: "model to load (default resnet50, the tutorial's)",
+    schema: z.string().min(1).default('resnet50'),
+  },
+  version: {
+    flag: '--version <n>',
+    env: 'SWARMSERVE_EXPERIMENT_VERSION',
+    description: "model version (default: the gateway's default for the model)",
+    schema: z.string().regex(/^\d+$/, 'must be a version number').optional(),
+  },
+  image: {
+    flag: '--image <file>',
+    env: 'SWARMSERVE_EXPERIMENT_IMAGE',
+    description: 'image each request sends (default: the bundled sample photo)',
+    schema: z.string().min(1).optional(),
+  },
+  replicas: {
+    flag: '--replicas <list>',
+    env: 'SWARMSERVE_EXPERIMENT_REPLICAS',
+    description: 'worker count of each step, e.g. 1,2,3',
+    schema: parsed('1,2,3', parseReplicas),
+  },
+  step: {
+    flag: '--step <duration>',
+    env: 'SWARMSERVE_EXPERIMENT_STEP',
+    description: 'length of each step, e.g. 60s, 2m',
+    schema: parsed('60s', (t) => parseDuration(t, '--step')),
+  },
+  settle: {
+    flag: '--settle <duration>',
+    env: 'SWARMSERVE_EXPERIMENT_SETTLE',
+    description: "start of each step left out of its table row (warm-up, the previous step's backlog)",
+    schema: parsed('15s', (t) => parseDuration(t, '--settle')),
+  },
+  window: {
+    flag: '--window <duration>',
+    env: 'SWARMSERVE_EXPERIMENT_WINDOW',
+    description: "sliding window of the chart's response times and requests/s",
+    schema: parsed(`${DEFAULT_WINDOW_MS / 1000}s`, (t) => parseDuration(t, '--window')),
+  },
+  targetRatio: {
+    flag: '--target-ratio <x>',
+    env: 'SWARMSERVE_EXPERIMENT_TARGET_RATIO',
+    description:
+      "req/s the last step is expected to reach as a multiple of step 1's, e.g. 1.3: judged in the report beside the lower-p95 target (a miss does not fail the run)",
+    schema: z.coerce.number().positive().max(MAX_REPLICAS).optional(),
+  },
+  port: {
+    flag: '--port <port>',
+    env: 'SWARMSERVE_EXPERIMENT_PORT',
+    description: "with --local: the gateway's port on 127.0.0.1 (default: a free one)",
+    schema: z.coerce.number().int().min(0).max(65535).optional(),
+  },
+  threads: {
+    flag: '--threads <n>',
+    env: 'SWARMSERVE_EXPERIMENT_THREADS',
+    description: 'with --local: intra-op threads per worker (default 1: a worker saturates one core)',
+    schema: z.coerce.number().int().min(1).max(256).optional(),
+  },
+  models: {
+    flag: '--models <dir>',
+    env: 'SWARMSERVE_MODELS',
+    description: 'with --local: model repository (default: the bundled one)',
+    schema: z.string().min(1).optional(),
+  },
+  restore: {
+    flag: '--no-restore',
+    env: 'SWARMSERVE_EXPERIMENT_RESTORE',
+    description: "with --swarm: leave the service at the last step's count (default: put it back as it was)",
+    schema: flag(true),
+  },
+  out: {
+    flag: '-o, --out <file>',
+    env: 'SWARMSERVE_EXPERIMENT_OUT',
+    description: 'HTML report; the timeline (.json) and the chart (.svg) go next to it (default experiment-<time>.html)',
+    schema: z.string().min(1).optional(),
+  },
+  json: {
+    flag: '--json',
+    env: 'SWARMSERVE_EXPERIMENT_JSON',
+    description: 'print the summary as JSON on stdout (progress stays on stderr)',
+    schema: flag(false),
+  },
 } satisfies OptionTable;
 
 type ExperimentFlags = OptionValues<typeof EXPERIMENT_OPTIONS>;
@@ -86,19 +182,30 @@ export function resolveExperimentFlags(flags: Record<string, unknown>, env: Node
 
 /** The options of runExperiment from the command line; ArgumentError on any inconsistency. */
 export function experimentOptions(url: string | undefined, o: ExperimentFlags): ExperimentOptions {
-  if (o.local === (o.swarm !== undefined)) throw new ArgumentError('choose where the workers run: --local (processes on this machine) or --swarm SERVICE URL (a Docker Swarm service)');
+  if (o.local === (o.swarm !== undefined))
+    throw new ArgumentError('choose where the workers run: --local (processes on this machine) or --swarm SERVICE URL (a Docker Swarm service)');
   const gatewayUrl = url ?? o.url;
   if (o.local) {
     if (gatewayUrl !== undefined) throw new ArgumentError('--local starts its own gateway: give no URL (--port picks its port)');
     if (o.restore === false) throw new ArgumentError('--no-restore is for --swarm');
   } else {
-    if (gatewayUrl === undefined) throw new ArgumentError(`--swarm ${o.swarm ?? ''} needs the gateway URL the load goes to (argument or --url), e.g. http://127.0.0.1:8080`);
-    for (const [name, value] of [['--port', o.port], ['--threads', o.threads], ['--models', o.models]] as const) {
+    if (gatewayUrl === undefined)
+      throw new ArgumentError(`--swarm ${o.swarm ?? ''} needs the gateway URL the load goes to (argument or --url), e.g. http://127.0.0.1:8080`);
+    for (const [name, value] of [
+      ['--port', o.port],
+      ['--threads', o.threads],
+      ['--models', o.models],
+    ] as const) {
       if (value !== undefined) throw new ArgumentError(`${name} is for --local (with --swarm, the service's own settings apply)`);
     }
   }
   const target: ExperimentOptions['target'] = o.local
-    ? { kind: 'local', ...(o.port === undefined ? {} : { port: o.port }), ...(o.threads === undefined ? {} : { threads: o.threads }), ...(o.models === undefined ? {} : { models: o.models }) }
+    ? {
+        kind: 'local',
+        ...(o.port === undefined ? {} : { port: o.port }),
+        ...(o.threads === undefined ? {} : { threads: o.threads }),
+        ...(o.models === undefined ? {} : { models: o.models }),
+      }
     : { kind: 'swarm', service: o.swarm ?? '', url: gatewayUrl ?? '', restore: o.restore };
   return {
     target,
@@ -135,7 +242,9 @@ function printSummary(summary: ExperimentSummary, json: boolean): void {
 export function registerExperimentCommand(program: Command): void {
   const command = program
     .command('experiment [url]')
-    .description('the scaling experiment: load at N users while the worker count follows --replicas, one --step each; then an HTML report with a chart and a table per step (--local or --swarm SERVICE URL)');
+    .description(
+      'the scaling experiment: load at N users while the worker count follows --replicas, one --step each; then an HTML report with a chart and a table per step (--local or --swarm SERVICE URL)',
+    );
   // Commander's own usage errors (unknown option, missing value) exit 2 too; it has printed them.
   command.exitOverride((err) => {
     throw err.exitCode === 0 ? err : new CommanderError(EXIT_USAGE, err.code, err.message);
@@ -161,7 +270,9 @@ export function registerExperimentCommand(program: Command): void {
         process.exit(signal === 'SIGINT' ? 130 : 143);
       }
       interrupted = signal;
-      process.stderr.write(`${signal}: stopping the load and everything the experiment started (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again kills at once)\n`);
+      process.stderr.write(
+        `${signal}: stopping the load and everything the experiment started (${signal === 'SIGINT' ? 'Ctrl-C' : 'the signal'} again kills at once)\n`,
+      );
       controller.abort(new Error(`interrupted by ${signal}`));
     };
     process.on('SIGINT', onSignal);

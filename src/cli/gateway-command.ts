@@ -16,7 +16,14 @@ export function registerGatewayCommand(program: Command): void {
     const node = await GatewayNode.create(config, logger);
     const url = await node.listen();
     logger.info(
-      { url, models: [...node.repository.models.keys()], defaultModel: node.defaultModel, redis: redactRedisUrl(config.redis), prefix: config.redisPrefix, ready: node.notReadyReason() ?? 'yes' },
+      {
+        url,
+        models: [...node.repository.models.keys()],
+        defaultModel: node.defaultModel,
+        redis: redactRedisUrl(config.redis),
+        prefix: config.redisPrefix,
+        ready: node.notReadyReason() ?? 'yes',
+      },
       `swarmserve gateway listening on ${url} (POST ${url}/predict)`,
     );
     drainOnSignals(logger, () => node.close());

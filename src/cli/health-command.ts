@@ -7,7 +7,13 @@ import { addTlsClientOptions, tlsDispatcher, type TlsClientOptions } from './tls
 
 export async function checkHealth(url: string, timeoutMs: number, dispatcher?: Dispatcher): Promise<{ ok: boolean; line: string }> {
   try {
-    const response = await request(url, { method: 'GET', ...(dispatcher === undefined ? {} : { dispatcher }), headersTimeout: timeoutMs, bodyTimeout: timeoutMs, signal: AbortSignal.timeout(timeoutMs) });
+    const response = await request(url, {
+      method: 'GET',
+      ...(dispatcher === undefined ? {} : { dispatcher }),
+      headersTimeout: timeoutMs,
+      bodyTimeout: timeoutMs,
+      signal: AbortSignal.timeout(timeoutMs),
+    });
     const body = (await response.body.text()).slice(0, 200).replace(/\s+/g, ' ');
     const ok = response.statusCode >= 200 && response.statusCode < 300;
     return { ok, line: `${url} → HTTP ${response.statusCode} ${body}` };

@@ -62,9 +62,10 @@ function describeRun(c: LoadCommandConfig): string {
     c.rate !== undefined
       ? `open loop at ${c.rate} req/s (at most ${c.maxInFlight ?? 1000} in flight)`
       : `${c.users} user(s), ${c.spawnRate}/s spawn, ${waitText(c.wait)}`;
-  const limits = [c.durationMs === undefined ? undefined : `${c.durationMs / 1000} s`, c.maxRequests === undefined ? undefined : `${c.maxRequests} requests`].filter(
-    (x) => x !== undefined,
-  );
+  const limits = [
+    c.durationMs === undefined ? undefined : `${c.durationMs / 1000} s`,
+    c.maxRequests === undefined ? undefined : `${c.maxRequests} requests`,
+  ].filter((x) => x !== undefined);
   return `swarmserve load: ${how} → POST ${c.url}, ${limits.length > 0 ? `until ${limits.join(' or ')}` : 'until Ctrl-C'}\n`;
 }
 
@@ -87,7 +88,10 @@ function stopOnSignals(controller: AbortController): () => void {
 }
 
 function writeCsv(prefix: string, summary: LoadSummary): void {
-  for (const [suffix, text] of [['_stats.csv', statsCsv(summary)], ['_failures.csv', failuresCsv(summary)]] as const) {
+  for (const [suffix, text] of [
+    ['_stats.csv', statsCsv(summary)],
+    ['_failures.csv', failuresCsv(summary)],
+  ] as const) {
     try {
       writeFileSync(`${prefix}${suffix}`, text);
     } catch (err) {

@@ -33,7 +33,16 @@ describe('load options', () => {
 
   it('flag beats env var beats default; defaults as documented', () => {
     const defaults = resolveLoadConfig('http://h:1', {}, {});
-    expect(defaults).toMatchObject({ users: 1, spawnRate: 1, wait: { minMs: 0, maxMs: 0 }, rate: undefined, timeoutMs: 30_000, json: false, maxFailureRatio: 0, image: samplePhotoPath() });
+    expect(defaults).toMatchObject({
+      users: 1,
+      spawnRate: 1,
+      wait: { minMs: 0, maxMs: 0 },
+      rate: undefined,
+      timeoutMs: 30_000,
+      json: false,
+      maxFailureRatio: 0,
+      image: samplePhotoPath(),
+    });
     expect(defaults.durationMs).toBeUndefined();
     expect(defaults.maxRequests).toBeUndefined();
     const env = { SWARMSERVE_LOAD_USERS: '7', SWARMSERVE_LOAD_WAIT: '0.5-5', SWARMSERVE_LOAD_JSON: '1', SWARMSERVE_LOAD_DURATION: '2m' };

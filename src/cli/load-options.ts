@@ -52,27 +52,102 @@ function numberIn(min: number, max: number, integer: boolean) {
 const flag = z.union([z.boolean(), z.enum(['true', 'false', '1', '0'])]).transform((v) => v === true || v === 'true' || v === '1');
 
 export const LOAD_OPTIONS = {
-  path: { flag: '--path <path>', env: 'SWARMSERVE_LOAD_PATH', description: 'path POSTed to, under BASE_URL (default /predict)', schema: parsed('a path starting with /', (s) => (s.startsWith('/') ? s : undefined)).optional() },
-  users: { flag: '-u, --users <n>', env: 'SWARMSERVE_LOAD_USERS', description: `virtual users, 1…${MAX_USERS} (default 1)`, schema: parsed(`an integer from 1 to ${MAX_USERS}`, numberIn(1, MAX_USERS, true)).optional() },
-  spawnRate: { flag: '-r, --spawn-rate <n>', env: 'SWARMSERVE_LOAD_SPAWN_RATE', description: 'users started per second (default 1)', schema: parsed('a number > 0 (users per second)', numberIn(Number.MIN_VALUE, 1e6, false)).optional() },
-  wait: { flag: '-w, --wait <seconds>', env: 'SWARMSERVE_LOAD_WAIT', description: "each user's think time after an answer: A-B seconds, uniform (e.g. 0.5-5), or one number; 0 = none (default)", schema: parsed('seconds as A-B with A <= B (e.g. 0.5-5), or one number (e.g. 0)', parseWait).optional() },
-  duration: { flag: '-t, --duration <time>', env: 'SWARMSERVE_LOAD_DURATION', description: 'stop after this long, e.g. 20s, 2m, 1h30m (a bare number is seconds)', schema: parsed('a duration such as 20s, 2m, 1h30m or 90', (s) => {
-    const ms = parseDuration(s);
-    return ms !== undefined && ms > 0 ? ms : undefined;
-  }).optional() },
-  requests: { flag: '-n, --requests <n>', env: 'SWARMSERVE_LOAD_REQUESTS', description: 'stop after this many requests (with --duration: whichever comes first)', schema: parsed('an integer >= 1', numberIn(1, Number.MAX_SAFE_INTEGER, true)).optional() },
-  rate: { flag: '--rate <r>', env: 'SWARMSERVE_LOAD_RATE', description: 'open loop: requests per second at fixed intervals, instead of users', schema: parsed(`a number > 0 and <= ${MAX_RATE} (requests per second)`, numberIn(Number.MIN_VALUE, MAX_RATE, false)).optional() },
-  maxInFlight: { flag: '--max-in-flight <n>', env: 'SWARMSERVE_LOAD_MAX_IN_FLIGHT', description: 'open loop: most requests outstanding at once (default 1000)', schema: parsed(`an integer from 1 to ${MAX_IN_FLIGHT}`, numberIn(1, MAX_IN_FLIGHT, true)).optional() },
-  image: { flag: '--image <file>', env: 'SWARMSERVE_LOAD_IMAGE', description: 'the photo to send (default: the bundled sample photo)', schema: z.string().min(1).default(samplePhotoPath()) },
-  model: { flag: '--model <name>', env: 'SWARMSERVE_LOAD_MODEL', description: 'model to ask for (?model=); default: the server\'s', schema: parsed('a model name', (s) => (s.trim() === '' ? undefined : s)).optional() },
-  version: { flag: '--version <v>', env: 'SWARMSERVE_LOAD_VERSION', description: 'model version to ask for (?version=); default: the server\'s', schema: parsed('a model version', (s) => (s.trim() === '' ? undefined : s)).optional() },
-  timeout: { flag: '--timeout <time>', env: 'SWARMSERVE_LOAD_TIMEOUT', description: 'a request with no complete answer by then fails as "timeout" (default 30s)', schema: parsed('a duration such as 30s or 500ms', (s) => {
-    const ms = parseDuration(s);
-    return ms !== undefined && ms > 0 ? ms : undefined;
-  }).default(30_000) },
-  csv: { flag: '--csv <prefix>', env: 'SWARMSERVE_LOAD_CSV', description: "write PREFIX_stats.csv, PREFIX_stats_history.csv and PREFIX_failures.csv, with Locust's columns", schema: z.string().min(1).optional() },
-  json: { flag: '--json', env: 'SWARMSERVE_LOAD_JSON', description: 'print the summary as one JSON object on stdout (times in ms) instead of the table', schema: flag.default(false) },
-  maxFailureRatio: { flag: '--max-failure-ratio <r>', env: 'SWARMSERVE_LOAD_MAX_FAILURE_RATIO', description: 'exit 1 when failures / requests is above this (default 0: any failure; 1: never)', schema: parsed('a number from 0 to 1', numberIn(0, 1, false)).default(0) },
+  path: {
+    flag: '--path <path>',
+    env: 'SWARMSERVE_LOAD_PATH',
+    description: 'path POSTed to, under BASE_URL (default /predict)',
+    schema: parsed('a path starting with /', (s) => (s.startsWith('/') ? s : undefined)).optional(),
+  },
+  users: {
+    flag: '-u, --users <n>',
+    env: 'SWARMSERVE_LOAD_USERS',
+    description: `virtual users, 1…${MAX_USERS} (default 1)`,
+    schema: parsed(`an integer from 1 to ${MAX_USERS}`, numberIn(1, MAX_USERS, true)).optional(),
+  },
+  spawnRate: {
+    flag: '-r, --spawn-rate <n>',
+    env: 'SWARMSERVE_LOAD_SPAWN_RATE',
+    description: 'users started per second (default 1)',
+    schema: parsed('a number > 0 (users per second)', numberIn(Number.MIN_VALUE, 1e6, false)).optional(),
+  },
+  wait: {
+    flag: '-w, --wait <seconds>',
+    env: 'SWARMSERVE_LOAD_WAIT',
+    description: "each user's think time after an answer: A-B seconds, uniform (e.g. 0.5-5), or one number; 0 = none (default)",
+    schema: parsed('seconds as A-B with A <= B (e.g. 0.5-5), or one number (e.g. 0)', parseWait).optional(),
+  },
+  duration: {
+    flag: '-t, --duration <time>',
+    env: 'SWARMSERVE_LOAD_DURATION',
+    description: 'stop after this long, e.g. 20s, 2m, 1h30m (a bare number is seconds)',
+    schema: parsed('a duration such as 20s, 2m, 1h30m or 90', (s) => {
+      const ms = parseDuration(s);
+      return ms !== undefined && ms > 0 ? ms : undefined;
+    }).optional(),
+  },
+  requests: {
+    flag: '-n, --requests <n>',
+    env: 'SWARMSERVE_LOAD_REQUESTS',
+    description: 'stop after this many requests (with --duration: whichever comes first)',
+    schema: parsed('an integer >= 1', numberIn(1, Number.MAX_SAFE_INTEGER, true)).optional(),
+  },
+  rate: {
+    flag: '--rate <r>',
+    env: 'SWARMSERVE_LOAD_RATE',
+    description: 'open loop: requests per second at fixed intervals, instead of users',
+    schema: parsed(`a number > 0 and <= ${MAX_RATE} (requests per second)`, numberIn(Number.MIN_VALUE, MAX_RATE, false)).optional(),
+  },
+  maxInFlight: {
+    flag: '--max-in-flight <n>',
+    env: 'SWARMSERVE_LOAD_MAX_IN_FLIGHT',
+    description: 'open loop: most requests outstanding at once (default 1000)',
+    schema: parsed(`an integer from 1 to ${MAX_IN_FLIGHT}`, numberIn(1, MAX_IN_FLIGHT, true)).optional(),
+  },
+  image: {
+    flag: '--image <file>',
+    env: 'SWARMSERVE_LOAD_IMAGE',
+    description: 'the photo to send (default: the bundled sample photo)',
+    schema: z.string().min(1).default(samplePhotoPath()),
+  },
+  model: {
+    flag: '--model <name>',
+    env: 'SWARMSERVE_LOAD_MODEL',
+    description: "model to ask for (?model=); default: the server's",
+    schema: parsed('a model name', (s) => (s.trim() === '' ? undefined : s)).optional(),
+  },
+  version: {
+    flag: '--version <v>',
+    env: 'SWARMSERVE_LOAD_VERSION',
+    description: "model version to ask for (?version=); default: the server's",
+    schema: parsed('a model version', (s) => (s.trim() === '' ? undefined : s)).optional(),
+  },
+  timeout: {
+    flag: '--timeout <time>',
+    env: 'SWARMSERVE_LOAD_TIMEOUT',
+    description: 'a request with no complete answer by then fails as "timeout" (default 30s)',
+    schema: parsed('a duration such as 30s or 500ms', (s) => {
+      const ms = parseDuration(s);
+      return ms !== undefined && ms > 0 ? ms : undefined;
+    }).default(30_000),
+  },
+  csv: {
+    flag: '--csv <prefix>',
+    env: 'SWARMSERVE_LOAD_CSV',
+    description: "write PREFIX_stats.csv, PREFIX_stats_history.csv and PREFIX_failures.csv, with Locust's columns",
+    schema: z.string().min(1).optional(),
+  },
+  json: {
+    flag: '--json',
+    env: 'SWARMSERVE_LOAD_JSON',
+    description: 'print the summary as one JSON object on stdout (times in ms) instead of the table',
+    schema: flag.default(false),
+  },
+  maxFailureRatio: {
+    flag: '--max-failure-ratio <r>',
+    env: 'SWARMSERVE_LOAD_MAX_FAILURE_RATIO',
+    description: 'exit 1 when failures / requests is above this (default 0: any failure; 1: never)',
+    schema: parsed('a number from 0 to 1', numberIn(0, 1, false)).default(0),
+  },
 } satisfies OptionTable;
 
 type Key = keyof typeof LOAD_OPTIONS;

@@ -17,7 +17,9 @@ export function registerModelsCommands(program: Command): void {
 
   models
     .command('prepare')
-    .description('generate the bundled models where missing: version 1 (FP32) of moderation and resnet50, and their INT8 version 2 when the calibration photos are there (npm run photos)')
+    .description(
+      'generate the bundled models where missing: version 1 (FP32) of moderation and resnet50, and their INT8 version 2 when the calibration photos are there (npm run photos)',
+    )
     .option('-m, --models <dir>', 'model repository [env: SWARMSERVE_MODELS]', process.env.SWARMSERVE_MODELS ?? bundledModelsDir())
     .option('--photos <dir>', 'photo set of scripts/fetch-photos.sh [env: SWARMSERVE_PHOTOS]', defaultPhotosDir())
     .option('--no-int8', 'build no INT8 version 2')
@@ -34,7 +36,9 @@ export function registerModelsCommands(program: Command): void {
     .action(async (dir: string, out: string) => {
       const started = performance.now();
       const model = await importTfjsToFile(dir, out);
-      process.stdout.write(`wrote ${out}: ${model.layerCount} layers, input ${model.inputName} [${model.inputShape.join(', ')}], output ${model.outputName} [${model.outputShape.join(', ')}] in ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+      process.stdout.write(
+        `wrote ${out}: ${model.layerCount} layers, input ${model.inputName} [${model.inputShape.join(', ')}], output ${model.outputName} [${model.outputShape.join(', ')}] in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+      );
     });
 
   models
@@ -48,7 +52,9 @@ export function registerModelsCommands(program: Command): void {
       if (!Number.isSafeInteger(seed)) throw new ServeError('BAD_PARAMETER', `--seed must be an integer, got "${opts.seed}"`);
       const started = performance.now();
       const built = await buildResnet50ToFile(opts.out, { seed });
-      process.stdout.write(`wrote ${opts.out}: ResNet50 v1.5, ${built.parameterCount.toLocaleString('en-US')} parameters, random untrained weights (load tests only), ${((performance.now() - started) / 1000).toFixed(1)} s\n`);
+      process.stdout.write(
+        `wrote ${opts.out}: ResNet50 v1.5, ${built.parameterCount.toLocaleString('en-US')} parameters, random untrained weights (load tests only), ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+      );
     });
 
   models
@@ -61,8 +67,16 @@ export function registerModelsCommands(program: Command): void {
     .option('--method <method>', `activation range method: ${RANGE_METHODS.join(' | ')}`, DEFAULT_QUANTIZE_OPTIONS.method)
     .option('--percentile <p>', 'for --method percentile: share of values kept in range', String(DEFAULT_QUANTIZE_OPTIONS.percentile))
     .option('--keep <nodes>', 'comma-separated node names to leave in FP32 (e.g. the first conv or the classifier)', '')
-    .option('--weight-zero-point <mode>', 'int8 weights: symmetric (zero point 0) | asymmetric (per-channel zero point) | auto (asymmetric for convs larger than 1×1)', DEFAULT_QUANTIZE_OPTIONS.weightZeroPoint)
-    .option('--weight-bits <n>', 'int8 weight range: 7 ([-64, 63], exact on every x86 CPU) | 8 ([-128, 127], exact only with VNNI or AMX: AVX2-only CPUs saturate)', String(DEFAULT_QUANTIZE_OPTIONS.weightBits))
+    .option(
+      '--weight-zero-point <mode>',
+      'int8 weights: symmetric (zero point 0) | asymmetric (per-channel zero point) | auto (asymmetric for convs larger than 1×1)',
+      DEFAULT_QUANTIZE_OPTIONS.weightZeroPoint,
+    )
+    .option(
+      '--weight-bits <n>',
+      'int8 weight range: 7 ([-64, 63], exact on every x86 CPU) | 8 ([-128, 127], exact only with VNNI or AMX: AVX2-only CPUs saturate)',
+      String(DEFAULT_QUANTIZE_OPTIONS.weightBits),
+    )
     .option('--batch-size <n>', 'calibration batch size', String(DEFAULT_QUANTIZE_OPTIONS.batchSize))
     .option('--no-bias-correction', "skip moving each layer's mean quantization shift into its bias")
     .action(async (name: string, opts: QuantizeCliOptions) => {
@@ -73,7 +87,8 @@ export function registerModelsCommands(program: Command): void {
       const tty = process.stderr.isTTY;
       const result = await quantizeVersion(entry, opts.version, opts.calibration, opts.outVersion, {
         ...parseQuantizeOptions(opts),
-        onProgress: (done, total) => process.stderr.write(`${tty ? '\r' : ''}calibrating ${entry.name}: ${done}/${total} photos${tty && done < total ? '' : '\n'}`),
+        onProgress: (done, total) =>
+          process.stderr.write(`${tty ? '\r' : ''}calibrating ${entry.name}: ${done}/${total} photos${tty && done < total ? '' : '\n'}`),
       });
       process.stdout.write(
         `wrote ${result.path} (version ${result.version}): ${result.foldedBatchNorms} BatchNormalization and ${result.foldedPads} Pad folded into Conv, ${result.foldedActivations} Relu/Clip folded into ranges, ${result.weightedNodes} nodes with int8 weights, ${result.quantizedActivations} uint8 activations, FP32 nodes: ${result.floatNodes.join(', ') || 'none'}, ${result.biasCorrected} biases corrected; calibrated on ${result.calibrationItems} photos in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
@@ -111,17 +126,30 @@ interface QuantizeCliOptions {
   biasCorrection: boolean;
 }
 
-function parseQuantizeOptions(opts: QuantizeCliOptions): { method: RangeMethod; percentile: number; keep: string[]; weightZeroPoint: WeightMode; weightBits: WeightBits; batchSize: number; biasCorrection: boolean } {
+function parseQuantizeOptions(opts: QuantizeCliOptions): {
+  method: RangeMethod;
+  percentile: number;
+  keep: string[];
+  weightZeroPoint: WeightMode;
+  weightBits: WeightBits;
+  batchSize: number;
+  biasCorrection: boolean;
+} {
   const method = RANGE_METHODS.find((m) => m === opts.method);
   if (method === undefined) throw new ServeError('BAD_PARAMETER', `--method must be one of ${RANGE_METHODS.join(', ')}, got "${opts.method}"`);
   const percentile = Number(opts.percentile);
   if (!(percentile > 50 && percentile <= 100)) throw new ServeError('BAD_PARAMETER', `--percentile must be in (50, 100], got "${opts.percentile}"`);
   const weightZeroPoint = WEIGHT_MODES.find((m) => m === opts.weightZeroPoint);
-  if (weightZeroPoint === undefined) throw new ServeError('BAD_PARAMETER', `--weight-zero-point must be one of ${WEIGHT_MODES.join(', ')}, got "${opts.weightZeroPoint}"`);
+  if (weightZeroPoint === undefined)
+    throw new ServeError('BAD_PARAMETER', `--weight-zero-point must be one of ${WEIGHT_MODES.join(', ')}, got "${opts.weightZeroPoint}"`);
   const weightBits = WEIGHT_BITS.find((b) => String(b) === opts.weightBits);
   if (weightBits === undefined) throw new ServeError('BAD_PARAMETER', `--weight-bits must be one of ${WEIGHT_BITS.join(', ')}, got "${opts.weightBits}"`);
   const batchSize = Number(opts.batchSize);
-  if (!Number.isSafeInteger(batchSize) || batchSize < 1) throw new ServeError('BAD_PARAMETER', `--batch-size must be a positive integer, got "${opts.batchSize}"`);
-  const keep = opts.keep.split(',').map((k) => k.trim()).filter((k) => k !== '');
+  if (!Number.isSafeInteger(batchSize) || batchSize < 1)
+    throw new ServeError('BAD_PARAMETER', `--batch-size must be a positive integer, got "${opts.batchSize}"`);
+  const keep = opts.keep
+    .split(',')
+    .map((k) => k.trim())
+    .filter((k) => k !== '');
   return { method, percentile, keep, weightZeroPoint, weightBits, batchSize, biasCorrection: opts.biasCorrection };
 }

@@ -77,7 +77,8 @@ export function registerEvaluateCommand(models: Command): void {
         threads,
         lowMargin,
         bounds,
-        onProgress: (done, total) => process.stderr.write(`${tty ? '\r' : ''}evaluating ${entry.name}: ${done}/${total} images${tty && done < total ? '' : '\n'}`),
+        onProgress: (done, total) =>
+          process.stderr.write(`${tty ? '\r' : ''}evaluating ${entry.name}: ${done}/${total} images${tty && done < total ? '' : '\n'}`),
       });
       process.stdout.write(opts.json ? `${JSON.stringify(report, null, 2)}\n` : formatEvaluation(report));
       if (!report.pass) process.exitCode = 1;

@@ -44,9 +44,24 @@ const sizeSchema = (fallback: number) =>
 const positive = z.coerce.number().positive();
 
 export const PLAN_OPTIONS = {
-  models: { flag: '-m, --models <dir>', env: 'SWARMSERVE_MODELS', description: 'model repository (for a model given by name)', schema: z.string().min(1).default(bundledModelsDir()) },
-  modelVersion: { flag: '--model-version <version>', env: 'SWARMSERVE_PLAN_MODEL_VERSION', description: "repository model version (default: the model's default)", schema: z.string().regex(/^\d+$/).optional() },
-  format: { flag: '-f, --format <format>', env: 'SWARMSERVE_PLAN_FORMAT', description: 'table | json | compose', schema: z.enum(['table', 'json', 'compose']).default('table') },
+  models: {
+    flag: '-m, --models <dir>',
+    env: 'SWARMSERVE_MODELS',
+    description: 'model repository (for a model given by name)',
+    schema: z.string().min(1).default(bundledModelsDir()),
+  },
+  modelVersion: {
+    flag: '--model-version <version>',
+    env: 'SWARMSERVE_PLAN_MODEL_VERSION',
+    description: "repository model version (default: the model's default)",
+    schema: z.string().regex(/^\d+$/).optional(),
+  },
+  format: {
+    flag: '-f, --format <format>',
+    env: 'SWARMSERVE_PLAN_FORMAT',
+    description: 'table | json | compose',
+    schema: z.enum(['table', 'json', 'compose']).default('table'),
+  },
   batch: {
     flag: '-b, --batch <sizes>',
     env: 'SWARMSERVE_PLAN_BATCH',
@@ -84,27 +99,95 @@ export const PLAN_OPTIONS = {
         return dims;
       }),
   },
-  nodeCpus: { flag: '--node-cpus <n>', env: 'SWARMSERVE_PLAN_NODE_CPUS', description: "CPUs of a node (default: this machine's)", schema: z.coerce.number().int().min(1).max(1024).default(availableParallelism()) },
-  nodeMemory: { flag: '--node-memory <size>', env: 'SWARMSERVE_PLAN_NODE_MEMORY', description: "memory of a node, e.g. 16G (default: this machine's)", schema: sizeSchema(totalmem()) },
-  nodes: { flag: '--nodes <n>', env: 'SWARMSERVE_PLAN_NODES', description: 'nodes available (default: as many as needed)', schema: z.coerce.number().int().min(1).max(100_000).optional() },
-  targetRps: { flag: '--target-rps <n>', env: 'SWARMSERVE_PLAN_TARGET_RPS', description: 'images per second the service must serve', schema: positive.optional() },
+  nodeCpus: {
+    flag: '--node-cpus <n>',
+    env: 'SWARMSERVE_PLAN_NODE_CPUS',
+    description: "CPUs of a node (default: this machine's)",
+    schema: z.coerce.number().int().min(1).max(1024).default(availableParallelism()),
+  },
+  nodeMemory: {
+    flag: '--node-memory <size>',
+    env: 'SWARMSERVE_PLAN_NODE_MEMORY',
+    description: "memory of a node, e.g. 16G (default: this machine's)",
+    schema: sizeSchema(totalmem()),
+  },
+  nodes: {
+    flag: '--nodes <n>',
+    env: 'SWARMSERVE_PLAN_NODES',
+    description: 'nodes available (default: as many as needed)',
+    schema: z.coerce.number().int().min(1).max(100_000).optional(),
+  },
+  targetRps: {
+    flag: '--target-rps <n>',
+    env: 'SWARMSERVE_PLAN_TARGET_RPS',
+    description: 'images per second the service must serve',
+    schema: positive.optional(),
+  },
   p95Ms: { flag: '--p95-ms <ms>', env: 'SWARMSERVE_PLAN_P95_MS', description: 'p95 latency target in milliseconds', schema: positive.optional() },
-  threads: { flag: '--threads <n>', env: 'SWARMSERVE_PLAN_THREADS', description: 'threads per replica (default: the best for throughput); also used by --measure', schema: z.coerce.number().int().min(1).max(256).optional() },
-  maxQueueDelayMs: { flag: '--max-queue-delay-ms <ms>', env: 'SWARMSERVE_PLAN_MAX_QUEUE_DELAY_MS', description: "batching delay in the p95 estimate (default: the model's config, else 5)", schema: z.coerce.number().min(0).max(10_000).optional() },
-  headroom: { flag: '--headroom <fraction>', env: 'SWARMSERVE_PLAN_HEADROOM', description: 'memory limit above the estimate', schema: z.coerce.number().min(0).max(4).default(0.15) },
-  service: { flag: '--service <name>', env: 'SWARMSERVE_PLAN_SERVICE', description: 'service name in the compose snippet (the stack file\'s model-server service)', schema: z.string().regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/).default('worker') },
+  threads: {
+    flag: '--threads <n>',
+    env: 'SWARMSERVE_PLAN_THREADS',
+    description: 'threads per replica (default: the best for throughput); also used by --measure',
+    schema: z.coerce.number().int().min(1).max(256).optional(),
+  },
+  maxQueueDelayMs: {
+    flag: '--max-queue-delay-ms <ms>',
+    env: 'SWARMSERVE_PLAN_MAX_QUEUE_DELAY_MS',
+    description: "batching delay in the p95 estimate (default: the model's config, else 5)",
+    schema: z.coerce.number().min(0).max(10_000).optional(),
+  },
+  headroom: {
+    flag: '--headroom <fraction>',
+    env: 'SWARMSERVE_PLAN_HEADROOM',
+    description: 'memory limit above the estimate',
+    schema: z.coerce.number().min(0).max(4).default(0.15),
+  },
+  service: {
+    flag: '--service <name>',
+    env: 'SWARMSERVE_PLAN_SERVICE',
+    description: "service name in the compose snippet (the stack file's model-server service)",
+    schema: z
+      .string()
+      .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/)
+      .default('worker'),
+  },
   layers: { flag: '--no-layers', env: 'SWARMSERVE_PLAN_LAYERS', description: 'leave the per-layer table out of the table format', schema: flag(true) },
-  measure: { flag: '--measure', env: 'SWARMSERVE_PLAN_MEASURE', description: 'also load and run the model at each batch size and compare', schema: flag(false) },
-  measureSeconds: { flag: '--measure-seconds <s>', env: 'SWARMSERVE_PLAN_MEASURE_SECONDS', description: 'timed runs per batch size (at least 3 runs)', schema: z.coerce.number().min(0).max(600).default(5) },
-  calibrate: { flag: '--calibrate', env: 'SWARMSERVE_PLAN_CALIBRATE', description: 'measure the estimate constants on generated models (≈ 30 s); with --calibration FILE, save them', schema: flag(false) },
-  calibration: { flag: '--calibration <file>', env: 'SWARMSERVE_PLAN_CALIBRATION', description: 'calibration constants to use (a file written by --calibrate)', schema: z.string().min(1).optional() },
-  jsonSchema: { flag: '--json-schema', env: 'SWARMSERVE_PLAN_JSON_SCHEMA', description: 'print the JSON Schema of --format json and exit', schema: flag(false) },
+  measure: {
+    flag: '--measure',
+    env: 'SWARMSERVE_PLAN_MEASURE',
+    description: 'also load and run the model at each batch size and compare',
+    schema: flag(false),
+  },
+  measureSeconds: {
+    flag: '--measure-seconds <s>',
+    env: 'SWARMSERVE_PLAN_MEASURE_SECONDS',
+    description: 'timed runs per batch size (at least 3 runs)',
+    schema: z.coerce.number().min(0).max(600).default(5),
+  },
+  calibrate: {
+    flag: '--calibrate',
+    env: 'SWARMSERVE_PLAN_CALIBRATE',
+    description: 'measure the estimate constants on generated models (≈ 30 s); with --calibration FILE, save them',
+    schema: flag(false),
+  },
+  calibration: {
+    flag: '--calibration <file>',
+    env: 'SWARMSERVE_PLAN_CALIBRATION',
+    description: 'calibration constants to use (a file written by --calibrate)',
+    schema: z.string().min(1).optional(),
+  },
+  jsonSchema: {
+    flag: '--json-schema',
+    env: 'SWARMSERVE_PLAN_JSON_SCHEMA',
+    description: 'print the JSON Schema of --format json and exit',
+    schema: flag(false),
+  },
 } satisfies OptionTable;
 
 export function registerPlanCommand(program: Command): void {
   const command = program
     .command('plan [model]')
-    .description('size containers and replicas from a model\'s ONNX graph (a path to an .onnx file or a repository model name); --measure checks the estimate');
+    .description("size containers and replicas from a model's ONNX graph (a path to an .onnx file or a repository model name); --measure checks the estimate");
   addOptions(command, PLAN_OPTIONS).action(async (model: string | undefined, _opts: unknown, cmd: Command) => {
     await runPlan(model, resolveOptions(PLAN_OPTIONS, cliFlags(cmd)));
   });
@@ -130,7 +213,8 @@ async function runPlan(model: string | undefined, o: PlanConfig): Promise<void> 
       return;
     }
   }
-  if (model === undefined) throw new ServeError('BAD_PARAMETER', 'name a model: a path to an .onnx file or a model of the repository (e.g. "swarmserve plan resnet50")');
+  if (model === undefined)
+    throw new ServeError('BAD_PARAMETER', 'name a model: a path to an .onnx file or a model of the repository (e.g. "swarmserve plan resnet50")');
   const resolved = await resolveModel(model, o.models, o.modelVersion);
   const { report } = await buildPlan({
     model: resolved,
@@ -138,13 +222,25 @@ async function runPlan(model: string | undefined, o: PlanConfig): Promise<void> 
     dims: o.dim,
     calibration,
     threads: o.threads,
-    recommend: { nodeCpus: o.nodeCpus, nodeMemoryBytes: o.nodeMemory, nodes: o.nodes, targetRps: o.targetRps, p95Ms: o.p95Ms, threads: o.threads, maxQueueDelayMs: o.maxQueueDelayMs, headroom: o.headroom, service: o.service },
+    recommend: {
+      nodeCpus: o.nodeCpus,
+      nodeMemoryBytes: o.nodeMemory,
+      nodes: o.nodes,
+      targetRps: o.targetRps,
+      p95Ms: o.p95Ms,
+      threads: o.threads,
+      maxQueueDelayMs: o.maxQueueDelayMs,
+      headroom: o.headroom,
+      service: o.service,
+    },
     measure: o.measure ? { seconds: o.measureSeconds, minRuns: 3 } : undefined,
     onProgress: (line) => process.stderr.write(`${line}\n`),
   });
   process.stdout.write(formatReport(report, o.format, { layers: o.layers }));
   if (!report.complete) {
-    process.stderr.write(`swarmserve plan: warning: incomplete analysis (${report.unsupportedOperators.map((u) => `unknown operator ${u.op}`).join(', ') || `${report.problems.length} node(s) without shapes`})\n`);
+    process.stderr.write(
+      `swarmserve plan: warning: incomplete analysis (${report.unsupportedOperators.map((u) => `unknown operator ${u.op}`).join(', ') || `${report.problems.length} node(s) without shapes`})\n`,
+    );
   }
 }
 
@@ -163,7 +259,10 @@ function describeCalibration(c: Calibration): string {
     `  int8 grouped MACs/s       ${c.int8GroupedMacsPerSecond === undefined ? 'not calibrated (int8 MACs count at the float rate)' : `${(c.int8GroupedMacsPerSecond / 1e9).toFixed(2)} G`}`,
     `  parallel efficiency       ${c.parallelEfficiency.toFixed(2)}`,
     '  fit on the calibration models (memory error, latency error):',
-    ...c.fits.map((f) => `    ${f.model.padEnd(18)} batch ${String(f.batch).padStart(2)}, ${f.threads} thread(s)  ${f.memoryErrorPct.toFixed(1).padStart(6)}%  ${f.latencyErrorPct.toFixed(1).padStart(6)}%`),
+    ...c.fits.map(
+      (f) =>
+        `    ${f.model.padEnd(18)} batch ${String(f.batch).padStart(2)}, ${f.threads} thread(s)  ${f.memoryErrorPct.toFixed(1).padStart(6)}%  ${f.latencyErrorPct.toFixed(1).padStart(6)}%`,
+    ),
     ...c.warnings.map((w) => `  WARNING: ${w}`),
   ];
   return `${lines.join('\n')}\n`;

@@ -18,18 +18,25 @@ export function registerPredictCommand(program: Command): void {
     .option('--model <name>', 'model to ask')
     .option('-k, --top-k <n>', 'number of predictions')
     .option('--api-key <key>', 'API key, sent as "Authorization: Bearer <key>" [env: SWARMSERVE_API_KEY]', process.env.SWARMSERVE_API_KEY);
-  addTlsClientOptions(command).action(async (image: string | undefined, opts: { url: string; model?: string; topK?: string; apiKey?: string } & TlsClientOptions) => {
-    const path = image ?? samplePhotoPath();
-    const bytes = await readFile(path);
-    const query = new URLSearchParams();
-    if (opts.model !== undefined) query.set('model', opts.model);
-    if (opts.topK !== undefined) query.set('top_k', opts.topK);
-    const headers: Record<string, string> = { 'content-type': 'image/jpeg' };
-    if (opts.apiKey !== undefined && opts.apiKey !== '') headers.authorization = `Bearer ${opts.apiKey}`;
-    const dispatcher = tlsDispatcher(opts);
-    const response = await request(`${opts.url}/predict?${query.toString()}`, { method: 'POST', body: bytes, headers, ...(dispatcher === undefined ? {} : { dispatcher }) });
-    const text = await response.body.text();
-    process.stdout.write(`${path} → HTTP ${response.statusCode}\n${JSON.stringify(JSON.parse(text), null, 2)}\n`);
-    if (response.statusCode >= 400) process.exitCode = 1;
-  });
+  addTlsClientOptions(command).action(
+    async (image: string | undefined, opts: { url: string; model?: string; topK?: string; apiKey?: string } & TlsClientOptions) => {
+      const path = image ?? samplePhotoPath();
+      const bytes = await readFile(path);
+      const query = new URLSearchParams();
+      if (opts.model !== undefined) query.set('model', opts.model);
+      if (opts.topK !== undefined) query.set('top_k', opts.topK);
+      const headers: Record<string, string> = { 'content-type': 'image/jpeg' };
+      if (opts.apiKey !== undefined && opts.apiKey !== '') headers.authorization = `Bearer ${opts.apiKey}`;
+      const dispatcher = tlsDispatcher(opts);
+      const response = await request(`${opts.url}/predict?${query.toString()}`, {
+        method: 'POST',
+        body: bytes,
+        headers,
+        ...(dispatcher === undefined ? {} : { dispatcher }),
+      });
+      const text = await response.body.text();
+      process.stdout.write(`${path} → HTTP ${response.statusCode}\n${JSON.stringify(JSON.parse(text), null, 2)}\n`);
+      if (response.statusCode >= 400) process.exitCode = 1;
+    },
+  );
 }

@@ -14,7 +14,10 @@ export function registerServeCommand(program: Command): void {
     const logger = createLogger(config.logLevel);
     const server = await EmbeddedServer.create(config, logger);
     const url = await server.listen();
-    logger.info({ url, models: [...server.repository.models.keys()], defaultModel: server.defaultModel }, `swarmserve listening on ${url} (POST ${url}/predict)`);
+    logger.info(
+      { url, models: [...server.repository.models.keys()], defaultModel: server.defaultModel },
+      `swarmserve listening on ${url} (POST ${url}/predict)`,
+    );
     drainOnSignals(logger, () => server.close());
     reloadKeysOnSighup(logger, server.apiKeys);
   });

@@ -11,13 +11,23 @@ export const ERRORS = {
   SVG_REJECTED: { status: 415, message: 'SVG images are not accepted: vector formats can reference external files.' },
   INVALID_IMAGE: { status: 422, message: 'The image could not be decoded (corrupt or truncated).' },
   IMAGE_TOO_LARGE: { status: 422, message: 'The image has more pixels than this server accepts.' },
-  INVALID_TENSOR: { status: 400, message: "The tensor does not match the model's input (dtype, shape, element count or byte length), or holds a value that is not finite." },
-  BAD_INFER_REQUEST: { status: 400, message: 'The Open Inference Protocol request is malformed (JSON header, input or output name, datatype, shape, binary data sizes, or an element that is not an image); the message names the part.' },
+  INVALID_TENSOR: {
+    status: 400,
+    message: "The tensor does not match the model's input (dtype, shape, element count or byte length), or holds a value that is not finite.",
+  },
+  BAD_INFER_REQUEST: {
+    status: 400,
+    message:
+      'The Open Inference Protocol request is malformed (JSON header, input or output name, datatype, shape, binary data sizes, or an element that is not an image); the message names the part.',
+  },
   ANSWER_TOO_LARGE: { status: 400, message: 'The answer this request asks for (items × outputs × elements per item) is larger than this server sends.' },
   PAYLOAD_TOO_LARGE: { status: 413, message: 'The request body is larger than this server accepts.' },
   BAD_ENCODING: { status: 400, message: 'The body could not be decompressed: its Content-Encoding (gzip) does not match its bytes.' },
   BODY_TIMEOUT: { status: 408, message: 'The request body did not arrive in time (--body-timeout-ms per MiB); the connection is closed.' },
-  TOO_MANY_UPLOADS: { status: 429, message: 'This client address is sending as many request bodies at once as the server allows (--max-uploads-per-client); retry when one is answered.' },
+  TOO_MANY_UPLOADS: {
+    status: 429,
+    message: 'This client address is sending as many request bodies at once as the server allows (--max-uploads-per-client); retry when one is answered.',
+  },
   UNAUTHORIZED: { status: 401, message: 'This route needs an API key: send "Authorization: Bearer <key>".' },
   MODEL_NOT_FOUND: { status: 404, message: 'No such model.' },
   VERSION_NOT_FOUND: { status: 404, message: 'No such model version.' },
@@ -29,7 +39,10 @@ export const ERRORS = {
   NOT_READY: { status: 503, message: 'The server is not ready yet.' },
   DEADLINE_EXCEEDED: { status: 504, message: 'The request was not served before its deadline.' },
   CLIENT_CLOSED: { status: 499, message: 'The client closed the request before it was served.' },
-  JOB_FAILED: { status: 500, message: 'The job was delivered to workers several times and never completed (they died while running it); it was moved to the dead-letter stream.' },
+  JOB_FAILED: {
+    status: 500,
+    message: 'The job was delivered to workers several times and never completed (they died while running it); it was moved to the dead-letter stream.',
+  },
   INFERENCE_FAILED: { status: 500, message: 'The model failed to run.' },
   INTERNAL: { status: 500, message: 'Internal server error.' },
   CONFIG_INVALID: { status: 500, message: 'The configuration is invalid.' },
@@ -39,10 +52,17 @@ export const ERRORS = {
   SERVICE_NOT_FOUND: { status: 404, message: 'No such Docker Swarm service.' },
   SCALE_TIMEOUT: { status: 504, message: 'The replicas asked for were not all running within the time allowed.' },
   // `swarmserve models quantize`:
-  QUANTIZE_UNSUPPORTED: { status: 422, message: 'The model contains an operator (or a form of one) the quantizer cannot quantize; the message names the node.' },
+  QUANTIZE_UNSUPPORTED: {
+    status: 422,
+    message: 'The model contains an operator (or a form of one) the quantizer cannot quantize; the message names the node.',
+  },
   CALIBRATION_FAILED: { status: 422, message: 'Calibration failed: the photo directory is unreadable or empty, or a photo could not be decoded.' },
   // `swarmserve models evaluate`:
-  EVALUATION_FAILED: { status: 422, message: 'Evaluation failed: the image directory is unreadable or empty, a photo could not be decoded, or a version could not be run or is not the same classifier.' },
+  EVALUATION_FAILED: {
+    status: 422,
+    message:
+      'Evaluation failed: the image directory is unreadable or empty, a photo could not be decoded, or a version could not be run or is not the same classifier.',
+  },
 } as const satisfies Record<string, { status: number; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

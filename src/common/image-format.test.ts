@@ -12,7 +12,10 @@ describe('sniffImageFormat', () => {
   });
 
   it('rejects SVG, even with a BOM or XML prolog, before any parser sees it', () => {
-    for (const text of ['<svg xmlns="http://www.w3.org/2000/svg"/>', '\uFEFF<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg>&x;</svg>']) {
+    for (const text of [
+      '<svg xmlns="http://www.w3.org/2000/svg"/>',
+      '\uFEFF<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY x SYSTEM "file:///etc/passwd">]><svg>&x;</svg>',
+    ]) {
       expect(() => sniffImageFormat(new TextEncoder().encode(text))).toThrow(expect.objectContaining({ code: 'SVG_REJECTED' }));
     }
   });

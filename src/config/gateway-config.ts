@@ -5,7 +5,21 @@ import { REDIS_OPTIONS, completeRedisOptions, type RedisSecret } from './redis-o
 import { SECURITY_OPTIONS } from './security-options.js';
 import { SERVE_OPTIONS } from './serve-config.js';
 
-const { port, host, models, only, defaultModel, bodyLimit, maxQueuedBytes, bodyTimeoutMs, maxUploadsPerClient, maxInferItems, drainTimeoutMs, logLevel, prepare } = SERVE_OPTIONS;
+const {
+  port,
+  host,
+  models,
+  only,
+  defaultModel,
+  bodyLimit,
+  maxQueuedBytes,
+  bodyTimeoutMs,
+  maxUploadsPerClient,
+  maxInferItems,
+  drainTimeoutMs,
+  logLevel,
+  prepare,
+} = SERVE_OPTIONS;
 
 export const GATEWAY_OPTIONS = {
   port,

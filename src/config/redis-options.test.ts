@@ -68,7 +68,10 @@ describe.each([
       expect(err.message).toContain('--heartbeat-expiry-ms');
       expect(err.message).toContain('--heartbeat-interval-ms');
     }
-    await expect(resolve({ heartbeatIntervalMs: '500', heartbeatExpiryMs: '1500' }, URL)).resolves.toMatchObject({ heartbeatIntervalMs: 500, heartbeatExpiryMs: 1500 });
+    await expect(resolve({ heartbeatIntervalMs: '500', heartbeatExpiryMs: '1500' }, URL)).resolves.toMatchObject({
+      heartbeatIntervalMs: 500,
+      heartbeatExpiryMs: 1500,
+    });
   });
 
   it('reads the password file at start-up, trailing newline trimmed', async () => {

@@ -24,7 +24,14 @@ export const SECURITY_OPTIONS = {
     schema: z
       .string()
       .optional()
-      .transform((s) => (s === undefined ? [...DEFAULT_OPEN_PATHS] : s.split(',').map((p) => p.trim()).filter((p) => p !== '')))
+      .transform((s) =>
+        s === undefined
+          ? [...DEFAULT_OPEN_PATHS]
+          : s
+              .split(',')
+              .map((p) => p.trim())
+              .filter((p) => p !== ''),
+      )
       .pipe(z.array(path)),
   },
   tlsCert: {

@@ -11,7 +11,10 @@ export async function loadTls(values: { tlsCert?: string | undefined; tlsKey?: s
   const { tlsCert, tlsKey } = values;
   if (tlsCert === undefined && tlsKey === undefined) return undefined;
   if (tlsCert === undefined || tlsKey === undefined) {
-    throw new ServeError('CONFIG_INVALID', '--tls-cert / SWARMSERVE_TLS_CERT and --tls-key / SWARMSERVE_TLS_KEY go together: give both for HTTPS, or neither for HTTP.');
+    throw new ServeError(
+      'CONFIG_INVALID',
+      '--tls-cert / SWARMSERVE_TLS_CERT and --tls-key / SWARMSERVE_TLS_KEY go together: give both for HTTPS, or neither for HTTP.',
+    );
   }
   const read = async (file: string, flag: string): Promise<Buffer> => {
     try {

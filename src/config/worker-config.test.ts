@@ -9,14 +9,32 @@ const ENV = { SWARMSERVE_REDIS_URL: 'redis://redis:6379' };
 describe('worker options', () => {
   it('defaults', async () => {
     const config = await resolveWorkerConfig({}, ENV);
-    expect(config).toMatchObject({ metricsPort: 9090, metricsHost: '0.0.0.0', reclaimIdleMs: 15_000, maxDeliveries: 3, clockOffsetMs: 0, mallocTuning: true, prepare: true });
+    expect(config).toMatchObject({
+      metricsPort: 9090,
+      metricsHost: '0.0.0.0',
+      reclaimIdleMs: 15_000,
+      maxDeliveries: 3,
+      clockOffsetMs: 0,
+      mallocTuning: true,
+      prepare: true,
+    });
     expect(config.workerId).toBeUndefined();
     expect(config.threads).toBeUndefined();
     expect(workerClock(config)).toBeUndefined();
   });
 
   it('env vars for the worker-only options', async () => {
-    const config = await resolveWorkerConfig({}, { ...ENV, SWARMSERVE_METRICS_PORT: '0', SWARMSERVE_RECLAIM_IDLE_MS: '2500', SWARMSERVE_MAX_DELIVERIES: '5', SWARMSERVE_WORKER_ID: 'w-1', SWARMSERVE_ONLY: 'tiny:1, other' });
+    const config = await resolveWorkerConfig(
+      {},
+      {
+        ...ENV,
+        SWARMSERVE_METRICS_PORT: '0',
+        SWARMSERVE_RECLAIM_IDLE_MS: '2500',
+        SWARMSERVE_MAX_DELIVERIES: '5',
+        SWARMSERVE_WORKER_ID: 'w-1',
+        SWARMSERVE_ONLY: 'tiny:1, other',
+      },
+    );
     expect(config).toMatchObject({ metricsPort: 0, reclaimIdleMs: 2500, maxDeliveries: 5, workerId: 'w-1', only: ['tiny:1', 'other'] });
   });
 
@@ -25,7 +43,12 @@ describe('worker options', () => {
   });
 
   it('refuses bad values', async () => {
-    for (const env of [{ SWARMSERVE_MAX_DELIVERIES: '0' }, { SWARMSERVE_WORKER_ID: 'has space' }, { SWARMSERVE_METRICS_PORT: '70000' }, { SWARMSERVE_CLOCK_OFFSET_MS: 'soon' }]) {
+    for (const env of [
+      { SWARMSERVE_MAX_DELIVERIES: '0' },
+      { SWARMSERVE_WORKER_ID: 'has space' },
+      { SWARMSERVE_METRICS_PORT: '70000' },
+      { SWARMSERVE_CLOCK_OFFSET_MS: 'soon' },
+    ]) {
       await expect(resolveWorkerConfig({}, { ...ENV, ...env })).rejects.toBeInstanceOf(ServeError);
     }
   });

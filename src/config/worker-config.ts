@@ -24,12 +24,22 @@ export const WORKER_OPTIONS = {
   mallocTuning,
   prepare,
   ...REDIS_OPTIONS,
-  metricsPort: { flag: '--metrics-port <port>', env: 'SWARMSERVE_METRICS_PORT', description: 'port of the GET /metrics and /health/* listener (0 picks a free one)', schema: intFrom(0, 65535, 9090) },
-  metricsHost: { flag: '--metrics-host <host>', env: 'SWARMSERVE_METRICS_HOST', description: 'interface of the metrics and health listener', schema: z.string().min(1).default('0.0.0.0') },
+  metricsPort: {
+    flag: '--metrics-port <port>',
+    env: 'SWARMSERVE_METRICS_PORT',
+    description: 'port of the GET /metrics and /health/* listener (0 picks a free one)',
+    schema: intFrom(0, 65535, 9090),
+  },
+  metricsHost: {
+    flag: '--metrics-host <host>',
+    env: 'SWARMSERVE_METRICS_HOST',
+    description: 'interface of the metrics and health listener',
+    schema: z.string().min(1).default('0.0.0.0'),
+  },
   reclaimIdleMs: {
     flag: '--reclaim-idle-ms <ms>',
     env: 'SWARMSERVE_RECLAIM_IDLE_MS',
-    description: "a job delivered to a worker and idle this long is taken over (its worker is presumed dead)",
+    description: 'a job delivered to a worker and idle this long is taken over (its worker is presumed dead)',
     schema: intFrom(100, 3_600_000, REDIS_DEFAULTS.reclaimIdleMs),
   },
   maxDeliveries: {
@@ -41,7 +51,7 @@ export const WORKER_OPTIONS = {
   workerId: {
     flag: '--worker-id <id>',
     env: 'SWARMSERVE_WORKER_ID',
-    description: 'this worker\'s id in the consumer groups and the registry (default: host-pid-random)',
+    description: "this worker's id in the consumer groups and the registry (default: host-pid-random)",
     schema: emptyIsUnset(
       z
         .string()

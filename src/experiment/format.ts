@@ -26,10 +26,24 @@ export function stepLine(row: StepRow, steps: number): string {
 
 /** "worker 1 230, worker 2 241" */
 export function replicaWork(images: Record<string, number>): string {
-  return Object.entries(images).map(([name, n]) => `${name} ${n}`).join(', ');
+  return Object.entries(images)
+    .map(([name, n]) => `${name} ${n}`)
+    .join(', ');
 }
 
-export const TABLE_HEADER = ['step', 'workers', 'measured', 'requests', 'failures', 'req/s', 'mean ms', 'p50 ms', 'p95 ms', 'p99 ms', 'req/s ÷ step 1'] as const;
+export const TABLE_HEADER = [
+  'step',
+  'workers',
+  'measured',
+  'requests',
+  'failures',
+  'req/s',
+  'mean ms',
+  'p50 ms',
+  'p95 ms',
+  'p99 ms',
+  'req/s ÷ step 1',
+] as const;
 
 export function tableCells(row: StepRow): string[] {
   return [
@@ -51,5 +65,12 @@ export function tableCells(row: StepRow): string[] {
 export function textTable(rows: readonly StepRow[]): string {
   const lines = [[...TABLE_HEADER], ...rows.map(tableCells)];
   const widths = TABLE_HEADER.map((_, c) => Math.max(...lines.map((l) => (l[c] ?? '').length)));
-  return lines.map((l) => l.map((cell, c) => (c < 3 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0))).join('  ').trimEnd()).join('\n');
+  return lines
+    .map((l) =>
+      l
+        .map((cell, c) => (c < 3 ? cell.padEnd(widths[c] ?? 0) : cell.padStart(widths[c] ?? 0)))
+        .join('  ')
+        .trimEnd(),
+    )
+    .join('\n');
 }

@@ -18,7 +18,8 @@ export class LocalRedis {
 
   static async create(): Promise<LocalRedis> {
     const binary = findOnPath('redis-server');
-    if (binary === undefined) throw new ServeError('PROCESS_FAILED', 'redis-server is not on PATH; the local experiment needs it (Debian/Ubuntu: apt-get install redis-server)');
+    if (binary === undefined)
+      throw new ServeError('PROCESS_FAILED', 'redis-server is not on PATH; the local experiment needs it (Debian/Ubuntu: apt-get install redis-server)');
     const dir = await mkdtemp(join(tmpdir(), 'swarmserve-experiment-'));
     removeOnExit(dir);
     try {

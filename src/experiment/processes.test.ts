@@ -7,7 +7,10 @@ const node = process.execPath;
 
 describe('ManagedProcess', () => {
   it('stop(): SIGTERM first; a process that ignores it is killed after the timeout', async () => {
-    const polite = ManagedProcess.spawn('polite', node, ['-e', "process.on('SIGTERM', () => { console.log('draining'); process.exit(0); }); console.log('up'); setInterval(() => {}, 1000);"]);
+    const polite = ManagedProcess.spawn('polite', node, [
+      '-e',
+      "process.on('SIGTERM', () => { console.log('draining'); process.exit(0); }); console.log('up'); setInterval(() => {}, 1000);",
+    ]);
     await polite.waitForLine(/^up$/, 10_000);
     expect(livePids()).toContain(polite.pid);
     expect(await polite.stop(5_000)).toEqual({ code: 0, signal: null });
@@ -15,7 +18,10 @@ describe('ManagedProcess', () => {
     expect(polite.stopRequested).toBe(true);
     expect(livePids()).not.toContain(polite.pid);
 
-    const stubborn = ManagedProcess.spawn('stubborn', node, ['-e', "process.on('SIGTERM', () => console.log('ignored')); console.log('up'); setInterval(() => {}, 1000);"]);
+    const stubborn = ManagedProcess.spawn('stubborn', node, [
+      '-e',
+      "process.on('SIGTERM', () => console.log('ignored')); console.log('up'); setInterval(() => {}, 1000);",
+    ]);
     await stubborn.waitForLine(/^up$/, 10_000);
     const t0 = performance.now();
     expect(await stubborn.stop(300)).toEqual({ code: null, signal: 'SIGKILL' });
@@ -28,7 +34,9 @@ describe('ManagedProcess', () => {
     const err: unknown = await dying.waitForHttp(`http://127.0.0.1:${await freePort()}/health/ready`, 10_000).catch((e: unknown) => e);
     expect(err).toBeInstanceOf(ServeError);
     expect((err as ServeError).code).toBe('PROCESS_FAILED');
-    expect((err as ServeError).message).toMatch(/^dying \(pid \d+\) exited \(code 78\) before .* answered 200; its last output:\nswarmserve: CONFIG_INVALID: port taken$/);
+    expect((err as ServeError).message).toMatch(
+      /^dying \(pid \d+\) exited \(code 78\) before .* answered 200; its last output:\nswarmserve: CONFIG_INVALID: port taken$/,
+    );
 
     const silent = ManagedProcess.spawn('silent', node, ['-e', 'process.exit(3)']);
     await expect(silent.waitForLine(/never/, 10_000)).rejects.toThrow(/silent \(pid \d+\) exited \(code 3\) before it was ready/);

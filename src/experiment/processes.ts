@@ -37,7 +37,6 @@ export function findOnPath(name: string, path = process.env.PATH ?? ''): string 
   return undefined;
 }
 
-
 function installExitHook(): void {
   if (exitHookInstalled) return;
   exitHookInstalled = true;
@@ -119,7 +118,10 @@ export class ManagedProcess {
 
   private gone(what: string): ServeError {
     const tail = this.tail();
-    return new ServeError('PROCESS_FAILED', `${this.name} (pid ${this.pid}) exited (${describeExit(this.status ?? { code: null, signal: null })}) ${what}${tail === '' ? '' : `; its last output:\n${tail}`}`);
+    return new ServeError(
+      'PROCESS_FAILED',
+      `${this.name} (pid ${this.pid}) exited (${describeExit(this.status ?? { code: null, signal: null })}) ${what}${tail === '' ? '' : `; its last output:\n${tail}`}`,
+    );
   }
 
   /** Polls `url` until it answers 200; rejects if the process exits first, after `timeoutMs`, or on abort. */
@@ -140,7 +142,10 @@ export class ManagedProcess {
       if (status !== 0) last = `HTTP ${status}`;
       if (performance.now() > deadline) {
         const tail = this.tail();
-        throw new ServeError('PROCESS_FAILED', `${this.name} (pid ${this.pid}): ${url} did not answer 200 within ${seconds(timeoutMs)} s (last: ${last})${tail === '' ? '' : `; its last output:\n${tail}`}`);
+        throw new ServeError(
+          'PROCESS_FAILED',
+          `${this.name} (pid ${this.pid}): ${url} did not answer 200 within ${seconds(timeoutMs)} s (last: ${last})${tail === '' ? '' : `; its last output:\n${tail}`}`,
+        );
       }
       await pause(100, signal);
     }
@@ -158,7 +163,16 @@ export class ManagedProcess {
       const onLine = (line: string): void => {
         if (pattern.test(line)) done();
       };
-      const timer = setTimeout(() => done(new ServeError('PROCESS_FAILED', `${this.name} (pid ${this.pid}) printed no line matching ${String(pattern)} within ${seconds(timeoutMs)} s:\n${this.tail()}`)), timeoutMs);
+      const timer = setTimeout(
+        () =>
+          done(
+            new ServeError(
+              'PROCESS_FAILED',
+              `${this.name} (pid ${this.pid}) printed no line matching ${String(pattern)} within ${seconds(timeoutMs)} s:\n${this.tail()}`,
+            ),
+          ),
+        timeoutMs,
+      );
       if (this.lines.some((l) => pattern.test(l))) done();
       else {
         this.lineListeners.add(onLine);

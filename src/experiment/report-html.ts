@@ -40,18 +40,34 @@ export function renderReport(summary: ExperimentSummary, chartSvg: string): stri
     ['model', model],
     ['image', basename(s.image)],
     ['users', `${s.users}${s.spawnRate === null ? ', all started at once' : `, started at ${s.spawnRate}/s`}`],
-    ['think time', s.wait === null ? 'none (closed loop: each user sends its next request when the answer arrives)' : `${s.wait.minS}–${s.wait.maxS} s between a user's requests`],
+    [
+      'think time',
+      s.wait === null
+        ? 'none (closed loop: each user sends its next request when the answer arrives)'
+        : `${s.wait.minS}–${s.wait.maxS} s between a user's requests`,
+    ],
     ['steps', `${s.replicas.length} × ${seconds(s.stepS)}: ${schedule}`],
     ['settle', `${seconds(s.settleS)} at each step's start left out of the table (and until the workers ran)`],
     ['window', `${seconds(s.windowS)} sliding window for the chart`],
     ['duration', seconds(Math.round(summary.durationS * 10) / 10)],
     ['load generator', `${summary.loadGenerator.cpuCores} cores of CPU (in the experiment's process)`],
   ];
-  const targets = summary.targets.map((t) => `<tr><td>${escapeXml(t.name)}</td><td>${escapeXml(t.measured)}</td><td>${escapeXml(t.want)}</td><td class="${t.met === null ? '' : t.met ? 'met' : 'missed'}">${escapeXml(t.note ?? verdict(t))}</td></tr>`);
+  const targets = summary.targets.map(
+    (t) =>
+      `<tr><td>${escapeXml(t.name)}</td><td>${escapeXml(t.measured)}</td><td>${escapeXml(t.want)}</td><td class="${t.met === null ? '' : t.met ? 'met' : 'missed'}">${escapeXml(t.note ?? verdict(t))}</td></tr>`,
+  );
   const work = summary.steps
     .filter((row) => row.imagesByReplica !== null)
-    .map((row) => `<li>step ${row.step} (${workersLabel(row.replicas)}): ${escapeXml(replicaWork(row.imagesByReplica ?? {}))}${row.otherCores === null ? '' : `; other work on this host: ${row.otherCores.toFixed(2)} cores`}</li>`);
-  const rows = summary.steps.map((row) => `<tr>${tableCells(row).map((c) => `<td>${escapeXml(c)}</td>`).join('')}</tr>`);
+    .map(
+      (row) =>
+        `<li>step ${row.step} (${workersLabel(row.replicas)}): ${escapeXml(replicaWork(row.imagesByReplica ?? {}))}${row.otherCores === null ? '' : `; other work on this host: ${row.otherCores.toFixed(2)} cores`}</li>`,
+    );
+  const rows = summary.steps.map(
+    (row) =>
+      `<tr>${tableCells(row)
+        .map((c) => `<td>${escapeXml(c)}</td>`)
+        .join('')}</tr>`,
+  );
   return `<!doctype html>
 <html lang="en">
 <head>

@@ -27,8 +27,10 @@ const RESTORE_TIMEOUT_MS = 60_000;
 function checkOptions(o: ExperimentOptions): void {
   if (!Number.isInteger(o.users) || o.users < 1 || o.users > 10_000) throw new ArgumentError(`--users must be an integer from 1 to 10000 (got ${o.users})`);
   if (o.spawnRate !== undefined && !(o.spawnRate > 0)) throw new ArgumentError(`--spawn-rate must be a number of users per second > 0 (got ${o.spawnRate})`);
-  if (o.targetRatio !== undefined && !(o.targetRatio > 0 && o.targetRatio <= MAX_REPLICAS)) throw new ArgumentError(`--target-ratio must be a number > 0 and ≤ ${MAX_REPLICAS} (got ${o.targetRatio})`);
-  if (o.replicas.length === 0 || o.replicas.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_REPLICAS)) throw new ArgumentError(`--replicas must list worker counts 1…${MAX_REPLICAS} (got ${o.replicas.join(',')})`);
+  if (o.targetRatio !== undefined && !(o.targetRatio > 0 && o.targetRatio <= MAX_REPLICAS))
+    throw new ArgumentError(`--target-ratio must be a number > 0 and ≤ ${MAX_REPLICAS} (got ${o.targetRatio})`);
+  if (o.replicas.length === 0 || o.replicas.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_REPLICAS))
+    throw new ArgumentError(`--replicas must list worker counts 1…${MAX_REPLICAS} (got ${o.replicas.join(',')})`);
   checkSchedule({ stepMs: o.stepMs, settleMs: o.settleMs, windowMs: o.windowMs ?? DEFAULT_WINDOW_MS });
   if (o.model.trim() === '') throw new ArgumentError('--model must name a model');
   const dir = dirname(resolve(o.out));
@@ -45,7 +47,8 @@ function checkOptions(o: ExperimentOptions): void {
     } catch {
       // reported below
     }
-    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:')) throw new ArgumentError(`--url "${o.target.url}" is not an http(s) URL of the gateway (e.g. http://127.0.0.1:8080)`);
+    if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
+      throw new ArgumentError(`--url "${o.target.url}" is not an http(s) URL of the gateway (e.g. http://127.0.0.1:8080)`);
   }
 }
 
@@ -59,7 +62,8 @@ async function waitGatewayReady(url: string, signal: AbortSignal | undefined): P
     );
     if (answer.status === 200) return;
     const last = answer.status === 0 ? answer.text : `HTTP ${answer.status} ${answer.text}`;
-    if (performance.now() > deadline) throw new ServeError('NOT_READY', `the gateway at ${url} was not ready within ${GATEWAY_READY_TIMEOUT_MS / 1000} s (GET /health/ready: ${last})`);
+    if (performance.now() > deadline)
+      throw new ServeError('NOT_READY', `the gateway at ${url} was not ready within ${GATEWAY_READY_TIMEOUT_MS / 1000} s (GET /health/ready: ${last})`);
     await pause(250, signal);
   }
 }
@@ -135,7 +139,10 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
   const body = await imageBody(image);
   const stepS = o.stepMs / 1000;
   const settleS = o.settleMs / 1000;
-  if (o.users / spawnRate > settleS) progress(`warning: starting ${o.users} users at ${spawnRate}/s takes ${(o.users / spawnRate).toFixed(1)} s, longer than --settle: step 1's row counts part of the ramp`);
+  if (o.users / spawnRate > settleS)
+    progress(
+      `warning: starting ${o.users} users at ${spawnRate}/s takes ${(o.users / spawnRate).toFixed(1)} s, longer than --settle: step 1's row counts part of the ramp`,
+    );
 
   signal?.throwIfAborted();
   const target = await openTarget(o, progress);
@@ -150,7 +157,9 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
     progress(`step 1/${o.replicas.length}: scaling to ${workersLabel(first)}`);
     await target.scaler.setReplicas(first, signal);
     await waitGatewayReady(target.url, signal);
-    progress(`load: ${o.users} users${o.wait === undefined ? ', no think time' : `, ${o.wait.minS}–${o.wait.maxS} s think time`} → ${predictUrl(target.url, o.model, o.version)}`);
+    progress(
+      `load: ${o.users} users${o.wait === undefined ? ', no think time' : `, ${o.wait.minS}–${o.wait.maxS} s think time`} → ${predictUrl(target.url, o.model, o.version)}`,
+    );
 
     load = startLoad({ url: predictUrl(target.url, o.model, o.version), body, users: o.users, spawnRate, wait: o.wait }, timeline);
     startEpochMs = load.startEpochMs;

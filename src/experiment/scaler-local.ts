@@ -79,7 +79,23 @@ export class LocalScaler implements Scaler {
       signal?.throwIfAborted();
       const port = options.port !== undefined && options.port > 0 ? options.port : await freePort();
       const url = `http://127.0.0.1:${port}`;
-      const args = [entry, 'gateway', '--redis', redis.url, '--port', String(port), '--host', '127.0.0.1', '--only', only(options), '--default-model', options.model, '--log-level', 'warn', ...repository(options)];
+      const args = [
+        entry,
+        'gateway',
+        '--redis',
+        redis.url,
+        '--port',
+        String(port),
+        '--host',
+        '127.0.0.1',
+        '--only',
+        only(options),
+        '--default-model',
+        options.model,
+        '--log-level',
+        'warn',
+        ...repository(options),
+      ];
       gateway = ManagedProcess.spawn('gateway', process.execPath, args);
       progress(`local: gateway pid ${gateway.pid} on ${url}`);
       await gateway.waitForHttp(`${url}/health/live`, options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, signal);
@@ -106,7 +122,9 @@ export class LocalScaler implements Scaler {
   async replicaWork(signal?: AbortSignal): Promise<Record<string, number>> {
     const entries = await Promise.all(
       this.running().map(async (w): Promise<[string, number]> => {
-        const res = await fetch(`${w.metricsUrl}/metrics`, { signal: signal === undefined ? AbortSignal.timeout(METRICS_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(METRICS_TIMEOUT_MS)]) });
+        const res = await fetch(`${w.metricsUrl}/metrics`, {
+          signal: signal === undefined ? AbortSignal.timeout(METRICS_TIMEOUT_MS) : AbortSignal.any([signal, AbortSignal.timeout(METRICS_TIMEOUT_MS)]),
+        });
         if (!res.ok) throw new ServeError('PROCESS_FAILED', `worker ${w.index}: GET /metrics answered ${res.status}`);
         return [`worker ${w.index}`, imagesComputed(await res.text())];
       }),
@@ -147,8 +165,21 @@ export class LocalScaler implements Scaler {
     const port = await freePort();
     const metricsUrl = `http://127.0.0.1:${port}`;
     const args = [
-      this.entry, 'worker', '--redis', this.redis.url, '--only', only(this.options), '--threads', String(this.options.threads ?? 1),
-      '--metrics-port', String(port), '--metrics-host', '127.0.0.1', '--log-level', 'warn', ...repository(this.options),
+      this.entry,
+      'worker',
+      '--redis',
+      this.redis.url,
+      '--only',
+      only(this.options),
+      '--threads',
+      String(this.options.threads ?? 1),
+      '--metrics-port',
+      String(port),
+      '--metrics-host',
+      '127.0.0.1',
+      '--log-level',
+      'warn',
+      ...repository(this.options),
     ];
     const proc = ManagedProcess.spawn(`worker ${index}`, process.execPath, args);
     this.started.push(proc);
@@ -160,7 +191,9 @@ export class LocalScaler implements Scaler {
       throw err;
     }
     this.workers.push({ index, proc, metricsUrl });
-    this.options.onProgress?.(`local: worker ${index} pid ${proc.pid} ready in ${((performance.now() - started) / 1000).toFixed(1)} s (metrics ${metricsUrl}/metrics)`);
+    this.options.onProgress?.(
+      `local: worker ${index} pid ${proc.pid} ready in ${((performance.now() - started) / 1000).toFixed(1)} s (metrics ${metricsUrl}/metrics)`,
+    );
   }
 
   /** Stops every worker, the gateway and Redis (SIGTERM, then SIGKILL), and removes Redis's directory. */

@@ -20,7 +20,12 @@ interface FakeTask {
 interface FakeService {
   ID: string;
   Version: { Index: number };
-  Spec: { Name: string; Labels: Record<string, string>; TaskTemplate: Record<string, unknown>; Mode: { Replicated?: { Replicas: number }; Global?: Record<string, never> } };
+  Spec: {
+    Name: string;
+    Labels: Record<string, string>;
+    TaskTemplate: Record<string, unknown>;
+    Mode: { Replicated?: { Replicas: number }; Global?: Record<string, never> };
+  };
 }
 
 class FakeDocker {
@@ -55,7 +60,10 @@ class FakeDocker {
         } else if (req.method === 'GET' && url.pathname === '/tasks') {
           const filters = JSON.parse(url.searchParams.get('filters') ?? '{}') as { service?: string[] };
           const wanted = new Set((filters.service ?? []).map((s) => this.find(s)?.ID));
-          send(200, this.tasks.filter((t) => wanted.size === 0 || wanted.has(t.ServiceID)));
+          send(
+            200,
+            this.tasks.filter((t) => wanted.size === 0 || wanted.has(t.ServiceID)),
+          );
         } else if (m !== null && req.method === 'GET' && m[2] === undefined) {
           const service = this.find(decodeURIComponent(m[1] ?? ''));
           if (service === undefined) send(404, { message: `service ${m[1]} not found` });
@@ -89,7 +97,12 @@ class FakeDocker {
     const service: FakeService = {
       ID: `id-${name}`,
       Version: { Index: 10 },
-      Spec: { Name: name, Labels: { 'com.docker.stack.namespace': 'swarmserve' }, TaskTemplate: { ContainerSpec: { Image: 'swarmserve:test' } }, Mode: mode === 'global' ? { Global: {} } : { Replicated: { Replicas: replicas } } },
+      Spec: {
+        Name: name,
+        Labels: { 'com.docker.stack.namespace': 'swarmserve' },
+        TaskTemplate: { ContainerSpec: { Image: 'swarmserve:test' } },
+        Mode: mode === 'global' ? { Global: {} } : { Replicated: { Replicas: replicas } },
+      },
     };
     this.services.set(service.ID, service);
     for (let i = 0; i < replicas; i++) this.tasks.push(this.newTask(service, 'running'));
@@ -219,7 +232,7 @@ describe('SwarmScaler (fake Docker Engine on a unix socket)', () => {
     expect(err.message).toContain(`cannot reach the Docker Engine at unix://${join(dir, 'nothing.sock')} (ENOENT)`);
   });
 
-  it('SCALE_TIMEOUT with the tasks\' own error when they never run', async () => {
+  it("SCALE_TIMEOUT with the tasks' own error when they never run", async () => {
     docker.addService('swarmserve_worker', 1);
     docker.taskError = 'no suitable node (insufficient resources on 1 node)';
     const scaler = await SwarmScaler.create({ service: 'swarmserve_worker', socketPath: docker.socketPath, pollMs: 20, timeoutMs: 300 });

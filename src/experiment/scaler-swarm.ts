@@ -98,7 +98,10 @@ export class SwarmScaler implements Scaler {
       await docker.ping();
     } catch (err) {
       const e = err as DockerError;
-      throw new ServeError('DOCKER_UNAVAILABLE', `cannot reach the Docker Engine at ${where} (${e.code ?? reason(e)}): is dockerd running, and may this user use its socket? (DOCKER_HOST picks another)`);
+      throw new ServeError(
+        'DOCKER_UNAVAILABLE',
+        `cannot reach the Docker Engine at ${where} (${e.code ?? reason(e)}): is dockerd running, and may this user use its socket? (DOCKER_HOST picks another)`,
+      );
     }
     const info = await inspect(docker, options.service, where);
     if (info.Spec.Mode?.Replicated === undefined) {
@@ -118,7 +121,9 @@ export class SwarmScaler implements Scaler {
       const spec = { ...info.Spec, Mode: { ...info.Spec.Mode, Replicated: { ...info.Spec.Mode?.Replicated, Replicas: n } } };
       try {
         // dockerode: _query is the query string, _body the JSON body.
-        await this.docker.getService(this.id).update({ _query: { version: info.Version.Index }, _body: spec, ...(signal === undefined ? {} : { abortSignal: signal }) });
+        await this.docker
+          .getService(this.id)
+          .update({ _query: { version: info.Version.Index }, _body: spec, ...(signal === undefined ? {} : { abortSignal: signal }) });
         break;
       } catch (err) {
         signal?.throwIfAborted();
@@ -161,7 +166,13 @@ export class SwarmScaler implements Scaler {
       const { running, leaving } = counts(tasks);
       if (running === n && leaving === 0) return;
       if (performance.now() > deadline) {
-        const problems = [...new Set(tasks.filter((t) => t.DesiredState === 'running' && t.Status.State !== 'running').map((t) => `${t.Status.State}: ${t.Status.Err ?? t.Status.Message ?? ''}`.trim()))];
+        const problems = [
+          ...new Set(
+            tasks
+              .filter((t) => t.DesiredState === 'running' && t.Status.State !== 'running')
+              .map((t) => `${t.Status.State}: ${t.Status.Err ?? t.Status.Message ?? ''}`.trim()),
+          ),
+        ];
         throw new ServeError(
           'SCALE_TIMEOUT',
           `${this.service}: ${running} of ${n} tasks running${leaving > 0 ? `, ${leaving} still stopping` : ''} after ${seconds(timeoutMs)} s${problems.length > 0 ? `; tasks not running: ${problems.slice(0, 3).join('; ')}` : ''} (docker service ps ${this.service})`,
@@ -181,10 +192,16 @@ async function inspect(docker: Docker, service: string, where: string, signal?: 
     const e = err as DockerError;
     if (e.statusCode === 404) {
       const names = await docker.listServices().then(
-        (list: unknown) => (Array.isArray(list) ? list.map((s: unknown) => z.object({ Spec: z.object({ Name: z.string() }) }).safeParse(s).data?.Spec.Name).filter((x) => x !== undefined) : []),
+        (list: unknown) =>
+          Array.isArray(list)
+            ? list.map((s: unknown) => z.object({ Spec: z.object({ Name: z.string() }) }).safeParse(s).data?.Spec.Name).filter((x) => x !== undefined)
+            : [],
         () => [],
       );
-      throw new ServeError('SERVICE_NOT_FOUND', `no service "${service}" in this swarm (${names.length > 0 ? `services: ${names.sort().join(', ')}` : 'it has no service'}); the stack file's worker service is <stack>_worker, e.g. swarmserve_worker`);
+      throw new ServeError(
+        'SERVICE_NOT_FOUND',
+        `no service "${service}" in this swarm (${names.length > 0 ? `services: ${names.sort().join(', ')}` : 'it has no service'}); the stack file's worker service is <stack>_worker, e.g. swarmserve_worker`,
+      );
     }
     throw dockerError(e, `inspecting service ${service}`, where);
   }
@@ -194,7 +211,9 @@ async function inspect(docker: Docker, service: string, where: string, signal?: 
 }
 
 function dockerError(e: DockerError, doing: string, where: string): ServeError {
-  if (e.statusCode === 503) return new ServeError('DOCKER_UNAVAILABLE', `${doing}: ${reason(e)} (Docker Engine at ${where}; run the experiment on a swarm manager)`);
-  if (e.statusCode === undefined) return new ServeError('DOCKER_UNAVAILABLE', `${doing}: the Docker Engine at ${where} is unreachable (${e.code ?? e.message})`);
+  if (e.statusCode === 503)
+    return new ServeError('DOCKER_UNAVAILABLE', `${doing}: ${reason(e)} (Docker Engine at ${where}; run the experiment on a swarm manager)`);
+  if (e.statusCode === undefined)
+    return new ServeError('DOCKER_UNAVAILABLE', `${doing}: the Docker Engine at ${where} is unreachable (${e.code ?? e.message})`);
   return new ServeError('DOCKER_UNAVAILABLE', `${doing}: the Docker Engine at ${where} answered HTTP ${e.statusCode}: ${reason(e)}`);
 }

@@ -53,6 +53,9 @@ export function parseWait(text: string): { minS: number; maxS: number } | undefi
 /** Checks the schedule as a whole: settle shorter than a step, window positive. */
 export function checkSchedule(s: { stepMs: number; settleMs: number; windowMs: number }): void {
   if (!(s.stepMs >= 1000)) throw new ArgumentError(`--step must be at least 1s (got ${s.stepMs / 1000}s)`);
-  if (!(s.settleMs >= 0) || s.settleMs >= s.stepMs) throw new ArgumentError(`--settle (${s.settleMs / 1000}s) must be shorter than --step (${s.stepMs / 1000}s): the table counts the part of each step after it`);
+  if (!(s.settleMs >= 0) || s.settleMs >= s.stepMs)
+    throw new ArgumentError(
+      `--settle (${s.settleMs / 1000}s) must be shorter than --step (${s.stepMs / 1000}s): the table counts the part of each step after it`,
+    );
   if (!(s.windowMs >= 100)) throw new ArgumentError(`--window must be at least 100ms (got ${s.windowMs}ms)`);
 }

@@ -59,7 +59,14 @@ describe('renderChart', () => {
   });
 
   it('labels both axes with units and has a legend', () => {
-    for (const text of ['requests/s', 'time since the load started (s)', 'response time (ms), 10 s window', 'mean response time', 'p95 response time', 'settling (not in the table)']) {
+    for (const text of [
+      'requests/s',
+      'time since the load started (s)',
+      'response time (ms), 10 s window',
+      'mean response time',
+      'p95 response time',
+      'settling (not in the table)',
+    ]) {
       expect(svg).toContain(text);
     }
     // The p95 line peaks at 600 ms: the axis goes to 600 in steps of 100.

@@ -21,7 +21,7 @@ const TOP = { y0: 84, y1: 344 }; // response time panel
 const BOTTOM = { y0: 380, y1: 494 }; // requests/s panel
 const X0 = LEFT;
 const X1 = W - RIGHT;
-const FONT = "font-family=\"'DejaVu Sans', Verdana, Arial, sans-serif\"";
+const FONT = 'font-family="\'DejaVu Sans\', Verdana, Arial, sans-serif"';
 const COLORS = { mean: '#1f5fbf', p95: '#e8590c', rps: '#2b8a3e', axis: '#444', grid: '#d9d9d9', text: '#222' };
 const BAND_FILLS = ['#e7eefa', '#f4f4f4'];
 
@@ -60,7 +60,13 @@ export function workersLabel(n: number): string {
 }
 
 /** Polylines of one series, split where it has no value (no successful request in the window). */
-function series(name: 'mean' | 'p95' | 'rps', points: readonly WindowPoint[], value: (p: WindowPoint) => number | null, x: (t: number) => number, y: (v: number) => number): string {
+function series(
+  name: 'mean' | 'p95' | 'rps',
+  points: readonly WindowPoint[],
+  value: (p: WindowPoint) => number | null,
+  x: (t: number) => number,
+  y: (v: number) => number,
+): string {
   const runs: string[][] = [[]];
   for (const p of points) {
     const v = value(p);
@@ -72,7 +78,10 @@ function series(name: 'mean' | 'p95' | 'rps', points: readonly WindowPoint[], va
   }
   return runs
     .filter((pts) => pts.length > 0)
-    .map((pts) => `<polyline class="series" data-series="${name}" points="${pts.join(' ')}" fill="none" stroke="${COLORS[name]}" stroke-width="${name === 'p95' ? 1.8 : 2.2}" stroke-linejoin="round"/>`)
+    .map(
+      (pts) =>
+        `<polyline class="series" data-series="${name}" points="${pts.join(' ')}" fill="none" stroke="${COLORS[name]}" stroke-width="${name === 'p95' ? 1.8 : 2.2}" stroke-linejoin="round"/>`,
+    )
     .join('\n');
 }
 
@@ -84,7 +93,9 @@ function yAxis(label: string, panel: { y0: number; y1: number }, tickValues: rea
     out.push(`<text x="${X0 - 6}" y="${yy}" text-anchor="end" dominant-baseline="middle" font-size="11" fill="${COLORS.text}">${fmt(v)}</text>`);
   }
   const mid = (panel.y0 + panel.y1) / 2;
-  out.push(`<text x="18" y="${r(mid)}" transform="rotate(-90 18 ${r(mid)})" text-anchor="middle" font-size="12" fill="${COLORS.text}">${escapeXml(label)}</text>`);
+  out.push(
+    `<text x="18" y="${r(mid)}" transform="rotate(-90 18 ${r(mid)})" text-anchor="middle" font-size="12" fill="${COLORS.text}">${escapeXml(label)}</text>`,
+  );
   out.push(`<line x1="${X0}" x2="${X0}" y1="${panel.y0}" y2="${panel.y1}" stroke="${COLORS.axis}"/>`);
   out.push(`<line x1="${X0}" x2="${X1}" y1="${panel.y1}" y2="${panel.y1}" stroke="${COLORS.axis}"/>`);
   return out.join('\n');
@@ -100,7 +111,9 @@ function legend(): string {
   let x = X0;
   const out = ['<g class="legend">'];
   for (const [label, swatch] of items) {
-    out.push(`<g transform="translate(${x},40)">${swatch}<text x="28" y="0" dominant-baseline="middle" font-size="12" fill="${COLORS.text}">${escapeXml(label)}</text></g>`);
+    out.push(
+      `<g transform="translate(${x},40)">${swatch}<text x="28" y="0" dominant-baseline="middle" font-size="12" fill="${COLORS.text}">${escapeXml(label)}</text></g>`,
+    );
     // No text measuring in a static SVG: ~7 px a character at 12 px covers the usual sans fonts.
     x += 28 + label.length * 7 + 22;
   }
@@ -120,9 +133,13 @@ export function renderChart(input: ChartInput): string {
   const yBottom = (v: number): number => BOTTOM.y1 - (v / rpsTop) * (BOTTOM.y1 - BOTTOM.y0);
 
   const out: string[] = [];
-  out.push(`<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" ${FONT} role="img" aria-label="${escapeXml(input.title)}">`);
+  out.push(
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" ${FONT} role="img" aria-label="${escapeXml(input.title)}">`,
+  );
   out.push(`<title>${escapeXml(input.title)}</title>`);
-  out.push('<defs><pattern id="settle-hatch" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)"><rect width="3" height="8" fill="#000" fill-opacity="0.09"/></pattern></defs>');
+  out.push(
+    '<defs><pattern id="settle-hatch" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)"><rect width="3" height="8" fill="#000" fill-opacity="0.09"/></pattern></defs>',
+  );
   out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
   out.push(`<text x="${X0}" y="20" font-size="15" font-weight="bold" fill="${COLORS.text}">${escapeXml(input.title)}</text>`);
   out.push(legend());
@@ -155,7 +172,9 @@ export function renderChart(input: ChartInput): string {
     out.push(`<line x1="${xx}" x2="${xx}" y1="${TOP.y1}" y2="${TOP.y1 + 4}" stroke="${COLORS.axis}"/>`);
     out.push(`<text x="${xx}" y="${BOTTOM.y1 + 18}" text-anchor="middle" font-size="11" fill="${COLORS.text}">${fmt(t)}</text>`);
   }
-  out.push(`<text x="${r((X0 + X1) / 2)}" y="${BOTTOM.y1 + 40}" text-anchor="middle" font-size="12" fill="${COLORS.text}">time since the load started (s)</text>`);
+  out.push(
+    `<text x="${r((X0 + X1) / 2)}" y="${BOTTOM.y1 + 40}" text-anchor="middle" font-size="12" fill="${COLORS.text}">time since the load started (s)</text>`,
+  );
 
   out.push(series('p95', input.points, (p) => p.p95Ms, x, yTop));
   out.push(series('mean', input.points, (p) => p.meanMs, x, yTop));

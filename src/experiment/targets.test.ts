@@ -4,7 +4,25 @@ import { imagesComputed } from './scaler-local.js';
 import { judgeTargets, targetLine } from './targets.js';
 
 function row(step: number, replicas: number, rps: number, p95Ms: number | null, ratio: number | null): StepRow {
-  return { step, replicas, startS: 0, readyS: 0, measuredFromS: 0, endS: 10, measuredS: 10, requests: 100, failures: 0, rps, meanMs: p95Ms, p50Ms: p95Ms, p95Ms, p99Ms: p95Ms, ratio, imagesByReplica: null, otherCores: null };
+  return {
+    step,
+    replicas,
+    startS: 0,
+    readyS: 0,
+    measuredFromS: 0,
+    endS: 10,
+    measuredS: 10,
+    requests: 100,
+    failures: 0,
+    rps,
+    meanMs: p95Ms,
+    p50Ms: p95Ms,
+    p95Ms,
+    p99Ms: p95Ms,
+    ratio,
+    imagesByReplica: null,
+    otherCores: null,
+  };
 }
 
 describe('judgeTargets', () => {
@@ -32,7 +50,9 @@ describe('judgeTargets', () => {
       [null, '1.10×'],
       [null, '1200 ms vs 900 ms'],
     ]);
-    expect(targetLine(targets[0] ?? { name: '', measured: '', want: '', met: null })).toBe('target: req/s, 2 workers ÷ 1 worker: 1.10× (want ≥ 1.3×): not judged: other work on this host used 1.02 cores in a step (more than 0.3)');
+    expect(targetLine(targets[0] ?? { name: '', measured: '', want: '', met: null })).toBe(
+      'target: req/s, 2 workers ÷ 1 worker: 1.10× (want ≥ 1.3×): not judged: other work on this host used 1.02 cores in a step (more than 0.3)',
+    );
     expect(judgeTargets([row(1, 1, 10, 900, 1), { ...busy, otherCores: 0.3 }], 1.3).map((t) => t.met)).toEqual([false, false]);
   });
 

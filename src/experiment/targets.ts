@@ -13,7 +13,11 @@ export function judgeTargets(steps: readonly StepRow[], targetRatio: number | un
   const busiest = Math.max(...[first, last].map((s) => s.otherCores ?? 0));
   const targets = judgeBoth(first, last, targetRatio);
   if (busiest <= HOST_BUSY_CORES) return targets;
-  return targets.map((t) => ({ ...t, met: null, note: `not judged: other work on this host used ${busiest.toFixed(2)} cores in a step (more than ${HOST_BUSY_CORES})` }));
+  return targets.map((t) => ({
+    ...t,
+    met: null,
+    note: `not judged: other work on this host used ${busiest.toFixed(2)} cores in a step (more than ${HOST_BUSY_CORES})`,
+  }));
 }
 
 function judgeBoth(first: StepRow, last: StepRow, targetRatio: number | undefined): ExperimentTarget[] {

@@ -58,8 +58,34 @@ describe('stepTable', () => {
   it('counts [measuredFrom, end) of each step: requests, failures, successful req/s, latency of successes, ratio to step 1', () => {
     const rows = stepTable(knownTimeline().columns(T0), steps);
     expect(rows).toEqual([
-      { ...steps[0], measuredS: 8, requests: 9, failures: 1, rps: 1, meanMs: 450, p50Ms: 400, p95Ms: 800, p99Ms: 800, ratio: 1, imagesByReplica: null, otherCores: null },
-      { ...steps[1], measuredS: 7, requests: 28, failures: 0, rps: 4, meanMs: 50, p50Ms: 50, p95Ms: 50, p99Ms: 50, ratio: 4, imagesByReplica: null, otherCores: null },
+      {
+        ...steps[0],
+        measuredS: 8,
+        requests: 9,
+        failures: 1,
+        rps: 1,
+        meanMs: 450,
+        p50Ms: 400,
+        p95Ms: 800,
+        p99Ms: 800,
+        ratio: 1,
+        imagesByReplica: null,
+        otherCores: null,
+      },
+      {
+        ...steps[1],
+        measuredS: 7,
+        requests: 28,
+        failures: 0,
+        rps: 4,
+        meanMs: 50,
+        p50Ms: 50,
+        p95Ms: 50,
+        p99Ms: 50,
+        ratio: 4,
+        imagesByReplica: null,
+        otherCores: null,
+      },
     ]);
   });
 

@@ -77,7 +77,14 @@ export function slidingWindow(cols: TimelineColumns, options: WindowOptions): Wi
     const to = lowerBound(cols.t, t, true);
     const s = slice(cols, from, to);
     const stats = latencyStats(s.okLatencies);
-    points.push({ t, requests: s.requests, failures: s.failures, rps: s.okLatencies.length / Math.min(options.windowS, t), meanMs: stats.meanMs, p95Ms: stats.p95Ms });
+    points.push({
+      t,
+      requests: s.requests,
+      failures: s.failures,
+      rps: s.okLatencies.length / Math.min(options.windowS, t),
+      meanMs: stats.meanMs,
+      p95Ms: stats.p95Ms,
+    });
   }
   return points;
 }
@@ -87,7 +94,17 @@ export function stepTable(cols: TimelineColumns, steps: readonly StepTiming[]): 
   const rows = steps.map((step): StepRow => {
     const s = slice(cols, lowerBound(cols.t, step.measuredFromS, false), lowerBound(cols.t, step.endS, false));
     const measuredS = Math.max(0, step.endS - step.measuredFromS);
-    return { ...step, measuredS, requests: s.requests, failures: s.failures, rps: measuredS > 0 ? s.okLatencies.length / measuredS : 0, ...latencyStats(s.okLatencies), ratio: null, imagesByReplica: null, otherCores: null };
+    return {
+      ...step,
+      measuredS,
+      requests: s.requests,
+      failures: s.failures,
+      rps: measuredS > 0 ? s.okLatencies.length / measuredS : 0,
+      ...latencyStats(s.okLatencies),
+      ratio: null,
+      imagesByReplica: null,
+      otherCores: null,
+    };
   });
   const first = rows[0]?.rps ?? 0;
   for (const row of rows) row.ratio = first > 0 ? row.rps / first : null;

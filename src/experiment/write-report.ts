@@ -35,7 +35,13 @@ export function chartTitle(summary: ExperimentSummary): string {
 }
 
 export async function writeReport(summary: ExperimentSummary, series: readonly WindowPoint[], cols: TimelineColumns): Promise<void> {
-  const chart = renderChart({ title: chartTitle(summary), durationS: summary.durationS, windowS: summary.settings.windowS, points: series, steps: summary.steps });
+  const chart = renderChart({
+    title: chartTitle(summary),
+    durationS: summary.durationS,
+    windowS: summary.settings.windowS,
+    points: series,
+    steps: summary.steps,
+  });
   await writeFile(summary.files.chart, `${chart}\n`);
   await writeFile(summary.files.timeline, `${timelineJson(summary, series, cols)}\n`);
   await writeFile(summary.files.report, renderReport(summary, chart));

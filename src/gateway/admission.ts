@@ -89,7 +89,10 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
   let timer: NodeJS.Timeout | undefined;
   /** Bytes per ms the deadline asks for. */
   const minRate = MiB / options.bodyTimeoutMs;
-  const queueFull = (): ServeError => new ServeError('QUEUE_FULL', `This gateway holds ${held.bytes} bytes of requests (bound ${options.maxHeldBytes}, --max-queued-bytes); retry later.`, { headers: { 'retry-after': '1' } });
+  const queueFull = (): ServeError =>
+    new ServeError('QUEUE_FULL', `This gateway holds ${held.bytes} bytes of requests (bound ${options.maxHeldBytes}, --max-queued-bytes); retry later.`, {
+      headers: { 'retry-after': '1' },
+    });
 
   const finish = (request: FastifyRequest): void => {
     held.release(request);
@@ -131,7 +134,13 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
       const elapsed = now - upload.startedAt;
       const received = Math.max(0, upload.socket.bytesRead - upload.baseline);
       if (elapsed > upload.deadlineMs) {
-        cut(upload, new ServeError('BODY_TIMEOUT', `The request body did not arrive within ${Math.round(upload.deadlineMs)} ms (--body-timeout-ms ${options.bodyTimeoutMs} per MiB): ${received} bytes came.`));
+        cut(
+          upload,
+          new ServeError(
+            'BODY_TIMEOUT',
+            `The request body did not arrive within ${Math.round(upload.deadlineMs)} ms (--body-timeout-ms ${options.bodyTimeoutMs} per MiB): ${received} bytes came.`,
+          ),
+        );
         continue;
       }
       if (!upload.slow && upload.canShrink && elapsed > RATE_GRACE_MS && received < minRate * (elapsed - RATE_GRACE_MS)) upload.slow = true;
@@ -164,7 +173,11 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
     // 2. A body only where a route takes one; any other is refused before a byte of it is read.
     const route = request.routeOptions.url;
     if (route === undefined || request.method !== 'POST') {
-      done(route === undefined ? new ServeError('NOT_FOUND', `No route ${request.method} ${request.url}.`) : new ServeError('PAYLOAD_TOO_LARGE', `${request.method} ${route} takes no request body.`));
+      done(
+        route === undefined
+          ? new ServeError('NOT_FOUND', `No route ${request.method} ${request.url}.`)
+          : new ServeError('PAYLOAD_TOO_LARGE', `${request.method} ${route} takes no request body.`),
+      );
       return;
     }
     // 3. Per-client limit.
@@ -172,7 +185,13 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
     if (options.maxUploadsPerClient > 0) {
       const n = perClient.get(client) ?? 0;
       if (n >= options.maxUploadsPerClient) {
-        done(new ServeError('TOO_MANY_UPLOADS', `${client} is sending ${n} request bodies already (--max-uploads-per-client ${options.maxUploadsPerClient}); retry when one is answered.`, { headers: { 'retry-after': '1' } }));
+        done(
+          new ServeError(
+            'TOO_MANY_UPLOADS',
+            `${client} is sending ${n} request bodies already (--max-uploads-per-client ${options.maxUploadsPerClient}); retry when one is answered.`,
+            { headers: { 'retry-after': '1' } },
+          ),
+        );
         return;
       }
     }
@@ -194,7 +213,17 @@ export function registerAdmission(app: FastifyInstance, options: AdmissionOption
     // What the deadline allows: --body-timeout-ms per MiB on the wire (a gzip or chunked body: the declared length, else the limit).
     const wire = Number.isFinite(declared) && declared >= 0 ? declared : options.bodyLimitBytes;
     const deadlineMs = options.bodyTimeoutMs * Math.max(1, wire / MiB);
-    const upload: Upload = { request, reply, socket, baseline: socket.bytesRead, startedAt: performance.now(), deadlineMs, declared: bytes, canShrink: known, slow: false };
+    const upload: Upload = {
+      request,
+      reply,
+      socket,
+      baseline: socket.bytesRead,
+      startedAt: performance.now(),
+      deadlineMs,
+      declared: bytes,
+      canShrink: known,
+      slow: false,
+    };
     request.upload = upload;
     uploads.add(upload);
     timer ??= setInterval(watch, WATCH_INTERVAL_MS).unref();

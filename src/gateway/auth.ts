@@ -110,6 +110,9 @@ export async function loadApiKeys(config: { apiKeysFile?: string | undefined; op
     return undefined;
   }
   const keys = await ApiKeys.load(config.apiKeysFile);
-  logger.info({ keys: keys.count, file: keys.file, openPaths: config.openPaths }, `API keys on: ${keys.count} key(s); other routes need "Authorization: Bearer <key>"`);
+  logger.info(
+    { keys: keys.count, file: keys.file, openPaths: config.openPaths },
+    `API keys on: ${keys.count} key(s); other routes need "Authorization: Bearer <key>"`,
+  );
   return keys;
 }

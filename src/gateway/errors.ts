@@ -26,7 +26,8 @@ export function toServeError(err: unknown): ServeError {
   const mapped = fe?.code === undefined ? undefined : FRAMEWORK_CODES[fe.code];
   if (mapped !== undefined) return new ServeError(mapped, mapped === 'PAYLOAD_TOO_LARGE' ? undefined : fe?.message);
   // busboy reports malformed multipart bodies as plain errors.
-  if (fe?.message !== undefined && /multipart|boundary|unexpected end of form|malformed part header/i.test(fe.message)) return new ServeError('BAD_MULTIPART', `The multipart body is malformed: ${fe.message}`);
+  if (fe?.message !== undefined && /multipart|boundary|unexpected end of form|malformed part header/i.test(fe.message))
+    return new ServeError('BAD_MULTIPART', `The multipart body is malformed: ${fe.message}`);
   if (typeof fe?.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) return new ServeError('BAD_PARAMETER', fe.message);
   return new ServeError('INTERNAL', undefined, { cause: err });
 }

@@ -9,8 +9,7 @@ import { ServeError } from '../common/errors.js';
 
 /** What the /predict route reads of a part; @fastify/multipart's parts have this shape too. */
 export type FormPart =
-  | { type: 'field'; fieldname: string; value: unknown }
-  | { type: 'file'; fieldname: string; mimetype: string; toBuffer: () => Promise<Buffer> };
+  { type: 'field'; fieldname: string; value: unknown } | { type: 'file'; fieldname: string; mimetype: string; toBuffer: () => Promise<Buffer> };
 
 export interface MultipartLimits {
   fileSize: number;

@@ -160,7 +160,8 @@ export class GatewayNode {
     const reason = this.notReadyReason();
     if (reason === this.loggedReason) return;
     this.loggedReason = reason;
-    if (reason === undefined) this.logger.info({ workers: this.liveWorkers.workers.length }, 'ready: Redis reachable and every model version has a live worker');
+    if (reason === undefined)
+      this.logger.info({ workers: this.liveWorkers.workers.length }, 'ready: Redis reachable and every model version has a live worker');
     else this.logger.warn({ reason }, `not ready: ${reason}`);
   }
 }

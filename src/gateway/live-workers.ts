@@ -69,7 +69,8 @@ export class LiveWorkers {
       this.failure = undefined;
     } catch (err) {
       // Once per failure streak: a registry down for minutes must not flood the log.
-      if (this.failure === undefined) logger.warn({ err }, 'cannot read the worker registry; keeping the last list of live workers (readiness reports them unknown)');
+      if (this.failure === undefined)
+        logger.warn({ err }, 'cannot read the worker registry; keeping the last list of live workers (readiness reports them unknown)');
       this.failure = `registry read failed: ${err instanceof Error ? err.message : String(err)}`;
     }
     try {

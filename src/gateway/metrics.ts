@@ -107,7 +107,11 @@ export class GatewayMetrics {
       };
       counter('swarmserve_late_replies_total', 'Replies that arrived for jobs nobody waited for any more (dropped).', (s) => s.lateReplies);
       counter('swarmserve_reenqueued_jobs_total', 'Waiting jobs submitted again because the queue lost them (Redis restarted empty).', (s) => s.reenqueued);
-      counter('swarmserve_lost_jobs_total', 'Waiting jobs answered 503 because the queue lost them and they could not be submitted again.', (s) => s.lostOnRestart);
+      counter(
+        'swarmserve_lost_jobs_total',
+        'Waiting jobs answered 503 because the queue lost them and they could not be submitted again.',
+        (s) => s.lostOnRestart,
+      );
     }
     if (heldBytes !== undefined) {
       new Gauge({

@@ -71,7 +71,10 @@ export function registerPredictRoute(app: FastifyInstance, options: GatewayOptio
       const outcome = await producer.submit(job, { bound: model.queueBound, signal: stop.signal });
       if (!outcome.ok) throw fromWireError(outcome.error);
       const { timings } = outcome;
-      reply.header('server-timing', `queue;dur=${timings.queueMs.toFixed(1)}, inference;dur=${timings.inferenceMs.toFixed(1)};desc="batch ${timings.batchSize}"`);
+      reply.header(
+        'server-timing',
+        `queue;dur=${timings.queueMs.toFixed(1)}, inference;dur=${timings.inferenceMs.toFixed(1)};desc="batch ${timings.batchSize}"`,
+      );
       const body: PredictResponse = { success: true, predictions: outcome.predictions, model: model.name, version };
       if (model.notice !== undefined) body.notice = model.notice;
       return body;

@@ -22,7 +22,8 @@ export async function readPredictInput(request: FastifyRequest): Promise<Predict
   const contentType = request.headers['content-type'] ?? 'application/octet-stream';
   if (body === undefined || body === null || body === '' || (Buffer.isBuffer(body) && body.length === 0)) throw new ServeError('EMPTY_BODY');
   // JSON and text bodies are parsed by fastify's default parsers: not an image either way.
-  if (!Buffer.isBuffer(body)) throw new ServeError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${contentType} is not an image: send image/* bytes or multipart field "${IMAGE_FIELD}".`);
+  if (!Buffer.isBuffer(body))
+    throw new ServeError('UNSUPPORTED_MEDIA_TYPE', `Content-Type ${contentType} is not an image: send image/* bytes or multipart field "${IMAGE_FIELD}".`);
   return { image: body, contentType, params };
 }
 

@@ -60,8 +60,8 @@ const intParam = (description: string) => ({ type: 'string', description }) as c
 // and checks them itself, ranges depending on the model, with its own BAD_PARAMETER messages.
 const predictParams = {
   model: { type: 'string', description: 'A model of the repository (default: --default-model).' },
-  version: { type: 'string', description: "A version of the model (default: its defaultVersion, else the highest)." },
-  top_k: intParam('Classes to return: 1 … the number of labels (default: the model\'s postprocess.topK).'),
+  version: { type: 'string', description: 'A version of the model (default: its defaultVersion, else the highest).' },
+  top_k: intParam("Classes to return: 1 … the number of labels (default: the model's postprocess.topK)."),
   timeout_ms: intParam("Deadline in ms: 1 … 600000 (default: the model's batching.timeoutMs)."),
 } as const;
 

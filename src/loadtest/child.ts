@@ -17,9 +17,7 @@ export interface LoadRunMessage {
 }
 
 /** Child → parent: exactly one, then the child exits. */
-export type LoadResultMessage =
-  | { type: 'report'; report: LoadReport }
-  | { type: 'error'; name: string; message: string; stack?: string };
+export type LoadResultMessage = { type: 'report'; report: LoadReport } | { type: 'error'; name: string; message: string; stack?: string };
 
 export interface ChildRunOptions {
   /**

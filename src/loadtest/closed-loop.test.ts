@@ -73,7 +73,7 @@ function expectConsistent(report: LoadReport): void {
 // ---------------------------------------------------------------------------------------------
 
 describe('runClosedLoop', () => {
-  it('measures throughput as Little\'s law says (never above concurrency / service time), latency ≥ service time, and counts 503s', async () => {
+  it("measures throughput as Little's law says (never above concurrency / service time), latency ≥ service time, and counts 503s", async () => {
     const serviceMs = 20;
     const concurrency = 8;
     let n = 0;
@@ -172,9 +172,7 @@ describe('runClosedLoop', () => {
       maxRequests: 6,
     });
     expect(report.requests).toBe(6);
-    expect(seen.slice(0, 6)).toEqual(
-      [0, 1, 2, 0, 1, 2].map((i) => `POST /predict?model=test text/${'abc'[i]} k1 ${'abc'[i]}`),
-    );
+    expect(seen.slice(0, 6)).toEqual([0, 1, 2, 0, 1, 2].map((i) => `POST /predict?model=test text/${'abc'[i]} k1 ${'abc'[i]}`));
   });
 
   it('reports transport errors by code, with empty latency', async () => {
@@ -211,7 +209,9 @@ describe('runClosedLoop', () => {
     const controller = new AbortController();
     setTimeout(() => controller.abort(new Error('stop now')), 100);
     const started = performance.now();
-    await expect(runClosedLoop({ url: server.url, concurrency: 2, durationMs: 10_000, warmupMs: 0, bodies: [IMAGE] }, controller.signal)).rejects.toThrow('stop now');
+    await expect(runClosedLoop({ url: server.url, concurrency: 2, durationMs: 10_000, warmupMs: 0, bodies: [IMAGE] }, controller.signal)).rejects.toThrow(
+      'stop now',
+    );
     expect(performance.now() - started).toBeLessThan(2_000);
   });
 

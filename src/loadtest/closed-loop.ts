@@ -124,7 +124,8 @@ export function payloadProblems(input: Record<string, unknown>): string[] {
       for (const [name, value] of Object.entries(headers)) {
         if (!HEADER_NAME.test(name)) problems.push(`header name ${JSON.stringify(name)} is not a valid HTTP token`);
         else if (RESERVED_HEADERS.has(name.toLowerCase())) problems.push(`header ${JSON.stringify(name)} is managed by the load generator and cannot be set`);
-        if (typeof value !== 'string' || BAD_HEADER_VALUE.test(value)) problems.push(`header ${JSON.stringify(name)} must be a string without CR/LF/NUL, got ${describeValue(value)}`);
+        if (typeof value !== 'string' || BAD_HEADER_VALUE.test(value))
+          problems.push(`header ${JSON.stringify(name)} must be a string without CR/LF/NUL, got ${describeValue(value)}`);
       }
     }
   }
@@ -136,9 +137,7 @@ export function payloadProblems(input: Record<string, unknown>): string[] {
   return problems;
 }
 
-type MultipartField =
-  | { name: string; value: string }
-  | { name: string; filename: string; contentType: string; data: Uint8Array };
+type MultipartField = { name: string; value: string } | { name: string; filename: string; contentType: string; data: Uint8Array };
 
 export type { MultipartField };
 

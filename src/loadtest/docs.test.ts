@@ -15,12 +15,19 @@ const rows = doc.split('\n').filter((line) => line.startsWith('|'));
 describe('docs/loadtest.md', () => {
   it('lists every load option with its env var on one table row', () => {
     for (const spec of Object.values(LOAD_OPTIONS)) {
-      expect(rows.some((row) => row.startsWith(`| \`${spec.flag}\` | \`${spec.env}\` |`)), spec.flag).toBe(true);
+      expect(
+        rows.some((row) => row.startsWith(`| \`${spec.flag}\` | \`${spec.env}\` |`)),
+        spec.flag,
+      ).toBe(true);
     }
   });
 
   it('lists the exit codes', () => {
-    for (const code of [0, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, 130]) expect(rows.some((row) => row.startsWith(`| ${code} |`)), String(code)).toBe(true);
+    for (const code of [0, EXIT_FAILED, EXIT_USAGE, EXIT_UNREACHABLE, 130])
+      expect(
+        rows.some((row) => row.startsWith(`| ${code} |`)),
+        String(code),
+      ).toBe(true);
   });
 
   it("names Locust's CSV columns in order", () => {

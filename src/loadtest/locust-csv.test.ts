@@ -46,7 +46,12 @@ describe('Locust CSV', () => {
   });
 
   it('writes N/A percentiles when nothing completed, as Locust does', () => {
-    const empty = summary({ requests: 0, failures: 0, failuresByKind: {}, latencyMs: { mean: 0, min: 0, max: 0, p50: 0, p66: 0, p75: 0, p80: 0, p90: 0, p95: 0, p98: 0, p99: 0, p999: 0, p9999: 0 } });
+    const empty = summary({
+      requests: 0,
+      failures: 0,
+      failuresByKind: {},
+      latencyMs: { mean: 0, min: 0, max: 0, p50: 0, p66: 0, p75: 0, p80: 0, p90: 0, p95: 0, p98: 0, p99: 0, p999: 0, p9999: 0 },
+    });
     expect(statsCsv(empty).split('\r\n')[2]).toBe(',Aggregated,0,0,0,0,0,0,321.5,10,0.3,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A,N/A');
   });
 

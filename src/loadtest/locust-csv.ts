@@ -85,7 +85,12 @@ export function statsCsv(summary: LoadSummary): string {
 /** The `PREFIX_failures.csv` file: one row per failure kind. */
 export function failuresCsv(summary: LoadSummary): string {
   const name = locustName(summary.url);
-  return csvLine(FAILURES_COLUMNS) + Object.entries(summary.failuresByKind).map(([kind, n]) => csvLine(['POST', name, kind, n])).join('');
+  return (
+    csvLine(FAILURES_COLUMNS) +
+    Object.entries(summary.failuresByKind)
+      .map(([kind, n]) => csvLine(['POST', name, kind, n]))
+      .join('')
+  );
 }
 
 /** Appends one "Aggregated" row a call to `PREFIX_stats_history.csv`, as Locust does each second. */

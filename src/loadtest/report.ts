@@ -19,7 +19,12 @@ function seconds(msValue: number): string {
 /** Pads a table: first column left-aligned, the others right-aligned. */
 function table(rows: string[][]): string[] {
   const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
-  return rows.map((r) => r.map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!))).join('  ').trimEnd());
+  return rows.map((r) =>
+    r
+      .map((cell, i) => (i === 0 ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
+      .join('  ')
+      .trimEnd(),
+  );
 }
 
 /** The final report: the table, the failures by kind, the open loop's rate, the load generator's CPU. */
@@ -48,7 +53,9 @@ export function formatSummary(summary: LoadSummary): string {
     summary.mode === 'users'
       ? `${summary.users} user(s)`
       : `open loop at ${summary.openLoop?.targetRate ?? 0} req/s (latency from each request's intended send time)`;
-  lines.push(`${how}, ${seconds(summary.durationMs)}, ended by ${summary.stoppedBy === 'signal' ? 'interrupt' : summary.stoppedBy === 'requests' ? 'the request count' : 'the duration'}`);
+  lines.push(
+    `${how}, ${seconds(summary.durationMs)}, ended by ${summary.stoppedBy === 'signal' ? 'interrupt' : summary.stoppedBy === 'requests' ? 'the request count' : 'the duration'}`,
+  );
 
   const kinds = Object.entries(summary.failuresByKind).sort((a, b) => b[1] - a[1]);
   if (kinds.length > 0) {
@@ -68,7 +75,10 @@ export function formatSummary(summary: LoadSummary): string {
   }
   // One Node process uses about one core at most: near that, the tester may limit the load.
   const busy = summary.cpu.cores >= 0.8 ? ' — close to one core: the load generator itself may be the bottleneck' : '';
-  lines.push('', `Load generator CPU: ${summary.cpu.cores.toFixed(2)} core(s) (user ${seconds(summary.cpu.userMs)}, system ${seconds(summary.cpu.systemMs)})${busy}.`);
+  lines.push(
+    '',
+    `Load generator CPU: ${summary.cpu.cores.toFixed(2)} core(s) (user ${seconds(summary.cpu.userMs)}, system ${seconds(summary.cpu.systemMs)})${busy}.`,
+  );
   return `${lines.join('\n')}\n`;
 }
 

@@ -66,7 +66,8 @@ class InFlight implements Dispatcher.DispatchHandler {
     const body = this.chunks.length === 0 ? undefined : this.chunks.length === 1 ? this.chunks[0] : Buffer.concat(this.chunks);
     const { checkSuccess } = this.sender;
     const truncated = this.bytes > this.kept;
-    const failure = truncated && checkSuccess && this.status === 200 ? 'response too large' : classifyAnswer(this.status, truncated ? undefined : body, checkSuccess);
+    const failure =
+      truncated && checkSuccess && this.status === 200 ? 'response too large' : classifyAnswer(this.status, truncated ? undefined : body, checkSuccess);
     this.sender.complete(this, failure);
   }
 

@@ -185,11 +185,14 @@ describe('runLoad, users mode', () => {
   it('rejects with the error of an observer that throws, after stopping', async () => {
     const stub = await startStub((_req, _body, res) => answerOk(res));
     let calls = 0;
-    const promise = runLoad({ url: stub.url, bodies: [BODY], users: 2, durationMs: 5_000 }, {
-      onResult: () => {
-        if (++calls === 3) throw new Error('observer broke');
+    const promise = runLoad(
+      { url: stub.url, bodies: [BODY], users: 2, durationMs: 5_000 },
+      {
+        onResult: () => {
+          if (++calls === 3) throw new Error('observer broke');
+        },
       },
-    });
+    );
     await expect(promise).rejects.toThrow('observer broke');
   });
 });
@@ -266,7 +269,10 @@ describe('coordinated omission', () => {
     const openLatencies: number[] = [];
     const closedLatencies: number[] = [];
     const open = await runLoad({ ...options, url: (await stallingServer()).url, rate: 50 }, { onResult: (r) => openLatencies.push(r.latencyMs) });
-    const closed = await runLoad({ ...options, url: (await stallingServer()).url, users: 2, spawnRate: 100 }, { onResult: (r) => closedLatencies.push(r.latencyMs) });
+    const closed = await runLoad(
+      { ...options, url: (await stallingServer()).url, users: 2, spawnRate: 100 },
+      { onResult: (r) => closedLatencies.push(r.latencyMs) },
+    );
     console.info(
       `stall: open ${JSON.stringify(open.latencyMs)} (${open.requests} req, ${slow(openLatencies)} ≥ 0.5 s), ` +
         `closed ${JSON.stringify(closed.latencyMs)} (${closed.requests} req, ${slow(closedLatencies)} ≥ 0.5 s)`,

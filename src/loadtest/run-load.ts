@@ -100,7 +100,9 @@ class LoadRun implements RunContext {
     const endEpochMs = Date.now();
     const { contentBytes } = c;
     this.notify(() =>
-      this.observer.onResult?.(c.failure === undefined ? { endEpochMs, latencyMs, ok: true, contentBytes } : { endEpochMs, latencyMs, ok: false, failure: c.failure, contentBytes }),
+      this.observer.onResult?.(
+        c.failure === undefined ? { endEpochMs, latencyMs, ok: true, contentBytes } : { endEpochMs, latencyMs, ok: false, failure: c.failure, contentBytes },
+      ),
     );
     if (this.stats.requests >= this.options.maxRequests) this.stop('requests');
     else if (this.stopReason === undefined) this.scheduler.afterCompletion(tag, c.failure !== undefined);

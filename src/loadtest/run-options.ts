@@ -47,10 +47,15 @@ export function resolveRunOptions(options: LoadRunOptions): ResolvedRunOptions {
 
   if (rate !== undefined) {
     if (!positive(rate) || rate > MAX_RATE) problems.push(`rate must be a number > 0 and <= ${MAX_RATE} (requests/s), got ${describeValue(rate)}`);
-    for (const [name, value] of [['users', users], ['spawnRate', spawnRate], ['wait', wait]] as const) {
+    for (const [name, value] of [
+      ['users', users],
+      ['spawnRate', spawnRate],
+      ['wait', wait],
+    ] as const) {
       if (value !== undefined) problems.push(`${name} is for users mode; it cannot be combined with rate (open loop)`);
     }
-    if (maxInFlight !== undefined && !intIn(maxInFlight, 1, MAX_IN_FLIGHT)) problems.push(`maxInFlight must be an integer from 1 to ${MAX_IN_FLIGHT}, got ${describeValue(maxInFlight)}`);
+    if (maxInFlight !== undefined && !intIn(maxInFlight, 1, MAX_IN_FLIGHT))
+      problems.push(`maxInFlight must be an integer from 1 to ${MAX_IN_FLIGHT}, got ${describeValue(maxInFlight)}`);
   } else {
     if (maxInFlight !== undefined) problems.push('maxInFlight is for the open loop: it needs rate');
     if (users !== undefined && !intIn(users, 1, MAX_USERS)) problems.push(`users must be an integer from 1 to ${MAX_USERS}, got ${describeValue(users)}`);
@@ -59,12 +64,15 @@ export function resolveRunOptions(options: LoadRunOptions): ResolvedRunOptions {
       const min = isRecord(wait) ? wait.minMs : undefined;
       const max = isRecord(wait) ? wait.maxMs : undefined;
       if (typeof min !== 'number' || typeof max !== 'number' || !Number.isFinite(min) || !Number.isFinite(max) || min < 0 || max < min) {
-        problems.push(`wait must be { minMs, maxMs } with 0 <= minMs <= maxMs, got ${isRecord(wait) ? `{ minMs: ${describeValue(min)}, maxMs: ${describeValue(max)} }` : describeValue(wait)}`);
+        problems.push(
+          `wait must be { minMs, maxMs } with 0 <= minMs <= maxMs, got ${isRecord(wait) ? `{ minMs: ${describeValue(min)}, maxMs: ${describeValue(max)} }` : describeValue(wait)}`,
+        );
       }
     }
   }
   if (durationMs !== undefined && !positive(durationMs)) problems.push(`durationMs must be a finite number > 0, got ${describeValue(durationMs)}`);
-  if (maxRequests !== undefined && !intIn(maxRequests, 1, Number.MAX_SAFE_INTEGER)) problems.push(`maxRequests must be an integer >= 1, got ${describeValue(maxRequests)}`);
+  if (maxRequests !== undefined && !intIn(maxRequests, 1, Number.MAX_SAFE_INTEGER))
+    problems.push(`maxRequests must be an integer >= 1, got ${describeValue(maxRequests)}`);
   if (checkSuccess !== undefined && typeof checkSuccess !== 'boolean') problems.push(`checkSuccess must be a boolean, got ${describeValue(checkSuccess)}`);
   if (stopGraceMs !== undefined && (typeof stopGraceMs !== 'number' || !Number.isFinite(stopGraceMs) || stopGraceMs < 0)) {
     problems.push(`stopGraceMs must be a finite number >= 0, got ${describeValue(stopGraceMs)}`);

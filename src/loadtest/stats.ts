@@ -115,7 +115,16 @@ export class LoadStats {
       mean: empty ? 0 : round3(this.sumUs / this.count / 1000),
       min: empty ? 0 : round3(this.minUs / 1000),
       max: round3(this.maxUs / 1000),
-      p50: 0, p66: 0, p75: 0, p80: 0, p90: 0, p95: 0, p98: 0, p99: 0, p999: 0, p9999: 0,
+      p50: 0,
+      p66: 0,
+      p75: 0,
+      p80: 0,
+      p90: 0,
+      p95: 0,
+      p98: 0,
+      p99: 0,
+      p999: 0,
+      p9999: 0,
     };
     for (const { key, fraction } of PERCENTILES) latency[key] = this.percentileMs(fraction);
     return latency;

@@ -10,7 +10,10 @@ export async function listImageFiles(dir: string, code: ErrorCode, purpose: stri
   const names = await readdir(dir).catch((err: unknown) => {
     throw new ServeError(code, `cannot read the ${purpose} directory ${dir}: ${(err as Error).message}`);
   });
-  const files = names.filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase())).sort().map((n) => join(dir, n));
+  const files = names
+    .filter((n) => IMAGE_EXTENSIONS.has(extname(n).toLowerCase()))
+    .sort()
+    .map((n) => join(dir, n));
   if (files.length === 0) throw new ServeError(code, `${dir} holds no photo (${[...IMAGE_EXTENSIONS].join(', ')})`);
   return files;
 }

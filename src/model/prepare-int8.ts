@@ -33,7 +33,8 @@ export function calibrationDirs(photosDir: string): string[] {
 /** A digest of the calibration file names and sizes: a changed set means a new version 2. */
 async function calibrationDigest(dirs: readonly string[]): Promise<string> {
   const hash = createHash('sha256');
-  for (const dir of dirs) for (const file of await listImageFiles(dir, 'CALIBRATION_FAILED', 'calibration')) hash.update(`${basename(dir)}/${basename(file)}\n`);
+  for (const dir of dirs)
+    for (const file of await listImageFiles(dir, 'CALIBRATION_FAILED', 'calibration')) hash.update(`${basename(dir)}/${basename(file)}\n`);
   return hash.digest('hex').slice(0, 16);
 }
 
@@ -65,7 +66,10 @@ export async function prepareInt8(modelDir: string, name: string, photosDir: str
     if (sameSource) return { model: name, state: 'current', path: out };
     if (existsSync(out)) {
       await rm(join(modelDir, INT8_VERSION), { recursive: true, force: true });
-      logger.warn({ model: name }, `removed ${name} version ${INT8_VERSION}: it was quantized from an older version ${FP32_VERSION} and there are no photos to quantize again`);
+      logger.warn(
+        { model: name },
+        `removed ${name} version ${INT8_VERSION}: it was quantized from an older version ${FP32_VERSION} and there are no photos to quantize again`,
+      );
       return { model: name, state: 'removed-stale', path: out };
     }
     return { model: name, state: 'no-photos', path: out };
@@ -82,7 +86,10 @@ export async function prepareInt8(modelDir: string, name: string, photosDir: str
   ]);
   const entry = await loadEntry(name, modelDir);
   const source = await photoSource(dirs, entry.config.preprocess);
-  logger.info({ model: name }, `quantizing ${name} version ${FP32_VERSION} to INT8 version ${INT8_VERSION} on ${source.count} calibration samples from ${photosDir}…`);
+  logger.info(
+    { model: name },
+    `quantizing ${name} version ${FP32_VERSION} to INT8 version ${INT8_VERSION} on ${source.count} calibration samples from ${photosDir}…`,
+  );
   const model = await loadModel(join(modelDir, FP32_VERSION, MODEL_FILE));
   let lastLogged = 0;
   const report = await quantizeModel(model, source, {

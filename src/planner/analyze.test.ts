@@ -19,8 +19,18 @@ const ones = (n: number): Float32Array => new Float32Array(n).fill(0.1);
 function tinyCnn(): GraphBuilder {
   const g = new GraphBuilder('tiny-cnn');
   const x = g.input('x', ['N', 3, 8, 8]);
-  const conv = g.node('Conv', [x, g.floatTensor('w', [4, 3, 3, 3], ones(108)), g.floatTensor('b', [4], ones(4))], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'conv');
-  const bn = g.node('BatchNormalization', [conv, g.floatTensor('scale', [4], ones(4)), g.floatTensor('bias', [4], ones(4)), g.floatTensor('mean', [4], ones(4)), g.floatTensor('var', [4], ones(4))], {}, 'bn');
+  const conv = g.node(
+    'Conv',
+    [x, g.floatTensor('w', [4, 3, 3, 3], ones(108)), g.floatTensor('b', [4], ones(4))],
+    { kernel_shape: [3, 3], pads: [1, 1, 1, 1] },
+    'conv',
+  );
+  const bn = g.node(
+    'BatchNormalization',
+    [conv, g.floatTensor('scale', [4], ones(4)), g.floatTensor('bias', [4], ones(4)), g.floatTensor('mean', [4], ones(4)), g.floatTensor('var', [4], ones(4))],
+    {},
+    'bn',
+  );
   const relu = g.node('Relu', [bn], {}, 'relu');
   const pool = g.node('MaxPool', [relu], { kernel_shape: [2, 2], strides: [2, 2] }, 'pool');
   const flat = g.node('Flatten', [pool], { axis: 1 }, 'flat');
@@ -109,8 +119,20 @@ describe('analyzeGraph on hand-computed models', () => {
     expect(a.totals.weightBytes).toBe(900);
     expect(a.totals.macsPerImage).toBe(256);
     expect(a.layers.map((l) => l.outputShape)).toEqual([
-      ['N', 2, 4, 4], ['N', 2, 4, 4], ['N', 2, 4, 4], ['N', 2, 4, 4], ['N', 2, 4, 4],
-      ['N', 4, 4, 4], ['N', 4, 6, 6], ['N', 4, 2, 2], ['N', 4, 4, 4], ['N', 4, 4, 4], ['N', 4, 4, 4], ['N', 4, 4, 4], ['N', 64], ['N', 3],
+      ['N', 2, 4, 4],
+      ['N', 2, 4, 4],
+      ['N', 2, 4, 4],
+      ['N', 2, 4, 4],
+      ['N', 2, 4, 4],
+      ['N', 4, 4, 4],
+      ['N', 4, 6, 6],
+      ['N', 4, 2, 2],
+      ['N', 4, 4, 4],
+      ['N', 4, 4, 4],
+      ['N', 4, 4, 4],
+      ['N', 4, 4, 4],
+      ['N', 64],
+      ['N', 3],
     ]);
     expect(a.layers.map((l) => l.parameters)).toEqual([4, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 192]);
   });

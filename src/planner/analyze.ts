@@ -188,7 +188,10 @@ export function parameterOwners(graph: OnnxGraph): Map<string, GraphNode> {
       const c = graph.constants.get(constName);
       if (c === undefined || owners.has(constName)) return;
       // a float weight of a float op; an integer one of an integer kernel, or behind DequantizeLinear
-      const counted = integerRule !== undefined ? integerRule(index, c) && !FLOAT_TYPES.has(c.dataType) : (floatRule as (i: number, t: ConstantTensor) => boolean)(index, c) && (viaDequantize !== undefined || FLOAT_TYPES.has(c.dataType));
+      const counted =
+        integerRule !== undefined
+          ? integerRule(index, c) && !FLOAT_TYPES.has(c.dataType)
+          : (floatRule as (i: number, t: ConstantTensor) => boolean)(index, c) && (viaDequantize !== undefined || FLOAT_TYPES.has(c.dataType));
       if (counted) owners.set(constName, node);
     });
   }
@@ -206,7 +209,10 @@ export function inputShapesAt(graph: OnnxGraph, batch: number, dims: Readonly<Re
         if (typeof d === 'number') return d;
         if (typeof d === 'string' && dims[d] !== undefined) return dims[d];
         if (i === 0) return batch;
-        throw new ServeError('BAD_PARAMETER', `graph input "${v.name}" has a symbolic dim ${d === undefined ? `#${i}` : `"${d}"`}: give its size with --dim ${d ?? `d${i}`}=<n>`);
+        throw new ServeError(
+          'BAD_PARAMETER',
+          `graph input "${v.name}" has a symbolic dim ${d === undefined ? `#${i}` : `"${d}"`}: give its size with --dim ${d ?? `d${i}`}=<n>`,
+        );
       }),
     );
   }
@@ -247,7 +253,12 @@ export function analyzeGraph(graph: OnnxGraph, options: AnalyzeOptions = {}): Gr
   const summary = (name: string): TensorSummary => {
     const t1 = one.values.get(name);
     const t2 = two?.values.get(name);
-    return { name, shape: t1 === undefined ? [] : displayShape(t1.shape, t2?.shape), dtype: t1 === undefined ? 'unknown' : typeName(t1.dtype), bytesPerImage: t1 === undefined ? 0 : tensorBytes(t1) };
+    return {
+      name,
+      shape: t1 === undefined ? [] : displayShape(t1.shape, t2?.shape),
+      dtype: t1 === undefined ? 'unknown' : typeName(t1.dtype),
+      bytesPerImage: t1 === undefined ? 0 : tensorBytes(t1),
+    };
   };
   const firstInput = graph.inputs[0];
   if (firstInput === undefined) throw new ServeError('BAD_PARAMETER', `graph "${graph.name}" has no input`);
@@ -312,10 +323,18 @@ export function analyzeGraph(graph: OnnxGraph, options: AnalyzeOptions = {}): Gr
 
 const typeName = (dtype: number): string => ELEMENT_TYPE_NAMES[dtype] ?? `type${dtype}`;
 
-function layerOf(r: NodeInference, r2: NodeInference | undefined, graph: OnnxGraph, owners: ReadonlyMap<string, GraphNode>, dequantized: ReadonlyMap<string, string>): LayerAnalysis {
+function layerOf(
+  r: NodeInference,
+  r2: NodeInference | undefined,
+  graph: OnnxGraph,
+  owners: ReadonlyMap<string, GraphNode>,
+  dequantized: ReadonlyMap<string, string>,
+): LayerAnalysis {
   const first = r.outputs[0];
   // each constant once, even when a node reads it twice
-  const own = [...new Set(r.node.inputs.map((name) => dequantized.get(name) ?? name))].filter((name) => owners.get(name) === r.node).map((name) => graph.constants.get(name));
+  const own = [...new Set(r.node.inputs.map((name) => dequantized.get(name) ?? name))]
+    .filter((name) => owners.get(name) === r.node)
+    .map((name) => graph.constants.get(name));
   const parameters = own.reduce((a, c) => a + (c?.elementCount ?? 0), 0);
   const parameterBytes = own.reduce((a, c) => a + (c?.byteLength ?? 0), 0);
   return {
@@ -421,7 +440,12 @@ export function seedFormula(inference: GraphInference, graph: OnnxGraph): SeedFo
   return { values: Math.round(values), ratio: SEED_RATIO, bytesPerValue, bytes: Math.round(values * SEED_RATIO * bytesPerValue), layers };
 }
 
-const QLINEAR_AS_FLOAT: Readonly<Record<string, string>> = { QLinearConv: 'Conv', 'com.microsoft.QLinearConv': 'Conv', QLinearMatMul: 'MatMul', 'com.microsoft.QGemm': 'Gemm' };
+const QLINEAR_AS_FLOAT: Readonly<Record<string, string>> = {
+  QLinearConv: 'Conv',
+  'com.microsoft.QLinearConv': 'Conv',
+  QLinearMatMul: 'MatMul',
+  'com.microsoft.QGemm': 'Gemm',
+};
 
 function intsAttr(node: GraphNode, name: string): number[] | undefined {
   const v = node.attrs.get(name);

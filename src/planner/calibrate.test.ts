@@ -49,7 +49,13 @@ describe('fitCalibration', () => {
         });
       }
     }
-    const fit = fitCalibration(analyses, points, { schema: truth.schema, source: 'test', measuredAt: '2026-01-01', machine: truth.machine, mmapThresholdBytes: truth.mmapThresholdBytes });
+    const fit = fitCalibration(analyses, points, {
+      schema: truth.schema,
+      source: 'test',
+      measuredAt: '2026-01-01',
+      machine: truth.machine,
+      mmapThresholdBytes: truth.mmapThresholdBytes,
+    });
     expect(fit.baselineBytes).toBe(truth.baselineBytes);
     expect(fit.sessionBytes / MiB).toBeCloseTo(2, 3);
     expect(fit.smallTensorFactor).toBeCloseTo(1.2, 4);
@@ -89,8 +95,17 @@ describe('fitCalibration', () => {
       };
     };
     // the quantized models' memory is off by 50 MiB: were they in the memory fits, the constants would move
-    const points = [...CALIBRATION_MODELS.flatMap((m) => m.batches.map((b) => point(m.name, b, 0))), ...INT8_CALIBRATION_MODELS.flatMap((m) => m.batches.map((b) => point(m.name, b, 50 * MiB)))];
-    const fit = fitCalibration(analyses, points, { schema: truth.schema, source: 'test', measuredAt: '2026-01-01', machine: truth.machine, mmapThresholdBytes: truth.mmapThresholdBytes });
+    const points = [
+      ...CALIBRATION_MODELS.flatMap((m) => m.batches.map((b) => point(m.name, b, 0))),
+      ...INT8_CALIBRATION_MODELS.flatMap((m) => m.batches.map((b) => point(m.name, b, 50 * MiB))),
+    ];
+    const fit = fitCalibration(analyses, points, {
+      schema: truth.schema,
+      source: 'test',
+      measuredAt: '2026-01-01',
+      machine: truth.machine,
+      mmapThresholdBytes: truth.mmapThresholdBytes,
+    });
     expect((fit.int8DenseMacsPerSecond ?? 0) / 1e9).toBeCloseTo(150, 3);
     expect((fit.int8GroupedMacsPerSecond ?? 0) / 1e9).toBeCloseTo(7, 3);
     expect(fit.loadCopies).toBeCloseTo(truth.loadCopies, 3);

@@ -82,34 +82,61 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
   const models = [...new Set(single.map((p) => p.model))];
   const stats = new Map(models.map((m) => [m, weightStats(analyses.get(m) as GraphAnalysis, base.mmapThresholdBytes)]));
   const w = (m: string): WeightStats => stats.get(m) as WeightStats;
-  const resident = new Map(models.map((m) => [m, median(single.filter((p) => p.model === m).map((p) => p.result.afterLoadRssBytes - p.result.baselineRssBytes))]));
+  const resident = new Map(
+    models.map((m) => [m, median(single.filter((p) => p.model === m).map((p) => p.result.afterLoadRssBytes - p.result.baselineRssBytes))]),
+  );
   const loadPeak = new Map(models.map((m) => [m, median(single.filter((p) => p.model === m).map((p) => p.result.loadPeakBytes - p.result.baselinePeakBytes))]));
   const at = (map: ReadonlyMap<string, number>, m: string): number => map.get(m) ?? 0;
   // resident after load − W = session + (smallTensorFactor − 1) × S
-  let [sessionBytes = 0, smallExtra = 0] = leastSquares(models.map((m) => [1, w(m).smallBytes]), models.map((m) => at(resident, m) - w(m).totalBytes)) ?? [];
+  let [sessionBytes = 0, smallExtra = 0] =
+    leastSquares(
+      models.map((m) => [1, w(m).smallBytes]),
+      models.map((m) => at(resident, m) - w(m).totalBytes),
+    ) ?? [];
   if (sessionBytes < 0) {
     sessionBytes = 0;
-    [smallExtra = 0] = leastSquares(models.map((m) => [w(m).smallBytes]), models.map((m) => at(resident, m) - w(m).totalBytes)) ?? [];
+    [smallExtra = 0] =
+      leastSquares(
+        models.map((m) => [w(m).smallBytes]),
+        models.map((m) => at(resident, m) - w(m).totalBytes),
+      ) ?? [];
   }
   const smallTensorFactor = 1 + Math.max(0, smallExtra);
   // load peak of the models whose weights are mostly rewritten
   //   = session + a × R + b × largest R + F + (smallLoadFactor − 1) × S
   const rewritten = models.filter((m) => w(m).fcBytes < 0.2 * w(m).totalBytes);
   const [fitCopies = 2, fitRewrite = 3, smallLoadExtra = 0] =
-    leastSquares(rewritten.map((m) => [w(m).rewrittenBytes, w(m).largestRewrittenBytes, w(m).smallBytes]), rewritten.map((m) => at(loadPeak, m) - sessionBytes - w(m).fcBytes)) ?? [];
+    leastSquares(
+      rewritten.map((m) => [w(m).rewrittenBytes, w(m).largestRewrittenBytes, w(m).smallBytes]),
+      rewritten.map((m) => at(loadPeak, m) - sessionBytes - w(m).fcBytes),
+    ) ?? [];
   const loadCopies = Math.max(1, fitCopies);
   const rewriteCopies = Math.max(0, fitRewrite);
   const smallLoadFactor = 1 + Math.max(0, smallLoadExtra);
   const fixed = (m: string): number => sessionBytes + (smallLoadFactor - 1) * w(m).smallBytes;
   // load peak of the models whose weights are mostly fully-connected = fixed + W + p × largest F
   const connected = models.filter((m) => w(m).fcBytes >= 0.5 * w(m).totalBytes);
-  const [prepackFit] = leastSquares(connected.map((m) => [w(m).largestFcBytes]), connected.map((m) => at(loadPeak, m) - fixed(m) - w(m).totalBytes)) ?? [];
+  const [prepackFit] =
+    leastSquares(
+      connected.map((m) => [w(m).largestFcBytes]),
+      connected.map((m) => at(loadPeak, m) - fixed(m) - w(m).totalBytes),
+    ) ?? [];
   const prepackCopies = Math.max(0, prepackFit ?? 1);
 
   // arena: activation RSS beyond the loaded model, where the run (not the load) set the peak
   let measuredArena = 0;
   let simulatedArena = 0;
-  const unit = { ...provisional(base), baselineBytes, sessionBytes, smallTensorFactor, smallLoadFactor, loadCopies, rewriteCopies, prepackCopies, arenaFactor: 1 };
+  const unit = {
+    ...provisional(base),
+    baselineBytes,
+    sessionBytes,
+    smallTensorFactor,
+    smallLoadFactor,
+    loadCopies,
+    rewriteCopies,
+    prepackCopies,
+    arenaFactor: 1,
+  };
   for (const p of single) {
     const r = p.result;
     const simulated = new Estimator(analyses.get(p.model) as GraphAnalysis, unit).memory(p.batch).arenaBytes;
@@ -180,15 +207,25 @@ export function fitCalibration(analyses: ReadonlyMap<string, GraphAnalysis>, poi
   });
   const single1 = calibration.fits.filter((f) => f.threads === 1 && !int8Names.has(f.model));
   const bias = median(single1.map((f) => f.memoryErrorPct));
-  if (Math.abs(bias) > 5) calibration.warnings.push(`the fit is biased (median memory error ${bias.toFixed(1)}% on the calibration models): RSS was disturbed while measuring; re-run on a quiet machine`);
+  if (Math.abs(bias) > 5)
+    calibration.warnings.push(
+      `the fit is biased (median memory error ${bias.toFixed(1)}% on the calibration models): RSS was disturbed while measuring; re-run on a quiet machine`,
+    );
   const spread = Math.max(...single.map((p) => p.result.baselinePeakBytes)) - Math.min(...single.map((p) => p.result.baselinePeakBytes));
-  if (spread > 8 * 2 ** 20) calibration.warnings.push(`the baseline varied by ${(spread / 2 ** 20).toFixed(0)} MiB between the child processes: re-run on a quiet machine`);
-  if (two !== undefined && parallelEfficiency < 0.5) calibration.warnings.push(`2 threads were only ${(1 + parallelEfficiency).toFixed(2)}× faster than 1: other work was probably using the CPUs; re-run on a quiet machine`);
+  if (spread > 8 * 2 ** 20)
+    calibration.warnings.push(`the baseline varied by ${(spread / 2 ** 20).toFixed(0)} MiB between the child processes: re-run on a quiet machine`);
+  if (two !== undefined && parallelEfficiency < 0.5)
+    calibration.warnings.push(
+      `2 threads were only ${(1 + parallelEfficiency).toFixed(2)}× faster than 1: other work was probably using the CPUs; re-run on a quiet machine`,
+    );
   return calibration;
 }
 
 /** int8 dense and grouped MACs per second: seconds per image = int8 dense / d + int8 grouped / g at each quantized model's largest batch. */
-function fitInt8Speed(analyses: ReadonlyMap<string, GraphAnalysis>, points: readonly CalibrationPoint[]): Pick<Calibration, 'int8DenseMacsPerSecond' | 'int8GroupedMacsPerSecond'> {
+function fitInt8Speed(
+  analyses: ReadonlyMap<string, GraphAnalysis>,
+  points: readonly CalibrationPoint[],
+): Pick<Calibration, 'int8DenseMacsPerSecond' | 'int8GroupedMacsPerSecond'> {
   const rows: number[][] = [];
   const seconds: number[] = [];
   for (const m of new Set(points.map((p) => p.model))) {
@@ -208,7 +245,22 @@ function fitInt8Speed(analyses: ReadonlyMap<string, GraphAnalysis>, points: read
 }
 
 function provisional(base: CalibrationBase): Calibration {
-  return { ...base, baselineBytes: 0, sessionBytes: 0, smallTensorFactor: 1, smallLoadFactor: 1, loadCopies: 1, rewriteCopies: 0, prepackCopies: 0, arenaFactor: 1, denseMacsPerSecond: 1, groupedMacsPerSecond: 1, parallelEfficiency: 1, warnings: [], fits: [] };
+  return {
+    ...base,
+    baselineBytes: 0,
+    sessionBytes: 0,
+    smallTensorFactor: 1,
+    smallLoadFactor: 1,
+    loadCopies: 1,
+    rewriteCopies: 0,
+    prepackCopies: 0,
+    arenaFactor: 1,
+    denseMacsPerSecond: 1,
+    groupedMacsPerSecond: 1,
+    parallelEfficiency: 1,
+    warnings: [],
+    fits: [],
+  };
 }
 
 const round1 = (x: number): number => Math.round(x * 10) / 10;
@@ -238,7 +290,9 @@ export async function measureCalibrationModels(options: CalibrateOptions = {}): 
     const measure = async (model: string, batch: number, threads: number): Promise<void> => {
       const result = await runChild({ model: paths.get(model) as string, batch, threads, minRuns: 3, seconds: options.seconds ?? 2, maxRuns: 30 });
       points.push({ model, batch, threads, result });
-      log(`calibrate: ${model} batch ${batch} threads ${threads}: peak ${(result.peakBytes / 2 ** 20).toFixed(1)} MiB, ${median(result.latenciesMs).toFixed(1)} ms`);
+      log(
+        `calibrate: ${model} batch ${batch} threads ${threads}: peak ${(result.peakBytes / 2 ** 20).toFixed(1)} MiB, ${median(result.latenciesMs).toFixed(1)} ms`,
+      );
     };
     for (const m of INT8_CALIBRATION_MODELS) {
       const bytes = await buildInt8Model(m);
@@ -250,7 +304,17 @@ export async function measureCalibrationModels(options: CalibrateOptions = {}): 
     for (const m of [...CALIBRATION_MODELS, ...INT8_CALIBRATION_MODELS]) for (const b of m.batches) await measure(m.name, b, 1);
     const machine = machineInfo();
     if (machine.cores >= 2) await measure('cal-residual', 4, 2);
-    return { analyses, points, base: { schema: CALIBRATION_SCHEMA_ID, source: 'measured now', measuredAt: new Date().toISOString().slice(0, 10), machine, mmapThresholdBytes: LOAD_MMAP_THRESHOLD_BYTES } };
+    return {
+      analyses,
+      points,
+      base: {
+        schema: CALIBRATION_SCHEMA_ID,
+        source: 'measured now',
+        measuredAt: new Date().toISOString().slice(0, 10),
+        machine,
+        mmapThresholdBytes: LOAD_MMAP_THRESHOLD_BYTES,
+      },
+    };
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -25,7 +25,12 @@ function floatModel(name: string): CalibrationModel {
 /** Dense (bottleneck residual) and depthwise-separable networks, quantized: two unknowns, int8 dense and grouped MACs per second. */
 export const INT8_CALIBRATION_MODELS: readonly Int8CalibrationModel[] = [
   { name: 'cal-residual-int8', describe: 'cal-residual, quantized (QDQ int8 weights, uint8 activations)', batches: [1, 8], from: floatModel('cal-residual') },
-  { name: 'cal-depthwise-int8', describe: 'cal-depthwise, quantized (QDQ int8 weights, uint8 activations)', batches: [1, 8], from: floatModel('cal-depthwise') },
+  {
+    name: 'cal-depthwise-int8',
+    describe: 'cal-depthwise, quantized (QDQ int8 weights, uint8 activations)',
+    batches: [1, 8],
+    from: floatModel('cal-depthwise'),
+  },
 ];
 
 /** Deterministic inputs in [0, 1) for the quantizer's range statistics. */

@@ -45,7 +45,13 @@ export class BlockWriter {
     return new BlockWriter(new GraphBuilder(name), new Rng(seed));
   }
 
-  conv(x: string, cin: number, cout: number, k: number, options: { stride?: number; group?: number; pad?: number; bias?: boolean; stem?: string } = {}): string {
+  conv(
+    x: string,
+    cin: number,
+    cout: number,
+    k: number,
+    options: { stride?: number; group?: number; pad?: number; bias?: boolean; stem?: string } = {},
+  ): string {
     const group = options.group ?? 1;
     const fanIn = (cin / group) * k * k;
     // uniform[-a, a] with variance 2/fanIn (Kaiming) → a = sqrt(6/fanIn)
@@ -58,10 +64,18 @@ export class BlockWriter {
   }
 
   bn(x: string, c: number, stem = 'bn'): string {
-    const scale = this.g.floatTensor(`${stem}.scale`, [c], Float32Array.from(this.rng.fill(c, 0.1), (v) => 0.5 + Math.abs(v)));
+    const scale = this.g.floatTensor(
+      `${stem}.scale`,
+      [c],
+      Float32Array.from(this.rng.fill(c, 0.1), (v) => 0.5 + Math.abs(v)),
+    );
     const bias = this.g.floatTensor(`${stem}.bias`, [c], this.rng.fill(c, 0.02));
     const mean = this.g.floatTensor(`${stem}.mean`, [c], this.rng.fill(c, 0.02));
-    const variance = this.g.floatTensor(`${stem}.var`, [c], Float32Array.from(this.rng.fill(c, 0.2), (v) => 1 + v));
+    const variance = this.g.floatTensor(
+      `${stem}.var`,
+      [c],
+      Float32Array.from(this.rng.fill(c, 0.2), (v) => 1 + v),
+    );
     return this.g.node('BatchNormalization', [x, scale, bias, mean, variance], { epsilon: 1e-5 }, stem);
   }
 
@@ -197,20 +211,45 @@ function perceptron(sizes: number[]): GraphBuilder {
 
 export const CALIBRATION_MODELS: readonly CalibrationModel[] = [
   { name: 'cal-plain', describe: 'VGG-like 3×3 conv stack, 160×160 NCHW', batches: [1, 4, 16], build: () => plainStack(160, [32, 64, 128, 256]) },
-  { name: 'cal-residual', describe: 'bottleneck residual blocks, 192×192 NCHW', batches: [1, 4, 16], build: () => residualStack(192, 32, [{ width: 32, blocks: 2 }, { width: 64, blocks: 2 }, { width: 128, blocks: 2 }]) },
+  {
+    name: 'cal-residual',
+    describe: 'bottleneck residual blocks, 192×192 NCHW',
+    batches: [1, 4, 16],
+    build: () =>
+      residualStack(192, 32, [
+        { width: 32, blocks: 2 },
+        { width: 64, blocks: 2 },
+        { width: 128, blocks: 2 },
+      ]),
+  },
   {
     name: 'cal-residual-wide',
     describe: 'wider and deeper bottleneck residual blocks, 160×160 NCHW',
     batches: [1, 8],
-    build: () => residualStack(160, 48, [{ width: 48, blocks: 2 }, { width: 96, blocks: 2 }, { width: 192, blocks: 3 }, { width: 384, blocks: 2 }]),
+    build: () =>
+      residualStack(160, 48, [
+        { width: 48, blocks: 2 },
+        { width: 96, blocks: 2 },
+        { width: 192, blocks: 3 },
+        { width: 384, blocks: 2 },
+      ]),
   },
-  { name: 'cal-depthwise', describe: 'depthwise-separable inverted residuals, 192×192 NHWC', batches: [1, 4, 16], build: () => depthwiseStack(192, [{ width: 24, expand: 4, blocks: 2 }, { width: 40, expand: 6, blocks: 2 }, { width: 80, expand: 6, blocks: 2 }]) },
+  {
+    name: 'cal-depthwise',
+    describe: 'depthwise-separable inverted residuals, 192×192 NHWC',
+    batches: [1, 4, 16],
+    build: () =>
+      depthwiseStack(192, [
+        { width: 24, expand: 4, blocks: 2 },
+        { width: 40, expand: 6, blocks: 2 },
+        { width: 80, expand: 6, blocks: 2 },
+      ]),
+  },
   { name: 'cal-classifier', describe: 'small conv stem, 3-layer fully-connected classifier (8.7 M Gemm weights)', batches: [1, 8], build: classifierHeavy },
   { name: 'cal-big-conv-1', describe: 'one 512×512×3×3 conv + BN on 8×8 (a single 9 MiB rewritten tensor)', batches: [1, 4], build: () => bigConvs(1, 512) },
   { name: 'cal-big-conv-3', describe: 'three 512×512×3×3 convs + BN on 8×8', batches: [1, 4], build: () => bigConvs(3, 512) },
   { name: 'cal-mlp', describe: 'perceptron 1024→4096→4096→10 (80 MiB of Gemm weights)', batches: [1, 8], build: () => perceptron([1024, 4096, 4096, 10]) },
 ];
-
 
 /** VGG-style: a few very large 3×3 convolutions (up to 512×512×3×3) on a small input. */
 function hugeConvStack(size: number, widths: number[]): GraphBuilder {
@@ -260,6 +299,16 @@ function unet(size: number, widths: number[], classes: number): GraphBuilder {
  * does not have (skip Concat, Resize, full-resolution output).
  */
 export const VALIDATION_MODELS: readonly CalibrationModel[] = [
-  { name: 'val-vgg', describe: 'VGG-style 3×3 stack with MaxPool, channels 64…512 (three 512×512×3×3 convs), 64×64 NCHW', batches: [1, 8], build: () => hugeConvStack(64, [64, 128, 256, 512, 512]) },
-  { name: 'val-unet', describe: 'small U-Net: 3×3 encoder 32…256, Resize ×2 + Concat skips, 1×1 head, 128×128 NCHW', batches: [1, 8], build: () => unet(128, [32, 64, 128, 256], 2) },
+  {
+    name: 'val-vgg',
+    describe: 'VGG-style 3×3 stack with MaxPool, channels 64…512 (three 512×512×3×3 convs), 64×64 NCHW',
+    batches: [1, 8],
+    build: () => hugeConvStack(64, [64, 128, 256, 512, 512]),
+  },
+  {
+    name: 'val-unet',
+    describe: 'small U-Net: 3×3 encoder 32…256, Resize ×2 + Concat skips, 1×1 head, 128×128 NCHW',
+    batches: [1, 8],
+    build: () => unet(128, [32, 64, 128, 256], 2),
+  },
 ];

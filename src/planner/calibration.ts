@@ -30,11 +30,11 @@ export const BUILT_IN_CALIBRATION: Calibration = {
   rewriteCopies: 3.0965,
   prepackCopies: 1.0051,
   arenaFactor: 1.0864,
-  denseMacsPerSecond: 5.462e+10,
-  groupedMacsPerSecond: 4.526e+9,
+  denseMacsPerSecond: 5.462e10,
+  groupedMacsPerSecond: 4.526e9,
   // the quantized calibration models (calibration-int8.ts), measured 2026-11-29 on the same VM (npm run bench:planner)
-  int8DenseMacsPerSecond: 2.097e+11,
-  int8GroupedMacsPerSecond: 9.34e+9,
+  int8DenseMacsPerSecond: 2.097e11,
+  int8GroupedMacsPerSecond: 9.34e9,
   parallelEfficiency: 0.99,
   warnings: [],
   fits: [
@@ -77,17 +77,27 @@ export interface MachineInfo {
 export function machineInfo(): MachineInfo {
   let flags: string;
   try {
-    flags = readFileSync('/proc/cpuinfo', 'utf8').split('\n').find((l) => l.startsWith('flags')) ?? '';
+    flags =
+      readFileSync('/proc/cpuinfo', 'utf8')
+        .split('\n')
+        .find((l) => l.startsWith('flags')) ?? '';
   } catch {
     flags = process.arch === 'x64' ? 'avx2' : '';
   }
   let onnxruntime = 'unknown';
   try {
-    onnxruntime = (JSON.parse(readFileSync(join(packageRoot(), 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
+    onnxruntime =
+      (JSON.parse(readFileSync(join(packageRoot(), 'node_modules', 'onnxruntime-node', 'package.json'), 'utf8')) as { version?: string }).version ?? 'unknown';
   } catch {
     // not installed beside the package: keep 'unknown'
   }
-  return { cpu: cpus()[0]?.model.trim() ?? 'unknown', cores: availableParallelism(), nchwcBlock: nchwcBlockFromCpuFlags(flags), node: process.version, onnxruntime };
+  return {
+    cpu: cpus()[0]?.model.trim() ?? 'unknown',
+    cores: availableParallelism(),
+    nchwcBlock: nchwcBlockFromCpuFlags(flags),
+    node: process.version,
+    onnxruntime,
+  };
 }
 
 export async function readCalibration(path: string): Promise<Calibration> {

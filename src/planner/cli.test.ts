@@ -23,7 +23,9 @@ function modelFile(name: string, build: (g: GraphBuilder) => void): string {
 
 const cnn = modelFile('cnn', (g) => {
   const x = g.input('x', ['N', 3, 32, 32]);
-  const c = g.node('Relu', [g.node('Conv', [x, g.floatTensor('w', [16, 3, 3, 3], new Float32Array(432).fill(0.1))], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })]);
+  const c = g.node('Relu', [
+    g.node('Conv', [x, g.floatTensor('w', [16, 3, 3, 3], new Float32Array(432).fill(0.1))], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+  ]);
   const f = g.node('Flatten', [g.node('GlobalAveragePool', [c])], { axis: 1 });
   g.output(g.node('Gemm', [f, g.floatTensor('fc', [10, 16], new Float32Array(160).fill(0.1))], { transB: 1 }), ['N', 10]);
 });
@@ -128,7 +130,10 @@ describe('swarmserve plan', () => {
     await expect(plan([cnn, '--node-memory', 'lots'])).rejects.toThrow(/not a memory size/);
     await expect(plan(['no-such-model'])).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
     // a version the repository model does not have (e.g. the INT8 version 2 before `models quantize`)
-    await expect(plan(['resnet50', '--model-version', '99'])).rejects.toMatchObject({ code: 'VERSION_NOT_FOUND', message: expect.stringMatching(/no version 99 \(versions: 1/) as unknown });
+    await expect(plan(['resnet50', '--model-version', '99'])).rejects.toMatchObject({
+      code: 'VERSION_NOT_FOUND',
+      message: expect.stringMatching(/no version 99 \(versions: 1/) as unknown,
+    });
     await expect(plan([])).rejects.toBeInstanceOf(ServeError);
   });
 

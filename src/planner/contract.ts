@@ -34,7 +34,13 @@ export const calibrationSchema = z
     arenaFactor: z.number().positive().describe('measured activation RSS / simulated BFC-arena pages'),
     denseMacsPerSecond: z.number().positive().describe('one intra-op thread, Conv (1 group) / Gemm / MatMul'),
     groupedMacsPerSecond: z.number().positive().describe('one intra-op thread, grouped and depthwise Conv'),
-    int8DenseMacsPerSecond: z.number().positive().optional().describe("one intra-op thread, onnxruntime's integer kernels (QLinearConv with one group, QGemm, …); absent in older files: int8 MACs then count at the float rates"),
+    int8DenseMacsPerSecond: z
+      .number()
+      .positive()
+      .optional()
+      .describe(
+        "one intra-op thread, onnxruntime's integer kernels (QLinearConv with one group, QGemm, …); absent in older files: int8 MACs then count at the float rates",
+      ),
     int8GroupedMacsPerSecond: z.number().positive().optional().describe('one intra-op thread, depthwise and grouped QLinearConv'),
     parallelEfficiency: z.number().min(0).max(1).describe('speed-up of each thread beyond the first (1 = linear)'),
     warnings: z.array(z.string()).describe('signs that the measurement was disturbed (other load on the machine): re-run'),
@@ -65,7 +71,12 @@ const layerSchema = z.object({
   parameters: count,
   macs: count.describe('multiply-accumulates per image'),
   macKind: z.enum(['dense', 'grouped']).nullable(),
-  precision: z.string().nullable().describe("element type the MACs run in: 'int8' when both operands are 8-bit integers or dequantized from them (a QDQ or QLinear layer), else the float type; null without MACs"),
+  precision: z
+    .string()
+    .nullable()
+    .describe(
+      "element type the MACs run in: 'int8' when both operands are 8-bit integers or dequantized from them (a QDQ or QLinear layer), else the float type; null without MACs",
+    ),
   parameterBytes: bytes.describe("stored bytes of the layer's parameters (1 per int8 weight)"),
   activationBytes: bytes.describe("the node's outputs for one image"),
 });
@@ -150,14 +161,18 @@ export const planReportSchema = z
     problems: z.array(z.object({ node: z.string(), op: z.string(), status: z.string(), message: z.string() })),
     layers: z.array(layerSchema),
     totals: z.object({
-      parameters: count.describe('float weights and biases of Conv, ConvTranspose, Gemm, MatMul, BatchNormalization scale/bias, constant tensor operands of Add/Mul, …'),
+      parameters: count.describe(
+        'float weights and biases of Conv, ConvTranspose, Gemm, MatMul, BatchNormalization scale/bias, constant tensor operands of Add/Mul, …',
+      ),
       storedValues: count.describe('every stored constant element, parameters included'),
       nonParameterValues: count.describe('BN running statistics, shapes, scalar bounds, …'),
       weightBytes: bytes,
       macsPerImage: count,
       denseMacsPerImage: count,
       groupedMacsPerImage: count,
-      parametersByPrecision: z.record(z.string(), count).describe("parameters by stored element type: 'float32', 'int8' (quantized weights), 'int32' (quantized biases), …"),
+      parametersByPrecision: z
+        .record(z.string(), count)
+        .describe("parameters by stored element type: 'float32', 'int8' (quantized weights), 'int32' (quantized biases), …"),
       parameterBytes: bytes.describe('stored bytes of the parameters'),
       macsByPrecision: z.record(z.string(), count).describe("MACs per image by the type they run in: 'int8', 'float32', …"),
       inputBytesPerImage: bytes,

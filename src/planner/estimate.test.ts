@@ -12,9 +12,17 @@ function model(): ReturnType<typeof analyzeGraph> {
   const x = g.input('x', ['N', 4, 8, 8]);
   const conv = g.node('Conv', [x, g.floatTensor('w', [64, 4, 3, 3], new Float32Array(2304).fill(0.01))], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] });
   const ones = new Float32Array(64).fill(1);
-  const bn = g.node('BatchNormalization', [conv, g.floatTensor('s', [64], ones), g.floatTensor('b', [64], ones), g.floatTensor('m', [64], ones), g.floatTensor('v', [64], ones)], { epsilon: 1e-5 });
+  const bn = g.node(
+    'BatchNormalization',
+    [conv, g.floatTensor('s', [64], ones), g.floatTensor('b', [64], ones), g.floatTensor('m', [64], ones), g.floatTensor('v', [64], ones)],
+    { epsilon: 1e-5 },
+  );
   const flat = g.node('Flatten', [g.node('GlobalAveragePool', [bn])], { axis: 1 });
-  const fc = g.node('Gemm', [flat, g.floatTensor('fw', [10000, 64], new Float32Array(640000).fill(0.01)), g.floatTensor('fb', [10000], new Float32Array(10000))], { transB: 1 });
+  const fc = g.node(
+    'Gemm',
+    [flat, g.floatTensor('fw', [10000, 64], new Float32Array(640000).fill(0.01)), g.floatTensor('fb', [10000], new Float32Array(10000))],
+    { transB: 1 },
+  );
   g.output(fc, ['N', 10000]);
   return analyzeGraph(readOnnxGraph(g.toBytes()));
 }

@@ -130,7 +130,12 @@ export class Estimator {
   secondsPerImage(): number {
     const c = this.calibration;
     const m = macSplit(this.analysis);
-    return m.dense / c.denseMacsPerSecond + m.grouped / c.groupedMacsPerSecond + m.int8Dense / (c.int8DenseMacsPerSecond ?? c.denseMacsPerSecond) + m.int8Grouped / (c.int8GroupedMacsPerSecond ?? c.groupedMacsPerSecond);
+    return (
+      m.dense / c.denseMacsPerSecond +
+      m.grouped / c.groupedMacsPerSecond +
+      m.int8Dense / (c.int8DenseMacsPerSecond ?? c.denseMacsPerSecond) +
+      m.int8Grouped / (c.int8GroupedMacsPerSecond ?? c.groupedMacsPerSecond)
+    );
   }
 
   speedup(threads: number): number {

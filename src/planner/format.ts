@@ -15,7 +15,11 @@ function bySplit(split: Readonly<Record<string, number>>, fmt: (n: number) => st
 export function formatReport(report: PlanReport, format: PlanFormat, options: { layers?: boolean } = {}): string {
   if (format === 'json') return `${JSON.stringify(report, null, 2)}\n`;
   if (format === 'compose') {
-    if (report.recommendation === null) throw new ServeError('BAD_PARAMETER', `no recommendation for ${report.model.source}: the graph analysis is incomplete (${report.unsupportedOperators.map((u) => u.op).join(', ') || 'unknown shapes'})`);
+    if (report.recommendation === null)
+      throw new ServeError(
+        'BAD_PARAMETER',
+        `no recommendation for ${report.model.source}: the graph analysis is incomplete (${report.unsupportedOperators.map((u) => u.op).join(', ') || 'unknown shapes'})`,
+      );
     return report.recommendation.compose;
   }
   return formatTable(report, options.layers ?? true);
@@ -72,7 +76,8 @@ function formatTable(r: PlanReport, withLayers: boolean): string {
   if (!r.complete) {
     out.push('');
     out.push(`WARNING: the analysis is incomplete; totals and memory are lower bounds and no recommendation is made.`);
-    for (const u of r.unsupportedOperators) out.push(`  unknown operator ${u.op}: ${u.count} node(s): ${u.nodes.slice(0, 5).join(', ')}${u.nodes.length > 5 ? ', …' : ''}`);
+    for (const u of r.unsupportedOperators)
+      out.push(`  unknown operator ${u.op}: ${u.count} node(s): ${u.nodes.slice(0, 5).join(', ')}${u.nodes.length > 5 ? ', …' : ''}`);
     for (const p of r.problems.filter((x) => x.status !== 'unknown-operator').slice(0, 10)) out.push(`  ${p.node} (${p.op}): ${p.message}`);
   }
   if (withLayers) {
@@ -81,7 +86,16 @@ function formatTable(r: PlanReport, withLayers: boolean): string {
     out.push(
       ...table(
         ['#', 'name', 'operator', 'output', 'parameters', 'MACs', 'precision', 'activation'],
-        r.layers.map((l, i) => [String(i + 1), l.name, l.status === 'ok' ? l.op : `${l.op} (${l.status})`, shape(l.outputShape), l.parameters === 0 ? '' : fmtCount(l.parameters), l.macs === 0 ? '' : fmtSi(l.macs), l.precision ?? '', fmtBytes(l.activationBytes)]),
+        r.layers.map((l, i) => [
+          String(i + 1),
+          l.name,
+          l.status === 'ok' ? l.op : `${l.op} (${l.status})`,
+          shape(l.outputShape),
+          l.parameters === 0 ? '' : fmtCount(l.parameters),
+          l.macs === 0 ? '' : fmtSi(l.macs),
+          l.precision ?? '',
+          fmtBytes(l.activationBytes),
+        ]),
         new Set([0, 4, 5, 7]),
       ).map((l) => `  ${l}`),
     );
@@ -90,15 +104,23 @@ function formatTable(r: PlanReport, withLayers: boolean): string {
   out.push('Totals');
   const byType = bySplit(t.parametersByPrecision, fmtCount);
   out.push(`  parameters        ${fmtCount(t.parameters)}${byType === '' ? '' : `${byType} (${fmtBytes(t.parameterBytes)})`}`);
-  out.push(`  stored values     ${fmtCount(t.storedValues)} (${fmtCount(t.nonParameterValues)} are not parameters: BN running statistics, quantization scales and zero points, shapes, scalar bounds)`);
+  out.push(
+    `  stored values     ${fmtCount(t.storedValues)} (${fmtCount(t.nonParameterValues)} are not parameters: BN running statistics, quantization scales and zero points, shapes, scalar bounds)`,
+  );
   out.push(`  weight bytes      ${fmtBytes(t.weightBytes)}`);
-  out.push(`  MACs per image    ${fmtSi(t.macsPerImage)} (dense ${fmtSi(t.denseMacsPerImage)}, grouped/depthwise ${fmtSi(t.groupedMacsPerImage)})${bySplit(t.macsByPrecision, fmtSi)}`);
+  out.push(
+    `  MACs per image    ${fmtSi(t.macsPerImage)} (dense ${fmtSi(t.denseMacsPerImage)}, grouped/depthwise ${fmtSi(t.groupedMacsPerImage)})${bySplit(t.macsByPrecision, fmtSi)}`,
+  );
   out.push(`  input / output    ${fmtBytes(t.inputBytesPerImage)} / ${fmtBytes(t.outputBytesPerImage)} per image`);
-  out.push(`  throughput        ≈ ${r.throughput.imagesPerSecondPerThread.toFixed(1)} images/s per thread (${(r.throughput.secondsPerImagePerThread * 1000).toFixed(1)} ms per image)`);
+  out.push(
+    `  throughput        ≈ ${r.throughput.imagesPerSecondPerThread.toFixed(1)} images/s per thread (${(r.throughput.secondsPerImagePerThread * 1000).toFixed(1)} ms per image)`,
+  );
   out.push('');
   const c = r.calibration;
   const threads = r.measurements?.[0]?.threads ?? r.recommendation?.threadsPerReplica ?? 1;
-  out.push(`Worker memory and speed (calibration: ${c.source}, measured ${c.measuredAt} on ${c.machine.cpu}, ${c.machine.cores} cores; latency at ${threads} thread(s))`);
+  out.push(
+    `Worker memory and speed (calibration: ${c.source}, measured ${c.measuredAt} on ${c.machine.cpu}, ${c.machine.cores} cores; latency at ${threads} thread(s))`,
+  );
   out.push(
     ...table(
       ['batch', 'peak act.', 'ORT pattern', 'baseline', 'weights', 'arena', 'queued', 'total', 'latency', 'images/s'],
@@ -118,7 +140,9 @@ function formatTable(r: PlanReport, withLayers: boolean): string {
     ).map((l) => `  ${l}`),
   );
   const s = r.seedFormula;
-  out.push(`  sizing article's formula (sum of layer outputs): ${fmtBytes(s.bytes)} for any batch (Σ A_k = ${fmtCount(s.values)} over ${s.layers} layers × ratio ${s.ratio} × ${s.bytesPerValue} B)`);
+  out.push(
+    `  sizing article's formula (sum of layer outputs): ${fmtBytes(s.bytes)} for any batch (Σ A_k = ${fmtCount(s.values)} over ${s.layers} layers × ratio ${s.ratio} × ${s.bytesPerValue} B)`,
+  );
   if (c.source === 'built-in') out.push(`  (built-in constants: re-measure on your node type with "swarmserve plan --calibrate --calibration FILE")`);
 
   const rec = r.recommendation;
@@ -126,12 +150,21 @@ function formatTable(r: PlanReport, withLayers: boolean): string {
     out.push('');
     out.push(`Recommendation${rec.meetsTarget ? '' : ' (targets NOT met, see notes)'}`);
     out.push(`  batch ${rec.batch}, ${rec.threadsPerReplica} thread(s) per replica, ${rec.replicasPerNode} replica(s) per node (${rec.limitedBy}-bound)`);
-    out.push(`  per replica: limit ${fmtBytes(rec.memoryLimitBytes)} (reservation ${fmtBytes(rec.memoryReservationBytes)}), ≈ ${rec.replicaImagesPerSecond.toFixed(1)} images/s, p95 ≈ ${Math.round(rec.p95LatencyMs)} ms`);
-    out.push(`  ${rec.replicas} replica(s) on ${rec.nodesNeeded} node(s)${rec.nodesAvailable === null ? '' : ` (${rec.nodesAvailable} available)`}, ≈ ${rec.nodeImagesPerSecond.toFixed(1)} images/s per node`);
+    out.push(
+      `  per replica: limit ${fmtBytes(rec.memoryLimitBytes)} (reservation ${fmtBytes(rec.memoryReservationBytes)}), ≈ ${rec.replicaImagesPerSecond.toFixed(1)} images/s, p95 ≈ ${Math.round(rec.p95LatencyMs)} ms`,
+    );
+    out.push(
+      `  ${rec.replicas} replica(s) on ${rec.nodesNeeded} node(s)${rec.nodesAvailable === null ? '' : ` (${rec.nodesAvailable} available)`}, ≈ ${rec.nodeImagesPerSecond.toFixed(1)} images/s per node`,
+    );
     for (const n of rec.notes) out.push(`  - ${n}`);
     out.push('');
     out.push('Stack file (--format compose):');
-    out.push(...rec.compose.trimEnd().split('\n').map((l) => `  ${l}`));
+    out.push(
+      ...rec.compose
+        .trimEnd()
+        .split('\n')
+        .map((l) => `  ${l}`),
+    );
   }
 
   if (r.measurements !== null) {
@@ -139,7 +172,20 @@ function formatTable(r: PlanReport, withLayers: boolean): string {
     out.push('Measured (fresh worker-like process per batch: session thread, warm-up at 1 and B, timed runs at B)');
     out.push(
       ...table(
-        ['batch', 'estimate', 'measured', 'error', 'model-only error', 'article formula', 'article error', 'latency est.', 'measured', 'error', 'images/s est.', 'measured'],
+        [
+          'batch',
+          'estimate',
+          'measured',
+          'error',
+          'model-only error',
+          'article formula',
+          'article error',
+          'latency est.',
+          'measured',
+          'error',
+          'images/s est.',
+          'measured',
+        ],
         r.measurements.map((m) => [
           String(m.batch),
           fmtBytes(m.estimated.totalBytes),

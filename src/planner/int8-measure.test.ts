@@ -22,7 +22,8 @@ const FP32 = join(ROOT, 'models', 'resnet50', '1', 'model.onnx');
 const required = process.env.CI === 'true';
 const available = existsSync(INT8) || existsSync(PHOTOS);
 
-if (!available && !required) console.warn(`int8-measure: neither ${INT8} nor ${PHOTOS} exists (npm run photos), skipping the INT8 resnet50 measurement (it runs under CI=true)`);
+if (!available && !required)
+  console.warn(`int8-measure: neither ${INT8} nor ${PHOTOS} exists (npm run photos), skipping the INT8 resnet50 measurement (it runs under CI=true)`);
 
 function cli(args: string[], timeout: number): string {
   const run = spawnSync(process.execPath, [CLI, ...args], { cwd: ROOT, encoding: 'utf8', timeout, maxBuffer: 64 * 2 ** 20 });
@@ -39,10 +40,32 @@ describe.skipIf(!available && !required)('swarmserve plan on the INT8 resnet50',
       if (!existsSync(PHOTOS)) throw new Error(`${PHOTOS} is required under CI=true (npm run photos)`);
       cli(['models', 'quantize', 'resnet50', '--version', '1', '--calibration', PHOTOS, '--out-version', '2'], 180_000);
     }
-    report = planReportSchema.parse(JSON.parse(cli(['plan', 'resnet50', '--model-version', '2', '--measure', '--measure-seconds', '0', '--batch', '1,8,32', '--threads', '1', '--format', 'json', '--no-layers'], 240_000)));
+    report = planReportSchema.parse(
+      JSON.parse(
+        cli(
+          [
+            'plan',
+            'resnet50',
+            '--model-version',
+            '2',
+            '--measure',
+            '--measure-seconds',
+            '0',
+            '--batch',
+            '1,8,32',
+            '--threads',
+            '1',
+            '--format',
+            'json',
+            '--no-layers',
+          ],
+          240_000,
+        ),
+      ),
+    );
   }, 420_000);
 
-  it('counts the FP32 model\'s convolution and classifier weights as int8 parameters, and its MACs as int8 MACs', () => {
+  it("counts the FP32 model's convolution and classifier weights as int8 parameters, and its MACs as int8 MACs", () => {
     const fp32 = analyzeGraph(readOnnxGraph(readFileSync(FP32), FP32));
     expect(report.model.version).toBe('2');
     expect(report.complete).toBe(true);
@@ -51,7 +74,9 @@ describe.skipIf(!available && !required)('swarmserve plan on the INT8 resnet50',
     const weighted = fp32.graph.nodes.filter((n) => n.opType === 'Conv' || n.opType === 'Gemm');
     const size = (name: string | undefined): number => fp32.graph.constants.get(name ?? '')?.elementCount ?? 0;
     expect(report.totals.parametersByPrecision.int8).toBe(weighted.reduce((a, n) => a + size(n.inputs[1]), 0));
-    expect(report.totals.parametersByPrecision.int32).toBe(weighted.reduce((a, n) => a + (n.opType === 'Conv' ? (fp32.graph.constants.get(n.inputs[1] ?? '')?.dims[0] ?? 0) : size(n.inputs[2])), 0));
+    expect(report.totals.parametersByPrecision.int32).toBe(
+      weighted.reduce((a, n) => a + (n.opType === 'Conv' ? (fp32.graph.constants.get(n.inputs[1] ?? '')?.dims[0] ?? 0) : size(n.inputs[2])), 0),
+    );
     expect(report.totals.parametersByPrecision.float32 ?? 0).toBe(0);
     expect(report.totals.parameterBytes).toBe((report.totals.parametersByPrecision.int8 ?? 0) + 4 * (report.totals.parametersByPrecision.int32 ?? 0));
     expect(report.totals.macsByPrecision).toEqual({ int8: fp32.totals.macsPerImage });
@@ -64,7 +89,8 @@ describe.skipIf(!available && !required)('swarmserve plan on the INT8 resnet50',
     try {
       const file = join(dir, 'optimized.onnx');
       await (await ort.InferenceSession.create(INT8, { graphOptimizationLevel: 'all', optimizedModelFilePath: file, intraOpNumThreads: 1 })).release();
-      const count = (ops: string[]): Record<string, number> => Object.fromEntries([...new Set(ops)].sort().map((op) => [op, ops.filter((o) => o === op).length]));
+      const count = (ops: string[]): Record<string, number> =>
+        Object.fromEntries([...new Set(ops)].sort().map((op) => [op, ops.filter((o) => o === op).length]));
       const graph = readOnnxGraph(readFileSync(INT8), INT8);
       const ours = fuseQdq(graph, inferAt(graph, 1))?.inference.nodes.map((r) => (r.node.opType === 'MaxPool' ? 'NhwcMaxPool' : r.node.opType)) ?? [];
       expect(count(ours)).toEqual(count(readOnnxGraph(readFileSync(file), file).nodes.map((n) => n.opType)));
@@ -74,7 +100,12 @@ describe.skipIf(!available && !required)('swarmserve plan on the INT8 resnet50',
   });
 
   it('--measure: memory within ±25 % at batch 1, 8 and 32', () => {
-    const rows = (report.measurements ?? []).map((m) => ({ batch: m.batch, estimateMiB: Math.round(m.estimated.totalBytes / 2 ** 20), measuredMiB: Math.round(m.measured.peakBytes / 2 ** 20), errorPct: Math.round(m.memoryErrorPct * 10) / 10 }));
+    const rows = (report.measurements ?? []).map((m) => ({
+      batch: m.batch,
+      estimateMiB: Math.round(m.estimated.totalBytes / 2 ** 20),
+      measuredMiB: Math.round(m.measured.peakBytes / 2 ** 20),
+      errorPct: Math.round(m.memoryErrorPct * 10) / 10,
+    }));
     console.log(`INT8 resnet50, estimate against measurement: ${JSON.stringify(rows)}`);
     expect(rows.map((r) => r.batch)).toEqual([1, 8, 32]);
     for (const r of rows) expect(Math.abs(r.errorPct), `batch ${r.batch}`).toBeLessThanOrEqual(25);

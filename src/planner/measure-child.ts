@@ -48,7 +48,14 @@ export interface ChildResult {
 
 export function sessionOptions(threads: number): Record<string, unknown> {
   // as src/worker/model-session.ts
-  return { intraOpNumThreads: threads, interOpNumThreads: 1, executionMode: 'sequential', graphOptimizationLevel: 'all', enableCpuMemArena: true, enableMemPattern: true };
+  return {
+    intraOpNumThreads: threads,
+    interOpNumThreads: 1,
+    executionMode: 'sequential',
+    graphOptimizationLevel: 'all',
+    enableCpuMemArena: true,
+    enableMemPattern: true,
+  };
 }
 
 /**
@@ -69,7 +76,6 @@ function readProcStatus(): string | undefined {
     return undefined;
   }
 }
-
 
 export async function measureInThisProcess(req: ChildRequest): Promise<ChildResult> {
   const dir = await mkdtemp(join(tmpdir(), 'swarmserve-measure-'));
@@ -130,7 +136,16 @@ export async function measureInThisProcess(req: ChildRequest): Promise<ChildResu
       latenciesMs.push(await run(latenciesMs.length % 2, req.batch));
     }
     buffers = [];
-    return { baselinePeakBytes, baselineRssBytes, loadPeakBytes, afterLoadRssBytes, peakBytes: peakRssBytes(), inputBufferBytes: length(req.batch) * 4 * 2, latenciesMs, mallocTuned: tuned };
+    return {
+      baselinePeakBytes,
+      baselineRssBytes,
+      loadPeakBytes,
+      afterLoadRssBytes,
+      peakBytes: peakRssBytes(),
+      inputBufferBytes: length(req.batch) * 4 * 2,
+      latenciesMs,
+      mallocTuned: tuned,
+    };
   } finally {
     await thread.close();
     await rm(dir, { recursive: true, force: true });

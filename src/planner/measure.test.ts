@@ -17,7 +17,9 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
 const g = new GraphBuilder('small');
 const x = g.input('x', ['N', 3, 64, 64]);
-const c = g.node('Relu', [g.node('Conv', [x, g.floatTensor('w', [32, 3, 3, 3], new Float32Array(864).fill(0.05))], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] })]);
+const c = g.node('Relu', [
+  g.node('Conv', [x, g.floatTensor('w', [32, 3, 3, 3], new Float32Array(864).fill(0.05))], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }),
+]);
 g.output(g.node('Flatten', [g.node('GlobalAveragePool', [c])], { axis: 1 }), ['N', 32]);
 const model = join(dir, 'small.onnx');
 writeFileSync(model, g.toBytes());
@@ -48,7 +50,12 @@ describe('measuring in a fresh worker-like process', () => {
   it.runIf(mallocTuningAvailable())('with the malloc tuning, loaded weights cost about their size; without it, several times more', async () => {
     // three 512×512×3×3 convolutions + BN: 27 MiB of weights that onnxruntime folds and reorders
     const big = join(dir, 'big.onnx');
-    writeFileSync(big, CALIBRATION_MODELS.find((m) => m.name === 'cal-big-conv-3')?.build().toBytes() ?? new Uint8Array());
+    writeFileSync(
+      big,
+      CALIBRATION_MODELS.find((m) => m.name === 'cal-big-conv-3')
+        ?.build()
+        .toBytes() ?? new Uint8Array(),
+    );
     const weights = 3 * 512 * 512 * 9 * 4;
     const tuned = await runChild({ model: big, batch: 1, threads: 1, minRuns: 1, seconds: 0 });
     const untuned = await runChild({ model: big, batch: 1, threads: 1, minRuns: 1, seconds: 0, mallocTuning: false });
@@ -84,10 +91,25 @@ describe('measuring in a fresh worker-like process', () => {
 
 describe('helpers', () => {
   it('least squares, median, percentile', () => {
-    const fit = leastSquares([[1, 2], [1, 3], [1, 5]], [8, 11, 17]);
+    const fit = leastSquares(
+      [
+        [1, 2],
+        [1, 3],
+        [1, 5],
+      ],
+      [8, 11, 17],
+    );
     expect(fit?.[0]).toBeCloseTo(2);
     expect(fit?.[1]).toBeCloseTo(3);
-    expect(leastSquares([[1, 1], [2, 2]], [1, 2])).toBeUndefined();
+    expect(
+      leastSquares(
+        [
+          [1, 1],
+          [2, 2],
+        ],
+        [1, 2],
+      ),
+    ).toBeUndefined();
     expect(median([3, 1, 2])).toBe(2);
     expect(median([4, 1, 2, 3])).toBe(2.5);
     expect(percentile([1, 2, 3, 4, 5, 6, 7, 8, 9, 10], 95)).toBe(10);

@@ -14,7 +14,8 @@ export function childScriptPath(): string {
 
 export async function runChild(req: ChildRequest, timeoutMs = 10 * 60_000): Promise<ChildResult> {
   const script = childScriptPath();
-  if (!existsSync(script)) throw new ServeError('CONFIG_INVALID', `${script} is missing: run "npm run build" first (measuring runs compiled code in a child process)`);
+  if (!existsSync(script))
+    throw new ServeError('CONFIG_INVALID', `${script} is missing: run "npm run build" first (measuring runs compiled code in a child process)`);
   return new Promise<ChildResult>((resolve, reject) => {
     const child = spawn(process.execPath, [script, JSON.stringify(req)], { stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -30,7 +31,12 @@ export async function runChild(req: ChildRequest, timeoutMs = 10 * 60_000): Prom
       clearTimeout(timer);
       const line = out.trim().split('\n').at(-1) ?? '';
       if (code !== 0 || line === '') {
-        reject(new ServeError('INTERNAL', `measuring ${req.model} at batch ${req.batch} failed (${signal ?? `exit ${code}`}): ${err.trim().split('\n').slice(-3).join(' | ')}`));
+        reject(
+          new ServeError(
+            'INTERNAL',
+            `measuring ${req.model} at batch ${req.batch} failed (${signal ?? `exit ${code}`}): ${err.trim().split('\n').slice(-3).join(' | ')}`,
+          ),
+        );
         return;
       }
       try {

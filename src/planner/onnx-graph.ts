@@ -158,7 +158,11 @@ function graphValue(v: onnxProto.onnx.IValueInfoProto): GraphValue {
     if (d.dimParam !== null && d.dimParam !== undefined && d.dimParam !== '') return d.dimParam;
     return undefined;
   });
-  return { name: v.name ?? '', elemType: tensorType?.elemType ?? DT.FLOAT, dims: tensorType?.shape === null || tensorType?.shape === undefined ? undefined : (dims ?? []) };
+  return {
+    name: v.name ?? '',
+    elemType: tensorType?.elemType ?? DT.FLOAT,
+    dims: tensorType?.shape === null || tensorType?.shape === undefined ? undefined : (dims ?? []),
+  };
 }
 
 function attrValue(a: onnxProto.onnx.IAttributeProto): AttrValue | undefined {
@@ -213,7 +217,15 @@ function tensorFromProto(t: onnxProto.onnx.ITensorProto, name: string, origin: C
   const elementBytes = ELEMENT_BYTES[dataType] ?? 0;
   let byteLength = elementCount * elementBytes;
   if (dataType === Number(DT.STRING)) byteLength = (t.stringData ?? []).reduce((a, s) => a + s.length, 0);
-  return { name, dataType, dims, elementCount, byteLength, values: elementCount <= SMALL_CONSTANT_LIMIT ? decodeValues(t, dataType, elementCount) : undefined, origin };
+  return {
+    name,
+    dataType,
+    dims,
+    elementCount,
+    byteLength,
+    values: elementCount <= SMALL_CONSTANT_LIMIT ? decodeValues(t, dataType, elementCount) : undefined,
+    origin,
+  };
 }
 
 function decodeValues(t: onnxProto.onnx.ITensorProto, dataType: number, count: number): number[] | undefined {
@@ -237,13 +249,14 @@ function decodeValues(t: onnxProto.onnx.ITensorProto, dataType: number, count: n
     if (read === undefined || size === undefined || raw.length < count * size) return undefined;
     return Array.from({ length: count }, (_, i) => read(i * size));
   }
-  const typed: readonly unknown[] | null | undefined = {
-    [DT.FLOAT]: t.floatData,
-    [DT.DOUBLE]: t.doubleData,
-    [DT.INT64]: t.int64Data,
-    [DT.UINT64]: t.uint64Data,
-    [DT.UINT32]: t.uint64Data,
-  }[dataType] ?? t.int32Data;
+  const typed: readonly unknown[] | null | undefined =
+    {
+      [DT.FLOAT]: t.floatData,
+      [DT.DOUBLE]: t.doubleData,
+      [DT.INT64]: t.int64Data,
+      [DT.UINT64]: t.uint64Data,
+      [DT.UINT32]: t.uint64Data,
+    }[dataType] ?? t.int32Data;
   if (typed === null || typed === undefined || typed.length !== count) return count === 0 ? [] : undefined;
   return typed.map(num);
 }

@@ -15,8 +15,15 @@ const w = (n: number): Float32Array => new Float32Array(n).fill(0.01);
 function residual(): GraphBuilder {
   const g = new GraphBuilder('res');
   const x = g.input('x', ['N', 8, 8, 8]);
-  const conv = (input: string, stem: string): string => g.node('Conv', [input, g.floatTensor(`${stem}.w`, [8, 8, 3, 3], w(576))], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, stem);
-  const bn = (input: string, stem: string): string => g.node('BatchNormalization', [input, g.floatTensor('s', [8], w(8)), g.floatTensor('b', [8], w(8)), g.floatTensor('m', [8], w(8)), g.floatTensor('v', [8], w(8).fill(1))], {}, stem);
+  const conv = (input: string, stem: string): string =>
+    g.node('Conv', [input, g.floatTensor(`${stem}.w`, [8, 8, 3, 3], w(576))], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, stem);
+  const bn = (input: string, stem: string): string =>
+    g.node(
+      'BatchNormalization',
+      [input, g.floatTensor('s', [8], w(8)), g.floatTensor('b', [8], w(8)), g.floatTensor('m', [8], w(8)), g.floatTensor('v', [8], w(8).fill(1))],
+      {},
+      stem,
+    );
   const c0 = g.node('Relu', [conv(x, 'c0')], {}, 'r0');
   const c1 = g.node('Relu', [bn(conv(c0, 'c1'), 'bn1')], {}, 'r1');
   const c2 = bn(conv(c1, 'c2'), 'bn2');

@@ -59,7 +59,30 @@ const PAGE = 4096;
 
 const ACTIVATIONS = new Set(['Relu', 'Clip', 'Sigmoid', 'Tanh', 'LeakyRelu', 'HardSigmoid']);
 const ALIAS_OPS = new Set(['Reshape', 'Flatten', 'Squeeze', 'Unsqueeze', 'Identity', 'Dropout']);
-const INPLACE_OPS = new Set(['Relu', 'Clip', 'Sigmoid', 'Tanh', 'LeakyRelu', 'HardSigmoid', 'Elu', 'Selu', 'Softplus', 'Neg', 'Abs', 'Exp', 'Log', 'Sqrt', 'Add', 'Sub', 'Mul', 'Div', 'Sum', 'Pow', 'Max', 'Min']);
+const INPLACE_OPS = new Set([
+  'Relu',
+  'Clip',
+  'Sigmoid',
+  'Tanh',
+  'LeakyRelu',
+  'HardSigmoid',
+  'Elu',
+  'Selu',
+  'Softplus',
+  'Neg',
+  'Abs',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Add',
+  'Sub',
+  'Mul',
+  'Div',
+  'Sum',
+  'Pow',
+  'Max',
+  'Min',
+]);
 const NCHWC_POOLS = new Set(['MaxPool', 'AveragePool', 'GlobalAveragePool', 'GlobalMaxPool']);
 const NCHWC_ELEMENTWISE = new Set(['Relu', 'Clip', 'Sigmoid', 'Tanh', 'LeakyRelu', 'HardSigmoid', 'Add', 'Sum', 'Mul']);
 
@@ -113,7 +136,12 @@ function aligned(bytes: number, to: number): number {
 }
 
 /** Builds onnxruntime's optimized execution view of an inferred graph (step 1). */
-function buildKernels(graph: OnnxGraph, inference: GraphInference, options: OrtMemoryOptions, temps: ReadonlyMap<string, number>): { kernels: Kernel[]; outputs: Set<Value> } {
+function buildKernels(
+  graph: OnnxGraph,
+  inference: GraphInference,
+  options: OrtMemoryOptions,
+  temps: ReadonlyMap<string, number>,
+): { kernels: Kernel[]; outputs: Set<Value> } {
   const block = options.nchwcBlock;
   const consumers = new Map<string, number>();
   for (const r of inference.nodes) for (const i of r.node.inputs) if (i !== '') consumers.set(i, (consumers.get(i) ?? 0) + 1);
@@ -130,7 +158,13 @@ function buildKernels(graph: OnnxGraph, inference: GraphInference, options: OrtM
     const bytes = aligned(shape.reduce((a, b) => a * b, 1) * elementBytes(t.dtype), KALLOC_ALIGNMENT);
     return { id: nextId++, bytes, shapeKey: `${t.dtype}:${shape.join('x')}`, producer, external, nchwc, logical: t };
   };
-  const addKernel = (name: string, op: string, inputs: Value[], outs: Array<{ t: TensorValue; nchwc: boolean }>, inplace: Array<number | undefined> = []): Kernel => {
+  const addKernel = (
+    name: string,
+    op: string,
+    inputs: Value[],
+    outs: Array<{ t: TensorValue; nchwc: boolean }>,
+    inplace: Array<number | undefined> = [],
+  ): Kernel => {
     const k: Kernel = { index: kernels.length, name, op, inputs, outputs: [], inplace, tempBytes: 0 };
     k.outputs = outs.map((o) => makeValue(o.t, k.index, o.nchwc));
     kernels.push(k);
@@ -159,7 +193,8 @@ function buildKernels(graph: OnnxGraph, inference: GraphInference, options: OrtM
     const ins = dynamicInputs.map((n) => values.get(n)).filter((v): v is Value => v !== undefined);
     const firstOut = r.outputs[0];
     const outName = node.outputs[0] ?? '';
-    const single = (v: Value | undefined): boolean => v !== undefined && [...values.entries()].filter(([, x]) => x === v).every(([name]) => (consumers.get(name) ?? 0) <= 1);
+    const single = (v: Value | undefined): boolean =>
+      v !== undefined && [...values.entries()].filter(([, x]) => x === v).every(([name]) => (consumers.get(name) ?? 0) <= 1);
     const tailOf = (v: Value | undefined): ConvTail | undefined => (v === undefined ? undefined : tails.get(v));
     const x = ins[0];
 
@@ -198,11 +233,15 @@ function buildKernels(graph: OnnxGraph, inference: GraphInference, options: OrtM
       const mode = node.attrs.get('mode');
       const padsName = node.inputs[1];
       const padsAttr = node.attrs.get('pads');
-      const pads = padsName !== undefined && padsName !== '' ? graph.constants.get(padsName)?.values : Array.isArray(padsAttr) ? padsAttr.map(Number) : undefined;
+      const pads =
+        padsName !== undefined && padsName !== '' ? graph.constants.get(padsName)?.values : Array.isArray(padsAttr) ? padsAttr.map(Number) : undefined;
       const rank = x.logical.shape.length;
       const spatialOnly = pads !== undefined && pads.length === rank * 2 && pads.every((p, i) => p >= 0 && (i % rank >= 2 || p === 0));
       const valueName = node.inputs[2];
-      const zeroValue = valueName === undefined || valueName === '' ? (node.attrs.get('value') ?? 0) === 0 : (graph.constants.get(valueName)?.values ?? [1]).every((v) => v === 0);
+      const zeroValue =
+        valueName === undefined || valueName === ''
+          ? (node.attrs.get('value') ?? 0) === 0
+          : (graph.constants.get(valueName)?.values ?? [1]).every((v) => v === 0);
       const into = consumer === undefined ? '' : operatorName(consumer.node);
       if ((mode === undefined || mode === 'constant') && spatialOnly && zeroValue && ['Conv', 'MaxPool', 'AveragePool'].includes(into)) {
         values.set(outName, x);
@@ -246,11 +285,23 @@ function buildKernels(graph: OnnxGraph, inference: GraphInference, options: OrtM
     const sameShape = ins.every((v) => v.shapeKey === ins[0]?.shapeKey);
     const staysNchwc =
       nchwcIn &&
-      (NCHWC_POOLS.has(op) || (NCHWC_ELEMENTWISE.has(op) && sameShape && node.inputs.every((n) => !graph.constants.has(n) || op === 'Clip')) || op === 'Resize' || op === 'Upsample' || (op === 'Concat' && ins.every((v) => (v.logical.shape[1] ?? 0) % Math.max(block, 1) === 0)));
+      (NCHWC_POOLS.has(op) ||
+        (NCHWC_ELEMENTWISE.has(op) && sameShape && node.inputs.every((n) => !graph.constants.has(n) || op === 'Clip')) ||
+        op === 'Resize' ||
+        op === 'Upsample' ||
+        (op === 'Concat' && ins.every((v) => (v.logical.shape[1] ?? 0) % Math.max(block, 1) === 0)));
     const inputs = staysNchwc ? ins : ins.map(plain);
-    const outs = node.outputs.map((name, i) => ({ name, t: r.outputs[i] })).filter((o): o is { name: string; t: TensorValue } => o.name !== '' && o.t !== undefined);
+    const outs = node.outputs
+      .map((name, i) => ({ name, t: r.outputs[i] }))
+      .filter((o): o is { name: string; t: TensorValue } => o.name !== '' && o.t !== undefined);
     const inplace = outs.map(() => (INPLACE_OPS.has(op) ? 0 : undefined));
-    const k = addKernel(node.name, op, inputs, outs.map((o) => ({ t: o.t, nchwc: staysNchwc && o === outs[0] })), inplace);
+    const k = addKernel(
+      node.name,
+      op,
+      inputs,
+      outs.map((o) => ({ t: o.t, nchwc: staysNchwc && o === outs[0] })),
+      inplace,
+    );
     k.tempBytes = temps.get(node.name) ?? 0;
     outs.forEach((o, i) => values.set(o.name, k.outputs[i] as Value));
   }
@@ -287,7 +338,8 @@ function executionOrder(kernels: Kernel[]): Kernel[] {
 export function planExecution(graph: OnnxGraph, inference: GraphInference, options: OrtMemoryOptions): ExecutionPlan {
   // a QDQ graph runs as onnxruntime's fused integer kernels on uint8 tensors
   const fused = fuseQdq(graph, inference);
-  const { kernels, outputs } = fused === undefined ? buildKernels(graph, inference, options, new Map()) : buildKernels(fused.graph, fused.inference, options, fused.tempBytes);
+  const { kernels, outputs } =
+    fused === undefined ? buildKernels(graph, inference, options, new Map()) : buildKernels(fused.graph, fused.inference, options, fused.tempBytes);
   const order = executionOrder(kernels);
   const lastUse = new Map<Value, number>();
   order.forEach((k, step) => {
@@ -313,7 +365,15 @@ export function planExecution(graph: OnnxGraph, inference: GraphInference, optio
       const until = lastUse.get(v) ?? step;
       const source = k.inplace[i] === undefined ? undefined : k.inputs[k.inplace[i]];
       const sourceBuffer = source === undefined ? undefined : bufferOf.get(source);
-      if (source !== undefined && sourceBuffer !== undefined && !source.external && !outputs.has(source) && !outputs.has(v) && sourceBuffer.until === step && sourceBuffer.bytes === v.bytes) {
+      if (
+        source !== undefined &&
+        sourceBuffer !== undefined &&
+        !source.external &&
+        !outputs.has(source) &&
+        !outputs.has(v) &&
+        sourceBuffer.until === step &&
+        sourceBuffer.bytes === v.bytes
+      ) {
         sourceBuffer.until = Math.max(sourceBuffer.until, until);
         bufferOf.set(v, sourceBuffer);
         return;
@@ -506,7 +566,12 @@ export class BfcArena {
     for (const c of this.freeChunks) {
       if (c.size < rounded) continue;
       // mmap hands out addresses downwards: a later region sits lower
-      if (best === undefined || c.size < best.size || (c.size === best.size && (c.region.index > best.region.index || (c.region === best.region && c.offset < best.offset)))) best = c;
+      if (
+        best === undefined ||
+        c.size < best.size ||
+        (c.size === best.size && (c.region.index > best.region.index || (c.region === best.region && c.offset < best.offset)))
+      )
+        best = c;
     }
     return best;
   }
@@ -582,5 +647,10 @@ export function simulateWorkerArena(plans: { warmUp: readonly ExecutionPlan[]; s
   for (const p of plans.warmUp) replayFirstRun(arena, p);
   replayPatternRun(arena, plans.serving);
   replayPatternRun(arena, plans.serving);
-  return { touchedBytes: arena.touchedBytes, reservedBytes: arena.reservedBytes, patternBytes: plans.serving.patternBytes, liveMaxBytes: plans.serving.liveMaxBytes };
+  return {
+    touchedBytes: arena.touchedBytes,
+    reservedBytes: arena.reservedBytes,
+    patternBytes: plans.serving.patternBytes,
+    liveMaxBytes: plans.serving.liveMaxBytes,
+  };
 }

@@ -31,12 +31,16 @@ export async function resolveModel(model: string, modelsDir: string, version?: s
   }
   const dir = join(modelsDir, model);
   if (!existsSync(join(dir, 'config.json'))) {
-    throw new ServeError('MODEL_NOT_FOUND', `"${model}" is neither an .onnx file nor a model of the repository ${resolve(modelsDir)} (no ${join(dir, 'config.json')})`);
+    throw new ServeError(
+      'MODEL_NOT_FOUND',
+      `"${model}" is neither an .onnx file nor a model of the repository ${resolve(modelsDir)} (no ${join(dir, 'config.json')})`,
+    );
   }
   const entry = await loadModel(model, dir);
   const wanted = version ?? entry.defaultVersion;
   const v = entry.versions.find((x) => x.version === wanted);
-  if (v === undefined) throw new ServeError('VERSION_NOT_FOUND', `model "${model}" has no version ${wanted} (versions: ${entry.versions.map((x) => x.version).join(', ')})`);
+  if (v === undefined)
+    throw new ServeError('VERSION_NOT_FOUND', `model "${model}" has no version ${wanted} (versions: ${entry.versions.map((x) => x.version).join(', ')})`);
   return { source: model, file: v.onnxPath, name: model, version: v.version, entry };
 }
 
@@ -73,7 +77,10 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
   const estimator = new Estimator(analysis, calibration);
   const maxQueueDelayMs = options.recommend.maxQueueDelayMs ?? model.entry?.config.batching.maxQueueDelayMs ?? 5;
   const recommendation = analysis.complete
-    ? recommend({ memoryBytes: (b) => estimator.memory(b).totalBytes, latencyMs: (b, t) => estimator.latencyMs(b, t) }, { ...options.recommend, batches, maxQueueDelayMs, modelName: model.name })
+    ? recommend(
+        { memoryBytes: (b) => estimator.memory(b).totalBytes, latencyMs: (b, t) => estimator.latencyMs(b, t) },
+        { ...options.recommend, batches, maxQueueDelayMs, modelName: model.name },
+      )
     : null;
   const threads = options.threads ?? recommendation?.threadsPerReplica ?? 1;
   const batchEstimates = batches.map((b) => estimator.batchEstimate(b, threads));
@@ -83,7 +90,15 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
     measurements = [];
     for (const batch of batches) {
       options.onProgress?.(`measuring batch ${batch} at ${threads} thread(s) in a fresh process…`);
-      const r = await runChild({ model: model.file, batch, threads, minRuns: options.measure.minRuns, seconds: options.measure.seconds, maxRuns: 50, dims: { ...analysis.dims } });
+      const r = await runChild({
+        model: model.file,
+        batch,
+        threads,
+        minRuns: options.measure.minRuns,
+        seconds: options.measure.seconds,
+        maxRuns: 50,
+        dims: { ...analysis.dims },
+      });
       const est = estimator.memory(batch);
       const latencyMs = estimator.latencyMs(batch, threads);
       const medianMs = median(r.latenciesMs);
@@ -111,7 +126,16 @@ export async function buildPlan(options: PlanOptions): Promise<Plan> {
   const secondsPerImage = estimator.secondsPerImage();
   const report: PlanReport = {
     schema: PLAN_REPORT_SCHEMA_ID,
-    model: { source: model.source, name: model.name, version: model.version, file: model.file, fileBytes: bytes.byteLength, graphName: graph.name, producer: graph.producer, opset: graph.opset },
+    model: {
+      source: model.source,
+      name: model.name,
+      version: model.version,
+      file: model.file,
+      fileBytes: bytes.byteLength,
+      graphName: graph.name,
+      producer: graph.producer,
+      opset: graph.opset,
+    },
     input: analysis.input,
     outputs: analysis.outputs,
     complete: analysis.complete,

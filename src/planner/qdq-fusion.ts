@@ -30,7 +30,21 @@ const FUSED: Readonly<Record<string, { op: string; domain: string; floatOutput?:
 };
 
 /** Ops that run on the uint8 tensor itself once the Q/DQ pair around them is dropped. */
-const DROP_QDQ = new Set(['MaxPool', 'Reshape', 'Flatten', 'Transpose', 'Squeeze', 'Unsqueeze', 'Resize', 'Gather', 'Slice', 'Expand', 'Identity', 'DepthToSpace', 'SpaceToDepth']);
+const DROP_QDQ = new Set([
+  'MaxPool',
+  'Reshape',
+  'Flatten',
+  'Transpose',
+  'Squeeze',
+  'Unsqueeze',
+  'Resize',
+  'Gather',
+  'Slice',
+  'Expand',
+  'Identity',
+  'DepthToSpace',
+  'SpaceToDepth',
+]);
 
 /** Kernels that run channels-last after the NHWC transformer, and ops that follow whatever layout their inputs have. */
 const NHWC_OPS = new Set([`${MS}.QLinearConv`, `${MS}.QLinearGlobalAveragePool`, `${MS}.QLinearAveragePool`, 'MaxPool']);
@@ -87,8 +101,14 @@ export function fuseQdq(graph: OnnxGraph, inference: GraphInference): FusedView 
     if (rule === undefined) continue;
     // an integer kernel needs every operand dequantized (a Conv/Gemm bias may stay float);
     // a layout op only its data input
-    const quantizedOperand = (n: string, i: number): boolean => n === '' || activationDQ(n) !== undefined || zeroPoints.has(n) || (i === 2 && (op === 'Conv' || op === 'Gemm'));
-    if (DROP_QDQ.has(op) ? activationDQ(r.node.inputs[0] ?? '') === undefined : !r.node.inputs.every(quantizedOperand) || !r.node.inputs.some((n) => activationDQ(n) !== undefined)) continue;
+    const quantizedOperand = (n: string, i: number): boolean =>
+      n === '' || activationDQ(n) !== undefined || zeroPoints.has(n) || (i === 2 && (op === 'Conv' || op === 'Gemm'));
+    if (
+      DROP_QDQ.has(op)
+        ? activationDQ(r.node.inputs[0] ?? '') === undefined
+        : !r.node.inputs.every(quantizedOperand) || !r.node.inputs.some((n) => activationDQ(n) !== undefined)
+    )
+      continue;
     const qs = r.node.outputs.map((o) => {
       const cs = consumers.get(o) ?? [];
       const only = cs[0];
@@ -100,7 +120,13 @@ export function fuseQdq(graph: OnnxGraph, inference: GraphInference): FusedView 
     const rename = (n: string): string => activationDQ(n)?.node.inputs[0] ?? n;
     const outputs = quantizedOut ? qs.map((q) => q?.node.outputs[0] ?? '') : r.node.outputs;
     for (const q of qs) if (q !== undefined && quantizedOut) absorbedQ.add(q);
-    const node: GraphNode = { ...r.node, opType: rule.op, domain: rule.domain, inputs: r.node.inputs.map((n) => (n === '' || constants.has(n) ? n : rename(n))), outputs };
+    const node: GraphNode = {
+      ...r.node,
+      opType: rule.op,
+      domain: rule.domain,
+      inputs: r.node.inputs.map((n) => (n === '' || constants.has(n) ? n : rename(n))),
+      outputs,
+    };
     fused.set(r, { ...r, node, outputs: quantizedOut ? qs.map((q) => q?.outputs[0]) : r.outputs });
   }
 
@@ -115,7 +141,15 @@ export function fuseQdq(graph: OnnxGraph, inference: GraphInference): FusedView 
   const emitted = kept.filter((r) => !isDQ(r.node) || r.node.outputs.some((o) => stillRead.has(o)));
   const view = layoutView(emitted, constants, inference.values);
   const fusedNames = new Set([...fused.values()].map((r) => r.node.name));
-  return { graph: { ...graph, nodes: view.nodes.map((r) => r.node), constants }, inference: { values: view.values, nodes: view.nodes }, tempBytes: tempBytesOf(view.nodes, constants, (r) => (fusedNames.has(r.node.name) ? { w: r.node.inputs[1] ?? '', zp: zeroPoints.get(r.node.inputs[1] ?? '') ?? '' } : { w: r.node.inputs[3] ?? '', zp: r.node.inputs[5] ?? '' })) };
+  return {
+    graph: { ...graph, nodes: view.nodes.map((r) => r.node), constants },
+    inference: { values: view.values, nodes: view.nodes },
+    tempBytes: tempBytesOf(view.nodes, constants, (r) =>
+      fusedNames.has(r.node.name)
+        ? { w: r.node.inputs[1] ?? '', zp: zeroPoints.get(r.node.inputs[1] ?? '') ?? '' }
+        : { w: r.node.inputs[3] ?? '', zp: r.node.inputs[5] ?? '' },
+    ),
+  };
 }
 
 const samePerm = (node: GraphNode, perm: readonly number[]): boolean => {
@@ -124,7 +158,11 @@ const samePerm = (node: GraphNode, perm: readonly number[]): boolean => {
 };
 
 /** The NHWC transformer: channels-last kernels, with Transpose copies at the region's edges. */
-function layoutView(nodes: readonly NodeInference[], constants: ReadonlyMap<string, ConstantTensor>, known: ReadonlyMap<string, TensorValue>): { nodes: NodeInference[]; values: Map<string, TensorValue> } {
+function layoutView(
+  nodes: readonly NodeInference[],
+  constants: ReadonlyMap<string, ConstantTensor>,
+  known: ReadonlyMap<string, TensorValue>,
+): { nodes: NodeInference[]; values: Map<string, TensorValue> } {
   const values = new Map(known);
   const nhwc = new Set<string>();
   const alias = new Map<string, string>();
@@ -141,7 +179,12 @@ function layoutView(nodes: readonly NodeInference[], constants: ReadonlyMap<stri
     const t = values.get(name) as TensorValue;
     const value: TensorValue = { dtype: t.dtype, shape: [...t.shape] };
     values.set(key, value);
-    out.push({ node: { name: `Transpose(${key})`, opType: 'Transpose', domain: '', inputs: [name], outputs: [key], attrs: new Map() }, status: 'ok', outputs: [value], macs: 0 });
+    out.push({
+      node: { name: `Transpose(${key})`, opType: 'Transpose', domain: '', inputs: [name], outputs: [key], attrs: new Map() },
+      status: 'ok',
+      outputs: [value],
+      macs: 0,
+    });
     if (toNhwc) nhwc.add(key);
     copies.set(key, key);
     return key;
@@ -182,7 +225,11 @@ function layoutView(nodes: readonly NodeInference[], constants: ReadonlyMap<stri
 }
 
 /** Per-image scratch of QLinearConv (onnxruntime qlinearconv.cc, Compute): indirection or im2col buffer, int32 accumulators. */
-function tempBytesOf(nodes: readonly NodeInference[], constants: ReadonlyMap<string, ConstantTensor>, operands: (r: NodeInference) => { w: string; zp: string }): Map<string, number> {
+function tempBytesOf(
+  nodes: readonly NodeInference[],
+  constants: ReadonlyMap<string, ConstantTensor>,
+  operands: (r: NodeInference) => { w: string; zp: string },
+): Map<string, number> {
   const temps = new Map<string, number>();
   for (const r of nodes) {
     if (operatorName(r.node) !== `${MS}.QLinearConv`) continue;

@@ -38,7 +38,12 @@ export class QdqBuilder {
   /** DequantizeLinear of an int8 weight with per-channel (axis 0) scales and zero points. */
   weight(stem: string, dims: number[], zeroPoint = 0): string {
     const n = dims.reduce((a, b) => a * b, 1);
-    const w = this.tensor(`${stem}.q`, DT.INT8, dims, Array.from({ length: n }, (_, i) => (i % 7) - 3));
+    const w = this.tensor(
+      `${stem}.q`,
+      DT.INT8,
+      dims,
+      Array.from({ length: n }, (_, i) => (i % 7) - 3),
+    );
     const c = dims[0] ?? 1;
     const scale = this.g.floatTensor(`${stem}.scale`, [c], new Float32Array(c).fill(0.01));
     const zp = this.tensor(`${stem}.zp`, DT.INT8, [c], new Array<number>(c).fill(zeroPoint));
@@ -86,7 +91,12 @@ export const INT32 = DT.INT32;
 export function smallQdqCnn(): QdqBuilder {
   const b = new QdqBuilder('small-qdq');
   const x = b.g.input('x', ['N', 8, 16, 16]);
-  const conv = b.g.node('Conv', [b.qdq(x, 'in'), b.weight('conv.w', [16, 8, 3, 3]), b.bias('conv.b', 16)], { kernel_shape: [3, 3], pads: [1, 1, 1, 1] }, 'conv');
+  const conv = b.g.node(
+    'Conv',
+    [b.qdq(x, 'in'), b.weight('conv.w', [16, 8, 3, 3]), b.bias('conv.b', 16)],
+    { kernel_shape: [3, 3], pads: [1, 1, 1, 1] },
+    'conv',
+  );
   const pool = b.g.node('MaxPool', [b.qdq(conv, 'conv')], { kernel_shape: [2, 2], strides: [2, 2] }, 'pool');
   const gap = b.g.node('GlobalAveragePool', [b.qdq(pool, 'pool')], {}, 'gap');
   const flat = b.g.node('Flatten', [b.qdq(gap, 'gap')], { axis: 1 }, 'flat');

@@ -105,7 +105,13 @@ export function quantizedHandlers(f: FloatHandlers): Record<string, OpHandler> {
   };
   const dynamicQuantize: OpHandler = (ctx) => {
     const x = get(ctx, 0, 'x');
-    return { outputs: [{ dtype: DataType.UINT8, shape: [...x.shape] }, { dtype: DataType.FLOAT, shape: [] }, { dtype: DataType.UINT8, shape: [] }] };
+    return {
+      outputs: [
+        { dtype: DataType.UINT8, shape: [...x.shape] },
+        { dtype: DataType.FLOAT, shape: [] },
+        { dtype: DataType.UINT8, shape: [] },
+      ],
+    };
   };
   // QLinearConv: x, x_scale, x_zp, w, w_scale, w_zp, y_scale, y_zp, B
   const qlinearConv: OpHandler = (ctx) => int8(channelsLast(f.conv, ctx, [0, 3, 8]), quantizedType(ctx, 7));

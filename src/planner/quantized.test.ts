@@ -25,7 +25,19 @@ function nodeNamed(r: GraphInference, output: string) {
 
 describe('shape inference of quantized operators', () => {
   it('knows QDQ, QLinear* and the integer kernels', () => {
-    for (const op of ['QuantizeLinear', 'DequantizeLinear', 'DynamicQuantizeLinear', 'QLinearConv', 'QLinearMatMul', 'ConvInteger', 'MatMulInteger', 'com.microsoft.QGemm', 'com.microsoft.QLinearAdd', 'com.microsoft.QLinearGlobalAveragePool', 'com.microsoft.QLinearConv']) {
+    for (const op of [
+      'QuantizeLinear',
+      'DequantizeLinear',
+      'DynamicQuantizeLinear',
+      'QLinearConv',
+      'QLinearMatMul',
+      'ConvInteger',
+      'MatMulInteger',
+      'com.microsoft.QGemm',
+      'com.microsoft.QLinearAdd',
+      'com.microsoft.QLinearGlobalAveragePool',
+      'com.microsoft.QLinearConv',
+    ]) {
       expect(KNOWN_OPERATORS).toContain(op);
     }
   });
@@ -34,7 +46,12 @@ describe('shape inference of quantized operators', () => {
     const b = new QdqBuilder('qdq');
     const x = b.g.input('x', ['N', 4, 5, 5]);
     const q = b.g.node('QuantizeLinear', [x, b.scalar('s', 0.1)], {}, 'q'); // no zero point: uint8
-    const qi = b.g.node('QuantizeLinear', [x, b.g.floatTensor('s4', [4], new Float32Array(4).fill(0.1)), b.tensor('zp4', INT8, [4], [0, 0, 0, 0])], { axis: 1 }, 'qi');
+    const qi = b.g.node(
+      'QuantizeLinear',
+      [x, b.g.floatTensor('s4', [4], new Float32Array(4).fill(0.1)), b.tensor('zp4', INT8, [4], [0, 0, 0, 0])],
+      { axis: 1 },
+      'qi',
+    );
     const dq = b.g.node('DequantizeLinear', [qi, b.g.floatTensor('s4b', [4], new Float32Array(4).fill(0.1))], { axis: 1 }, 'dq');
     const bad = b.g.node('DequantizeLinear', [q, b.g.floatTensor('s3', [3], new Float32Array(3).fill(0.1))], { axis: 1 }, 'bad');
     const [y, ys, yzp] = b.g.nodeMulti('DynamicQuantizeLinear', [x], 3, {}, 'dyn');
@@ -58,7 +75,12 @@ describe('shape inference of quantized operators', () => {
     const wzp = b.tensor('wzp', INT8, [], [0]);
     const bias = b.tensor('bias', INT32, [16], new Array<number>(16).fill(0));
     const conv = b.g.node('QLinearConv', [x, s, zp, w, s, wzp, s, zp, bias], { kernel_shape: [3, 3], strides: [2, 2], pads: [1, 1, 1, 1] }, 'conv');
-    const nhwc = b.ms('QLinearConv', [b.g.node('Transpose', [x], { perm: [0, 2, 3, 1] }), s, zp, w, s, wzp, s, zp, bias], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], channels_last: 1 }, 'nhwc');
+    const nhwc = b.ms(
+      'QLinearConv',
+      [b.g.node('Transpose', [x], { perm: [0, 2, 3, 1] }), s, zp, w, s, wzp, s, zp, bias],
+      { kernel_shape: [3, 3], pads: [1, 1, 1, 1], channels_last: 1 },
+      'nhwc',
+    );
     const convInt = b.g.node('ConvInteger', [x, w], { kernel_shape: [3, 3] }, 'convint');
     const fc = b.tensor('fc', INT8, [12, 6], new Array<number>(72).fill(1));
     const mm = b.g.node('QLinearMatMul', [a, s, zp, fc, s, wzp, s, zp], {}, 'mm');
@@ -68,7 +90,12 @@ describe('shape inference of quantized operators', () => {
     const gemmQuant = b.ms('QGemm', [a, s, zp, fcT, s, wzp, '', s, zp], { transB: 1 }, 'gemmq');
     for (const o of [conv, nhwc, convInt, mm, mmInt, gemmFloat, gemmQuant]) b.output(o, []);
     const r = infer(b, { x: [2, 8, 10, 10], a: [2, 12] });
-    const facts = (o: string) => ({ dtype: r.values.get(o)?.dtype, shape: r.values.get(o)?.shape, macs: nodeNamed(r, o).macs, precision: nodeNamed(r, o).macPrecision });
+    const facts = (o: string) => ({
+      dtype: r.values.get(o)?.dtype,
+      shape: r.values.get(o)?.shape,
+      macs: nodeNamed(r, o).macs,
+      precision: nodeNamed(r, o).macPrecision,
+    });
     expect(facts(conv)).toEqual({ dtype: UINT8, shape: [2, 16, 5, 5], macs: 2 * 16 * 25 * 72, precision: 'int8' });
     expect(facts(nhwc)).toEqual({ dtype: UINT8, shape: [2, 10, 10, 16], macs: 2 * 16 * 100 * 72, precision: 'int8' });
     expect(facts(convInt)).toEqual({ dtype: INT32, shape: [2, 16, 8, 8], macs: 2 * 16 * 64 * 72, precision: 'int8' });
@@ -169,7 +196,13 @@ describe("onnxruntime's view of a QDQ graph", () => {
     const b = nhwcInputQdq();
     const g = graphOf(b);
     const view = fuseQdq(g, inferAt(g, 1));
-    expect(view?.inference.nodes.map((r) => r.node.opType)).toEqual(['QuantizeLinear', 'QLinearConv', 'QLinearGlobalAveragePool', 'DequantizeLinear', 'Flatten']);
+    expect(view?.inference.nodes.map((r) => r.node.opType)).toEqual([
+      'QuantizeLinear',
+      'QLinearConv',
+      'QLinearGlobalAveragePool',
+      'DequantizeLinear',
+      'Flatten',
+    ]);
     // the 1×1 stride-1 symmetric convolution reads its input directly: no scratch
     expect(view?.tempBytes.size).toBe(0);
   });
@@ -180,7 +213,13 @@ describe("onnxruntime's view of a QDQ graph", () => {
     const conv = b.g.node('Conv', [b.qdq(x, 'in'), b.g.floatTensor('w', [4, 8, 1, 1], new Float32Array(32))], { kernel_shape: [1, 1] }, 'conv');
     b.output(b.qdq(conv, 'out'), ['N', 4, 4, 4]);
     const g = graphOf(b);
-    expect(fuseQdq(g, inferAt(g, 1))?.inference.nodes.map((r) => r.node.opType)).toEqual(['QuantizeLinear', 'DequantizeLinear', 'Conv', 'QuantizeLinear', 'DequantizeLinear']);
+    expect(fuseQdq(g, inferAt(g, 1))?.inference.nodes.map((r) => r.node.opType)).toEqual([
+      'QuantizeLinear',
+      'DequantizeLinear',
+      'Conv',
+      'QuantizeLinear',
+      'DequantizeLinear',
+    ]);
   });
 
   it('asymmetric weights take int32 accumulators and an im2col buffer instead', () => {

@@ -15,7 +15,17 @@ describe('recommend', () => {
   it('maximises images/s per node: one thread per replica, as many replicas as CPUs', () => {
     const r = recommend(model, base);
     // batch 1: limit 110 MiB × 1.15 → 128 MiB; 4 replicas (CPU-bound; memory would allow ⌊1536 / 128⌋ = 12)
-    expect(r).toMatchObject({ batch: 1, threadsPerReplica: 1, replicasPerNode: 4, limitedBy: 'cpu', memoryLimitBytes: 128 * MiB, memoryReservationBytes: 112 * MiB, replicas: 4, nodesNeeded: 1, meetsTarget: true });
+    expect(r).toMatchObject({
+      batch: 1,
+      threadsPerReplica: 1,
+      replicasPerNode: 4,
+      limitedBy: 'cpu',
+      memoryLimitBytes: 128 * MiB,
+      memoryReservationBytes: 112 * MiB,
+      replicas: 4,
+      nodesNeeded: 1,
+      meetsTarget: true,
+    });
     expect(r.replicaImagesPerSecond).toBeCloseTo(20);
     expect(r.nodeImagesPerSecond).toBeCloseTo(80);
     expect(r.p95LatencyMs).toBeCloseTo(105);
@@ -55,9 +65,7 @@ describe('recommend', () => {
     expect(systemReserveBytes(2 * GiB)).toBe(512 * MiB);
     expect(systemReserveBytes(64 * GiB)).toBeCloseTo(6.4 * GiB);
     const r = recommend(model, { ...base, service: 'classifier', modelName: 'resnet50' });
-    expect(r.compose).toBe(
-      composeSnippet(r, { service: 'classifier', modelName: 'resnet50', nodeCpus: 4, nodeMemoryBytes: 2 * GiB }),
-    );
+    expect(r.compose).toBe(composeSnippet(r, { service: 'classifier', modelName: 'resnet50', nodeCpus: 4, nodeMemoryBytes: 2 * GiB }));
     expect(r.compose.split('\n').filter((l) => !l.startsWith('#'))).toEqual([
       'version: "3.8"',
       'services:',

@@ -71,7 +71,18 @@ export function recommend(model: ReplicaModel, options: RecommendOptions): Recom
       const perNode = Math.max(0, Math.min(byCpu, byMemory));
       const latency = model.latencyMs(batch, threads);
       const replicaRps = latency > 0 ? (batch * 1000) / latency : 0;
-      candidates.push({ batch, threads, limit, reservation, perNode, limitedBy: byMemory < byCpu ? 'memory' : 'cpu', replicaRps, nodeRps: perNode * replicaRps, p95: options.maxQueueDelayMs + 2 * latency, latency });
+      candidates.push({
+        batch,
+        threads,
+        limit,
+        reservation,
+        perNode,
+        limitedBy: byMemory < byCpu ? 'memory' : 'cpu',
+        replicaRps,
+        nodeRps: perNode * replicaRps,
+        p95: options.maxQueueDelayMs + 2 * latency,
+        latency,
+      });
     }
   }
   const notes: string[] = [];
@@ -85,8 +96,12 @@ export function recommend(model: ReplicaModel, options: RecommendOptions): Recom
     if (fastest === undefined) throw new ServeError('BAD_PARAMETER', 'no batch size to plan for');
     chosen = fastest;
     meetsP95 = false;
-    if (fitting.length === 0) notes.push(`one replica needs a ${fmtMiB(chosen.limit)} limit: more than a node's usable ${fmtMiB(usable)} (node memory less the system reserve)`);
-    else notes.push(`no batch size / thread count meets p95 ≤ ${options.p95Ms} ms on this node type: the fastest is ≈ ${Math.round(chosen.p95)} ms (batch ${chosen.batch}, ${chosen.threads} threads); use fewer images per batch or faster nodes`);
+    if (fitting.length === 0)
+      notes.push(`one replica needs a ${fmtMiB(chosen.limit)} limit: more than a node's usable ${fmtMiB(usable)} (node memory less the system reserve)`);
+    else
+      notes.push(
+        `no batch size / thread count meets p95 ≤ ${options.p95Ms} ms on this node type: the fastest is ≈ ${Math.round(chosen.p95)} ms (batch ${chosen.batch}, ${chosen.threads} threads); use fewer images per batch or faster nodes`,
+      );
   }
   const perNode = Math.max(chosen.perNode, 1);
   let replicas: number;
@@ -96,9 +111,14 @@ export function recommend(model: ReplicaModel, options: RecommendOptions): Recom
   let meetsTarget = meetsP95 && chosen.perNode > 0;
   if (options.nodes !== undefined && nodesNeeded > options.nodes) {
     meetsTarget = false;
-    notes.push(`${options.targetRps} images/s needs ${nodesNeeded} nodes of this type; ${options.nodes} available serve ≈ ${Math.round(options.nodes * chosen.nodeRps)} images/s`);
+    notes.push(
+      `${options.targetRps} images/s needs ${nodesNeeded} nodes of this type; ${options.nodes} available serve ≈ ${Math.round(options.nodes * chosen.nodeRps)} images/s`,
+    );
   }
-  if (chosen.limitedBy === 'memory' && chosen.perNode > 0) notes.push(`memory-bound: ${chosen.perNode} replicas of ${fmtMiB(chosen.limit)} fill the node's memory while ${options.nodeCpus - chosen.perNode * chosen.threads} CPUs stay idle`);
+  if (chosen.limitedBy === 'memory' && chosen.perNode > 0)
+    notes.push(
+      `memory-bound: ${chosen.perNode} replicas of ${fmtMiB(chosen.limit)} fill the node's memory while ${options.nodeCpus - chosen.perNode * chosen.threads} CPUs stay idle`,
+    );
   notes.push('images/s assume full batches (a loaded service); at low load batches are smaller and latency is lower');
   const rec: Omit<Recommendation, 'compose'> = {
     batch: chosen.batch,
@@ -130,7 +150,10 @@ export function dockerMemory(bytes: number): string {
 }
 
 /** The `deploy` section, replicas and worker settings for the stack file, as YAML. */
-export function composeSnippet(rec: Omit<Recommendation, 'compose'>, options: Pick<RecommendOptions, 'service' | 'modelName' | 'nodeCpus' | 'nodeMemoryBytes'>): string {
+export function composeSnippet(
+  rec: Omit<Recommendation, 'compose'>,
+  options: Pick<RecommendOptions, 'service' | 'modelName' | 'nodeCpus' | 'nodeMemoryBytes'>,
+): string {
   const service = options.service ?? 'worker';
   // With every slot of the nodes taken, a start-first update has nowhere to start its new task.
   const full = rec.replicas >= Math.max(1, rec.replicasPerNode) * Math.max(1, rec.nodesNeeded);

@@ -9,7 +9,12 @@ function infer(g: GraphBuilder, shapes: Record<string, number[]>): GraphInferenc
   return inferShapes(readOnnxGraph(g.toBytes()), new Map(Object.entries(shapes)));
 }
 
-function single(op: string, inputShape: number[], attrs: Record<string, AttrValue> = {}, extra: (g: GraphBuilder) => string[] = () => []): { shape: number[] | undefined; macs: number; kind: string | undefined } {
+function single(
+  op: string,
+  inputShape: number[],
+  attrs: Record<string, AttrValue> = {},
+  extra: (g: GraphBuilder) => string[] = () => [],
+): { shape: number[] | undefined; macs: number; kind: string | undefined } {
   const g = new GraphBuilder('t');
   const x = g.input('x', inputShape);
   const y = g.node(op, [x, ...extra(g)], attrs, 'y');
@@ -22,24 +27,57 @@ function single(op: string, inputShape: number[], attrs: Record<string, AttrValu
 
 describe('inferShapes', () => {
   it('knows the usual operators of vision models', () => {
-    for (const op of ['Conv', 'ConvTranspose', 'Gemm', 'MatMul', 'BatchNormalization', 'Relu', 'Clip', 'Sigmoid', 'Add', 'Mul', 'Concat', 'MaxPool', 'AveragePool', 'GlobalAveragePool', 'Flatten', 'Reshape', 'Transpose', 'Softmax', 'Pad', 'Resize']) {
+    for (const op of [
+      'Conv',
+      'ConvTranspose',
+      'Gemm',
+      'MatMul',
+      'BatchNormalization',
+      'Relu',
+      'Clip',
+      'Sigmoid',
+      'Add',
+      'Mul',
+      'Concat',
+      'MaxPool',
+      'AveragePool',
+      'GlobalAveragePool',
+      'Flatten',
+      'Reshape',
+      'Transpose',
+      'Softmax',
+      'Pad',
+      'Resize',
+    ]) {
       expect(KNOWN_OPERATORS).toContain(op);
     }
   });
 
   it('Conv: strides, dilations, asymmetric pads, auto_pad, groups (depthwise MACs are "grouped")', () => {
-    expect(single('Conv', [2, 3, 224, 224], { kernel_shape: [7, 7], strides: [2, 2], pads: [3, 3, 3, 3] }, (g) => [g.floatTensor('w', [64, 3, 7, 7], zeros(64 * 147))])).toEqual({
+    expect(
+      single('Conv', [2, 3, 224, 224], { kernel_shape: [7, 7], strides: [2, 2], pads: [3, 3, 3, 3] }, (g) => [
+        g.floatTensor('w', [64, 3, 7, 7], zeros(64 * 147)),
+      ]),
+    ).toEqual({
       shape: [2, 64, 112, 112],
       macs: 2 * 64 * 112 * 112 * 147,
       kind: 'dense',
     });
-    expect(single('Conv', [1, 8, 9, 9], { strides: [2, 2], pads: [0, 0, 1, 1], group: 8 }, (g) => [g.floatTensor('w', [8, 1, 3, 3], zeros(72))])).toEqual({ shape: [1, 8, 4, 4], macs: 8 * 16 * 9, kind: 'grouped' });
+    expect(single('Conv', [1, 8, 9, 9], { strides: [2, 2], pads: [0, 0, 1, 1], group: 8 }, (g) => [g.floatTensor('w', [8, 1, 3, 3], zeros(72))])).toEqual({
+      shape: [1, 8, 4, 4],
+      macs: 8 * 16 * 9,
+      kind: 'grouped',
+    });
     expect(single('Conv', [1, 4, 10, 10], { dilations: [2, 2] }, (g) => [g.floatTensor('w', [4, 4, 3, 3], zeros(144))]).shape).toEqual([1, 4, 6, 6]);
-    expect(single('Conv', [1, 4, 11, 11], { auto_pad: 'SAME_UPPER', strides: [2, 2] }, (g) => [g.floatTensor('w', [4, 4, 3, 3], zeros(144))]).shape).toEqual([1, 4, 6, 6]);
+    expect(single('Conv', [1, 4, 11, 11], { auto_pad: 'SAME_UPPER', strides: [2, 2] }, (g) => [g.floatTensor('w', [4, 4, 3, 3], zeros(144))]).shape).toEqual([
+      1, 4, 6, 6,
+    ]);
   });
 
   it('ConvTranspose: output size with stride, pads and output_padding; MACs per input element', () => {
-    const r = single('ConvTranspose', [1, 4, 4, 4], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] }, (g) => [g.floatTensor('w', [4, 2, 3, 3], zeros(72))]);
+    const r = single('ConvTranspose', [1, 4, 4, 4], { strides: [2, 2], pads: [1, 1, 1, 1], output_padding: [1, 1] }, (g) => [
+      g.floatTensor('w', [4, 2, 3, 3], zeros(72)),
+    ]);
     // 2·(4−1) + 1 + 3 − 2 = 8
     expect(r).toEqual({ shape: [1, 2, 8, 8], macs: 64 * 2 * 9, kind: 'dense' });
   });
@@ -54,7 +92,11 @@ describe('inferShapes', () => {
 
   it('Gemm and MatMul: transposes and batch broadcasting', () => {
     expect(single('Gemm', [6, 3], { transA: 1 }, (g) => [g.floatTensor('b', [6, 5], zeros(30))])).toEqual({ shape: [3, 5], macs: 3 * 5 * 6, kind: 'dense' });
-    expect(single('MatMul', [2, 1, 4, 6], {}, (g) => [g.floatTensor('b', [3, 6, 5], zeros(90))])).toEqual({ shape: [2, 3, 4, 5], macs: 6 * 4 * 5 * 6, kind: 'dense' });
+    expect(single('MatMul', [2, 1, 4, 6], {}, (g) => [g.floatTensor('b', [3, 6, 5], zeros(90))])).toEqual({
+      shape: [2, 3, 4, 5],
+      macs: 6 * 4 * 5 * 6,
+      kind: 'dense',
+    });
     expect(single('MatMul', [6], {}, (g) => [g.floatTensor('b', [6, 5], zeros(30))]).shape).toEqual([5]);
   });
 
@@ -75,7 +117,12 @@ describe('inferShapes', () => {
   it('Slice, Split, Squeeze/Unsqueeze (opset 13 inputs), Resize by sizes, Transpose, Concat', () => {
     const g = new GraphBuilder('misc');
     const x = g.input('x', ['N', 6, 10, 10]);
-    const s = g.node('Slice', [x, g.int64Tensor('st', [1, -8]), g.int64Tensor('en', [5, 100]), g.int64Tensor('ax', [1, 3]), g.int64Tensor('sp', [2, 3])], {}, 's');
+    const s = g.node(
+      'Slice',
+      [x, g.int64Tensor('st', [1, -8]), g.int64Tensor('en', [5, 100]), g.int64Tensor('ax', [1, 3]), g.int64Tensor('sp', [2, 3])],
+      {},
+      's',
+    );
     const [a, b] = g.nodeMulti('Split', [x, g.int64Tensor('split', [2, 4])], 2, { axis: 1 }, 'parts');
     const u = g.node('Unsqueeze', [a ?? '', g.int64Tensor('uax', [0, -1])], {}, 'u');
     const q = g.node('Squeeze', [u, g.int64Tensor('qax', [0])], {}, 'q');
@@ -108,6 +155,11 @@ describe('inferShapes', () => {
 
   it('broadcasts like numpy', () => {
     expect(broadcastShapes([[4, 1, 3], [5, 1], []])).toEqual([4, 5, 3]);
-    expect(() => broadcastShapes([[2, 3], [4, 3]])).toThrow(/do not broadcast/);
+    expect(() =>
+      broadcastShapes([
+        [2, 3],
+        [4, 3],
+      ]),
+    ).toThrow(/do not broadcast/);
   });
 });

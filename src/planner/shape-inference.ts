@@ -185,7 +185,15 @@ function spatialParams(ctx: OpContext, spatialRank: number, kernel: number[]): {
 }
 
 /** Output spatial sizes of a convolution or pooling window (ONNX spec, incl. auto_pad and ceil_mode). */
-export function windowOutput(inSizes: number[], kernel: number[], strides: number[], dilations: number[], pads: number[], autoPad: string, ceilMode: boolean): number[] {
+export function windowOutput(
+  inSizes: number[],
+  kernel: number[],
+  strides: number[],
+  dilations: number[],
+  pads: number[],
+  autoPad: string,
+  ceilMode: boolean,
+): number[] {
   const rank = inSizes.length;
   return inSizes.map((size, i) => {
     const k = kernel[i] ?? 1;
@@ -217,12 +225,18 @@ function convOperands(ctx: Parameters<OpHandler>[0]) {
 
 const conv: OpHandler = (ctx) => {
   const { x, w, n, cin, group, kernel, strides, dilations, pads } = convOperands(ctx);
-  if (x.shape.length < 3 || w.shape.length !== x.shape.length) throw new InferenceError(`X [${x.shape.join(',')}] and W [${w.shape.join(',')}] ranks do not fit a convolution`);
+  if (x.shape.length < 3 || w.shape.length !== x.shape.length)
+    throw new InferenceError(`X [${x.shape.join(',')}] and W [${w.shape.join(',')}] ranks do not fit a convolution`);
   const [cout = 1, cinPerGroup = 1] = w.shape;
   if (cin !== cinPerGroup * group) throw new InferenceError(`X has ${cin} channels but W expects ${cinPerGroup} × group ${group}`);
   const outSpatial = windowOutput(x.shape.slice(2), kernel, strides, dilations, pads, attrString(ctx, 'auto_pad', 'NOTSET'), false);
   const shape = [n, cout, ...outSpatial];
-  return { outputs: [{ dtype: x.dtype, shape }], macs: prod(shape) * cinPerGroup * prod(kernel), macKind: group === 1 ? 'dense' : 'grouped', macPrecision: macPrecision(x, w) };
+  return {
+    outputs: [{ dtype: x.dtype, shape }],
+    macs: prod(shape) * cinPerGroup * prod(kernel),
+    macKind: group === 1 ? 'dense' : 'grouped',
+    macPrecision: macPrecision(x, w),
+  };
 };
 
 const convTranspose: OpHandler = (ctx) => {
@@ -244,7 +258,12 @@ const convTranspose: OpHandler = (ctx) => {
           return s * (size - 1) + (outputPadding[i] ?? 0) + span - padTotal;
         });
   // Every input element is multiplied into a full (cout/group × kernel) window.
-  return { outputs: [{ dtype: x.dtype, shape: [n, coutPerGroup * group, ...outSpatial] }], macs: prod(x.shape) * coutPerGroup * prod(kernel), macKind: group === 1 ? 'dense' : 'grouped', macPrecision: macPrecision(x, w) };
+  return {
+    outputs: [{ dtype: x.dtype, shape: [n, coutPerGroup * group, ...outSpatial] }],
+    macs: prod(x.shape) * coutPerGroup * prod(kernel),
+    macKind: group === 1 ? 'dense' : 'grouped',
+    macPrecision: macPrecision(x, w),
+  };
 };
 
 const pool: OpHandler = (ctx) => {
@@ -253,9 +272,22 @@ const pool: OpHandler = (ctx) => {
   const kernel = attrInts(ctx, 'kernel_shape');
   if (kernel === undefined) throw new InferenceError('kernel_shape is required');
   const { strides, dilations, pads } = spatialParams(ctx, spatial, kernel);
-  const outSpatial = windowOutput(x.shape.slice(2), kernel, strides, dilations, pads, attrString(ctx, 'auto_pad', 'NOTSET'), attrInt(ctx, 'ceil_mode', 0) === 1);
+  const outSpatial = windowOutput(
+    x.shape.slice(2),
+    kernel,
+    strides,
+    dilations,
+    pads,
+    attrString(ctx, 'auto_pad', 'NOTSET'),
+    attrInt(ctx, 'ceil_mode', 0) === 1,
+  );
   const shape = [...x.shape.slice(0, 2), ...outSpatial];
-  return { outputs: [{ dtype: x.dtype, shape }, { dtype: DataType.INT64, shape }] };
+  return {
+    outputs: [
+      { dtype: x.dtype, shape },
+      { dtype: DataType.INT64, shape },
+    ],
+  };
 };
 
 const globalPool: OpHandler = (ctx) => {
@@ -310,7 +342,8 @@ const reshape: OpHandler = (ctx) => {
   const known = prod(shape.filter((d) => d !== -1));
   const total = prod(x.shape);
   if (unknown === 1) shape[shape.indexOf(-1)] = known === 0 ? 0 : total / known;
-  if (prod(shape) !== total || shape.some((d) => !Number.isInteger(d) || d < 0)) throw new InferenceError(`cannot reshape [${x.shape.join(',')}] to [${target.join(',')}]`);
+  if (prod(shape) !== total || shape.some((d) => !Number.isInteger(d) || d < 0))
+    throw new InferenceError(`cannot reshape [${x.shape.join(',')}] to [${target.join(',')}]`);
   return { outputs: [{ dtype: x.dtype, shape, values: x.values }] };
 };
 
@@ -353,7 +386,8 @@ const concat: OpHandler = (ctx) => {
   const shape = [...first.shape];
   shape[axis] = xs.reduce((a, x) => a + (x.shape[axis] ?? 0), 0);
   for (const x of xs) {
-    if (x.shape.length !== shape.length || x.shape.some((d, i) => i !== axis && d !== shape[i])) throw new InferenceError(`inputs [${xs.map((t) => t.shape.join(',')).join('] [')}] differ off axis ${axis}`);
+    if (x.shape.length !== shape.length || x.shape.some((d, i) => i !== axis && d !== shape[i]))
+      throw new InferenceError(`inputs [${xs.map((t) => t.shape.join(',')).join('] [')}] differ off axis ${axis}`);
   }
   const values = axis === 0 && shape.length === 1 && xs.every((x) => x.values !== undefined) ? xs.flatMap((x) => x.values as number[]) : undefined;
   return { outputs: [{ dtype: first.dtype, shape, values }] };
@@ -516,7 +550,12 @@ const topK: OpHandler = (ctx) => {
   if (k === undefined) throw new InferenceError('K is required');
   const axis = normAxis(attrInt(ctx, 'axis', -1), x.shape.length);
   const shape = x.shape.map((d, i) => (i === axis ? k : d));
-  return { outputs: [{ dtype: x.dtype, shape }, { dtype: DataType.INT64, shape }] };
+  return {
+    outputs: [
+      { dtype: x.dtype, shape },
+      { dtype: DataType.INT64, shape },
+    ],
+  };
 };
 
 const depthToSpace: OpHandler = (ctx) => {
@@ -546,7 +585,12 @@ const castLike: OpHandler = (ctx) => {
 
 const identity: OpHandler = (ctx) => {
   const x = input(ctx, 0);
-  return { outputs: [{ dtype: x.dtype, shape: [...x.shape], values: x.values }, { dtype: DataType.BOOL, shape: [...x.shape] }] };
+  return {
+    outputs: [
+      { dtype: x.dtype, shape: [...x.shape], values: x.values },
+      { dtype: DataType.BOOL, shape: [...x.shape] },
+    ],
+  };
 };
 
 const layerNorm: OpHandler = (ctx) => {
@@ -564,8 +608,42 @@ const where: OpHandler = (ctx) => {
 };
 
 const UNARY_OPS = [
-  'Relu', 'LeakyRelu', 'Clip', 'Sigmoid', 'HardSigmoid', 'HardSwish', 'Tanh', 'Elu', 'Selu', 'Celu', 'Softplus', 'Softsign', 'Exp', 'Log', 'Sqrt', 'Neg', 'Abs', 'Erf', 'Gelu', 'Mish',
-  'Softmax', 'LogSoftmax', 'Hardmax', 'LRN', 'BatchNormalization', 'InstanceNormalization', 'Reciprocal', 'Floor', 'Ceil', 'Round', 'Sign', 'Not', 'Sin', 'Cos', 'ThresholdedRelu', 'Shrink',
+  'Relu',
+  'LeakyRelu',
+  'Clip',
+  'Sigmoid',
+  'HardSigmoid',
+  'HardSwish',
+  'Tanh',
+  'Elu',
+  'Selu',
+  'Celu',
+  'Softplus',
+  'Softsign',
+  'Exp',
+  'Log',
+  'Sqrt',
+  'Neg',
+  'Abs',
+  'Erf',
+  'Gelu',
+  'Mish',
+  'Softmax',
+  'LogSoftmax',
+  'Hardmax',
+  'LRN',
+  'BatchNormalization',
+  'InstanceNormalization',
+  'Reciprocal',
+  'Floor',
+  'Ceil',
+  'Round',
+  'Sign',
+  'Not',
+  'Sin',
+  'Cos',
+  'ThresholdedRelu',
+  'Shrink',
 ] as const;
 
 const FOLDERS: Record<string, (xs: number[]) => number> = {
@@ -693,7 +771,14 @@ export function inferShapes(graph: OnnxGraph, inputShapes: ReadonlyMap<string, r
         if (t !== undefined && name !== '') values.set(name, t.values !== undefined && t.values.length > FOLD_LIMIT ? { ...t, values: undefined } : t);
         return name === '' ? undefined : t;
       });
-      results.push({ node, status: 'ok', outputs: outs, macs: result.macs ?? 0, ...(result.macKind === undefined ? {} : { macKind: result.macKind }), ...(result.macPrecision === undefined || (result.macs ?? 0) === 0 ? {} : { macPrecision: result.macPrecision }) });
+      results.push({
+        node,
+        status: 'ok',
+        outputs: outs,
+        macs: result.macs ?? 0,
+        ...(result.macKind === undefined ? {} : { macKind: result.macKind }),
+        ...(result.macPrecision === undefined || (result.macs ?? 0) === 0 ? {} : { macPrecision: result.macPrecision }),
+      });
     } catch (err) {
       if (!(err instanceof InferenceError)) throw err;
       results.push({ node, status: 'failed', message: err.message, outputs, macs: 0 });

@@ -59,9 +59,7 @@ export interface JobTimings {
   batchSize: number;
 }
 
-export type JobOutcome =
-  | { ok: true; predictions: Prediction[]; timings: JobTimings; output?: Float32Array }
-  | { ok: false; error: WireError };
+export type JobOutcome = { ok: true; predictions: Prediction[]; timings: JobTimings; output?: Float32Array } | { ok: false; error: WireError };
 
 /** The queue a job goes to: one per model version. */
 export function queueKey(model: string, version: string): string {

@@ -3,7 +3,17 @@
 import { randomUUID } from 'node:crypto';
 import { ServeError } from '../common/errors.js';
 import { abortError, queueFull, queueOf, refuseAll } from './admission.js';
-import { queueKey, type CompleteResult, type Delivery, type InferenceJob, type JobConsumer, type JobOutcome, type JobProducer, type JobRequest, type SubmitOptions } from './contract.js';
+import {
+  queueKey,
+  type CompleteResult,
+  type Delivery,
+  type InferenceJob,
+  type JobConsumer,
+  type JobOutcome,
+  type JobProducer,
+  type JobRequest,
+  type SubmitOptions,
+} from './contract.js';
 
 /** The jobs of one submitAll: they share one abort listener, removed when the last is settled. */
 interface Group {

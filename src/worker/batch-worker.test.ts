@@ -34,7 +34,9 @@ beforeAll(async () => {
 });
 afterAll(async () => repo.cleanup());
 
-async function startWorker(overrides: { maxBatchSize?: number; maxQueueDelayMs?: number } = {}): Promise<{ queue: MemoryQueue; worker: BatchWorker; log: BatchLog }> {
+async function startWorker(
+  overrides: { maxBatchSize?: number; maxQueueDelayMs?: number } = {},
+): Promise<{ queue: MemoryQueue; worker: BatchWorker; log: BatchLog }> {
   const queue = await MemoryQueue.create();
   const log = new BatchLog();
   const worker = await BatchWorker.create({ consumer: queue.consumer(), entry, version: entry.versions[0]!, metrics: log, ...overrides });
@@ -107,7 +109,11 @@ describe('BatchWorker', () => {
     const { queue, worker, log } = await startWorker({ maxBatchSize: 4, maxQueueDelayMs: 50 });
     const dims = worker.session.itemDims;
     const tensor = new Float32Array(worker.session.itemSize).fill(0.5);
-    const request = (shape: readonly number[], bytes: Uint8Array): JobRequest => ({ ...job('t'), payload: { kind: 'tensor', dtype: 'float32', shape, bytes }, wantOutput: true });
+    const request = (shape: readonly number[], bytes: Uint8Array): JobRequest => ({
+      ...job('t'),
+      payload: { kind: 'tensor', dtype: 'float32', shape, bytes },
+      wantOutput: true,
+    });
     const [good, bad] = await Promise.all([
       queue.submit(request(dims, new Uint8Array(tensor.buffer)), { bound: 64 }),
       queue.submit(request([1, 2, 3], new Uint8Array(12)), { bound: 64 }),
@@ -123,7 +129,11 @@ describe('BatchWorker', () => {
   it('a bad image fails alone; the other jobs of its batch are answered', async () => {
     const { queue, worker, log } = await startWorker({ maxBatchSize: 4, maxQueueDelayMs: 50 });
     const truncated = (await solidPng(64, 64, [1, 2, 3])).subarray(0, 60);
-    const [good1, bad, good2] = await Promise.all([queue.submit(job('g1'), { bound: 64 }), queue.submit(job('bad', truncated), { bound: 64 }), queue.submit(job('g2'), { bound: 64 })]);
+    const [good1, bad, good2] = await Promise.all([
+      queue.submit(job('g1'), { bound: 64 }),
+      queue.submit(job('bad', truncated), { bound: 64 }),
+      queue.submit(job('g2'), { bound: 64 }),
+    ]);
     expect(good1?.ok).toBe(true);
     expect(good2?.ok).toBe(true);
     expect(bad).toMatchObject({ ok: false, error: { code: 'INVALID_IMAGE' } });

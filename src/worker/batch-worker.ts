@@ -66,7 +66,10 @@ export class BatchWorker {
 
   static async create(options: BatchWorkerOptions): Promise<BatchWorker> {
     const threads = options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads };
-    const session = options.openSession === undefined ? await ModelSession.create(options.entry, options.version, threads) : await options.openSession(options.entry, options.version, threads);
+    const session =
+      options.openSession === undefined
+        ? await ModelSession.create(options.entry, options.version, threads)
+        : await options.openSession(options.entry, options.version, threads);
     if (options.releaseMemoryAfterLoad === true) releaseFreeMemory();
     const decoder = options.openDecoder?.(options.entry, options.maxPixels) ?? new ImagePreprocessor(options.entry.config.preprocess, options.maxPixels);
     const worker = new BatchWorker(options, session, decoder);
@@ -205,7 +208,12 @@ export class BatchWorker {
     const dims = this.session.itemDims;
     const shapeOk = payload.dtype === 'float32' && payload.shape.length === dims.length && payload.shape.every((d, i) => d === dims[i]);
     if (!shapeOk || payload.bytes.length !== this.session.itemSize * 4) {
-      return toWireError(new ServeError('INVALID_TENSOR', `The input must be float32 of shape [${dims.join(', ')}] (${this.session.itemSize * 4} bytes); got ${payload.dtype} [${payload.shape.join(', ')}] (${payload.bytes.length} bytes).`));
+      return toWireError(
+        new ServeError(
+          'INVALID_TENSOR',
+          `The input must be float32 of shape [${dims.join(', ')}] (${this.session.itemSize * 4} bytes); got ${payload.dtype} [${payload.shape.join(', ')}] (${payload.bytes.length} bytes).`,
+        ),
+      );
     }
     new Uint8Array(buffer.buffer, buffer.byteOffset + slot * this.session.itemSize * 4, payload.bytes.length).set(payload.bytes);
     return undefined;
@@ -242,7 +250,17 @@ export class BatchWorker {
         const width = this.session.outputSize;
         runnable.forEach((item, row) => {
           const { job } = item.delivery;
-          logger?.debug({ requestId: job.requestId, job: job.id, model: entry.name, version: version.version, batchSize: runnable.length, delivery: item.delivery.deliveryCount }, 'job computed');
+          logger?.debug(
+            {
+              requestId: job.requestId,
+              job: job.id,
+              model: entry.name,
+              version: version.version,
+              batchSize: runnable.length,
+              delivery: item.delivery.deliveryCount,
+            },
+            'job computed',
+          );
           const predictions = predictionsForRow(output, row, width, entry.labels, softmax, job.topK);
           const timings = { queueMs: Math.max(0, now - job.enqueuedAt), inferenceMs, batchSize: runnable.length };
           const outcome: JobOutcome = { ok: true, predictions, timings };

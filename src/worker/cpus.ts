@@ -69,7 +69,10 @@ export function availableCpus(read?: ReadText, cores?: number): number {
 }
 
 /** Intra-op threads of a worker: the --threads option when given, else the CPU budget, and why. */
-export function intraOpThreads(option: number | undefined, budget: () => CpuBudget = () => cpuBudget()): { threads: number; source: string; budget?: CpuBudget } {
+export function intraOpThreads(
+  option: number | undefined,
+  budget: () => CpuBudget = () => cpuBudget(),
+): { threads: number; source: string; budget?: CpuBudget } {
   if (option !== undefined) return { threads: option, source: '--threads / SWARMSERVE_THREADS' };
   const b = budget();
   return { threads: b.cpus, source: b.source, budget: b };

@@ -6,7 +6,12 @@ import { ServeError } from '../common/errors.js';
 import { sendError } from '../gateway/errors.js';
 
 /** GET /metrics, /health/live and /health/ready, with the gateway's error bodies. */
-export function buildHealthApp(registry: Registry, reason: () => string | undefined, keys: () => readonly string[], logger: FastifyBaseLogger): FastifyInstance {
+export function buildHealthApp(
+  registry: Registry,
+  reason: () => string | undefined,
+  keys: () => readonly string[],
+  logger: FastifyBaseLogger,
+): FastifyInstance {
   const app = Fastify({
     loggerInstance: logger,
     logController: new LogController({ disableRequestLogging: true }),

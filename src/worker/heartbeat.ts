@@ -35,7 +35,8 @@ export class Heartbeat {
       if (this.failing) this.logger.info('heartbeat: worker registry reachable again (reconnected)');
       this.failing = false;
     } catch (err) {
-      if (!this.failing) this.logger.warn({ err }, 'heartbeat failed; still serving, retrying every interval (gateways count this worker out after --heartbeat-expiry-ms)');
+      if (!this.failing)
+        this.logger.warn({ err }, 'heartbeat failed; still serving, retrying every interval (gateways count this worker out after --heartbeat-expiry-ms)');
       this.failing = true;
     }
   }

@@ -42,7 +42,13 @@ export class ModelSession {
     }
   }
 
-  private static async open(thread: SessionThread, entry: ModelEntry, version: ModelVersion, where: string, options?: Partial<SessionOptions>): Promise<ModelSession> {
+  private static async open(
+    thread: SessionThread,
+    entry: ModelEntry,
+    version: ModelVersion,
+    where: string,
+    options?: Partial<SessionOptions>,
+  ): Promise<ModelSession> {
     const loaded = await thread
       .load(version.onnxPath, {
         intraOpNumThreads: options?.intraOpThreads ?? entry.config.threads.intraOp,
@@ -74,7 +80,10 @@ export class ModelSession {
       const [batchDim, ...rest] = inputMeta.shape;
       const mismatch = rest.length !== itemDims.length || rest.some((d, i) => typeof d === 'number' && d > 0 && d !== itemDims[i]);
       if (mismatch) {
-        throw new ServeError('CONFIG_INVALID', `${where}: input "${inputName}" has shape [${inputMeta.shape.join(', ')}] but the config's preprocess gives [N, ${itemDims.join(', ')}] (${pre.layout}, ${pre.width}×${pre.height})`);
+        throw new ServeError(
+          'CONFIG_INVALID',
+          `${where}: input "${inputName}" has shape [${inputMeta.shape.join(', ')}] but the config's preprocess gives [N, ${itemDims.join(', ')}] (${pre.layout}, ${pre.width}×${pre.height})`,
+        );
       }
       if (typeof batchDim === 'number' && batchDim > 0) maxBatch = batchDim;
     }
@@ -82,7 +91,10 @@ export class ModelSession {
     const model = new ModelSession(thread, inputName, outputName, itemDims, itemSize, entry.labels.length, maxBatch);
     const probe = await model.runRaw(new Float32Array(itemSize), 1);
     if (probe.dims.length !== 2 || probe.output.length !== entry.labels.length) {
-      throw new ServeError('CONFIG_INVALID', `${where}: output "${outputName}" has shape [${probe.dims.join(', ')}] but ${entry.config.postprocess.labels} lists ${entry.labels.length} labels (expected [N, ${entry.labels.length}])`);
+      throw new ServeError(
+        'CONFIG_INVALID',
+        `${where}: output "${outputName}" has shape [${probe.dims.join(', ')}] but ${entry.config.postprocess.labels} lists ${entry.labels.length} labels (expected [N, ${entry.labels.length}])`,
+      );
     }
     return model;
   }

@@ -33,7 +33,8 @@ describe('topIndices and predictionsForRow against the full softmax and a stable
       return Math.round((s / 2147483648) * 40 - 20) / 4;
     });
   }
-  const sortedOrder = (values: ArrayLike<number>): number[] => Array.from({ length: values.length }, (_, i) => i).sort((a, b) => (values[b] as number) - (values[a] as number));
+  const sortedOrder = (values: ArrayLike<number>): number[] =>
+    Array.from({ length: values.length }, (_, i) => i).sort((a, b) => (values[b] as number) - (values[a] as number));
 
   it('picks what a stable sort picks, ties in index order, for every k', () => {
     for (let seed = 1; seed <= 20; seed++) {
@@ -54,7 +55,9 @@ describe('topIndices and predictionsForRow against the full softmax and a stable
     const labels = Array.from({ length: width }, (_, i) => `c${i}`);
     for (let r = 0; r < 3; r++) {
       const full = softmax(batch, r * width, width);
-      const expected = sortedOrder(full).slice(0, 5).map((i) => ({ label: `c${i}`, probability: full[i] }));
+      const expected = sortedOrder(full)
+        .slice(0, 5)
+        .map((i) => ({ label: `c${i}`, probability: full[i] }));
       expect(predictionsForRow(batch, r, width, labels, true, 5)).toEqual(expected);
     }
   });

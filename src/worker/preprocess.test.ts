@@ -9,7 +9,9 @@ function config(overrides: Partial<PreprocessConfig>): PreprocessConfig {
 
 /** A 2×1 image: left pixel red, right pixel blue. */
 async function twoPixels(): Promise<Buffer> {
-  return sharp(Buffer.from([255, 0, 0, 0, 0, 255]), { raw: { width: 2, height: 1, channels: 3 } }).png().toBuffer();
+  return sharp(Buffer.from([255, 0, 0, 0, 0, 255]), { raw: { width: 2, height: 1, channels: 3 } })
+    .png()
+    .toBuffer();
 }
 
 describe('ImagePreprocessor', () => {
@@ -34,7 +36,9 @@ describe('ImagePreprocessor', () => {
 
   it('letterbox pads with padColor instead of stretching', async () => {
     const pre = new ImagePreprocessor(config({ resize: 'letterbox', width: 4, height: 4, layout: 'NHWC', scale: 1, padColor: [0, 255, 0], kernel: 'nearest' }));
-    const wide = await sharp({ create: { width: 8, height: 2, channels: 3, background: { r: 255, g: 0, b: 0 } } }).png().toBuffer();
+    const wide = await sharp({ create: { width: 8, height: 2, channels: 3, background: { r: 255, g: 0, b: 0 } } })
+      .png()
+      .toBuffer();
     const data = await pre.toTensorData(wide);
     const rowColour = (row: number): number[] => Array.from(data.subarray(row * 12, row * 12 + 3));
     expect(rowColour(0)).toEqual([0, 255, 0]); // padding above
@@ -50,16 +54,24 @@ describe('ImagePreprocessor', () => {
 
   it('tf-bilinear is refused with any resize but fill', async () => {
     const { modelConfigSchema } = await import('../model/repository/config-schema.js');
-    const result = modelConfigSchema.safeParse({ preprocess: { width: 4, height: 4, layout: 'NHWC', resize: 'center-crop', kernel: 'tf-bilinear' }, postprocess: { softmax: true } });
+    const result = modelConfigSchema.safeParse({
+      preprocess: { width: 4, height: 4, layout: 'NHWC', resize: 'center-crop', kernel: 'tf-bilinear' },
+      postprocess: { softmax: true },
+    });
     expect(result.success).toBe(false);
     expect(result.error?.issues[0]?.path).toEqual(['preprocess', 'kernel']);
   });
 
   it('decodes greyscale and alpha images to 3 channels', async () => {
     const pre = new ImagePreprocessor(config({ width: 2, height: 2, layout: 'NHWC', scale: 1, kernel: 'nearest' }));
-    const grey = await sharp({ create: { width: 2, height: 2, channels: 3, background: { r: 9, g: 9, b: 9 } } }).greyscale().png().toBuffer();
+    const grey = await sharp({ create: { width: 2, height: 2, channels: 3, background: { r: 9, g: 9, b: 9 } } })
+      .greyscale()
+      .png()
+      .toBuffer();
     expect(Array.from(await pre.toTensorData(grey))).toEqual(Array.from({ length: 12 }, () => 9));
-    const rgba = await sharp({ create: { width: 2, height: 2, channels: 4, background: { r: 10, g: 20, b: 30, alpha: 1 } } }).png().toBuffer();
+    const rgba = await sharp({ create: { width: 2, height: 2, channels: 4, background: { r: 10, g: 20, b: 30, alpha: 1 } } })
+      .png()
+      .toBuffer();
     expect(Array.from((await pre.toTensorData(rgba)).subarray(0, 3))).toEqual([10, 20, 30]);
   });
 });

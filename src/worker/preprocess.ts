@@ -68,7 +68,10 @@ export class ImagePreprocessor {
   fill(image: DecodedImage, target: Float32Array, index: number): void {
     const { width, height } = this.config;
     // fill is synchronous, so one scratch buffer per preprocessor is enough.
-    const pixels = image.width === width && image.height === height ? image.pixels : resizeBilinearAlignCorners(image, width, height, (this.scratch ??= new Float32Array(this.itemSize)));
+    const pixels =
+      image.width === width && image.height === height
+        ? image.pixels
+        : resizeBilinearAlignCorners(image, width, height, (this.scratch ??= new Float32Array(this.itemSize)));
     const base = index * this.itemSize;
     const { gain, offset, sourceChannel } = this;
     const planeSize = this.config.width * this.config.height;
@@ -113,7 +116,12 @@ export interface DecodedImage {
  * kernel computes it, returning RGB samples as floats in 0..255 (no rounding: the
  * normalisation that follows is affine, so resampling before it is exact).
  */
-export function resizeBilinearAlignCorners(image: DecodedImage, outWidth: number, outHeight: number, out: Float32Array = new Float32Array(outWidth * outHeight * CHANNELS)): Float32Array {
+export function resizeBilinearAlignCorners(
+  image: DecodedImage,
+  outWidth: number,
+  outHeight: number,
+  out: Float32Array = new Float32Array(outWidth * outHeight * CHANNELS),
+): Float32Array {
   const { pixels, width: inW, height: inH } = image;
   const rowRatio = outHeight > 1 ? (inH - 1) / (outHeight - 1) : inH / outHeight;
   const colRatio = outWidth > 1 ? (inW - 1) / (outWidth - 1) : inW / outWidth;

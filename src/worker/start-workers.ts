@@ -14,7 +14,9 @@ export interface StartWorkersOptions {
   logger: Logger;
   mallocTuning: boolean;
   /** Per-worker options shared by all (overrides, test doubles). */
-  common?: Partial<Pick<BatchWorkerOptions, 'maxPixels' | 'maxBatchSize' | 'maxQueueDelayMs' | 'intraOpThreads' | 'prefetch' | 'now' | 'openSession' | 'openDecoder'>>;
+  common?: Partial<
+    Pick<BatchWorkerOptions, 'maxPixels' | 'maxBatchSize' | 'maxQueueDelayMs' | 'intraOpThreads' | 'prefetch' | 'now' | 'openSession' | 'openDecoder'>
+  >;
 }
 
 /** Loads every version (warming each up) and returns the workers, not yet started. */
@@ -37,7 +39,10 @@ export async function createBatchWorkers(options: StartWorkersOptions): Promise<
           onError: throttledErrorLog(logger, { model: entry.name, version: version.version }),
         });
         workers.push(worker);
-        logger.info({ model: entry.name, version: version.version, maxBatchSize: worker.maxBatchSize, loadMs: Math.round(performance.now() - started) }, `loaded ${entry.name} v${version.version}`);
+        logger.info(
+          { model: entry.name, version: version.version, maxBatchSize: worker.maxBatchSize, loadMs: Math.round(performance.now() - started) },
+          `loaded ${entry.name} v${version.version}`,
+        );
       }
     }
   } catch (err) {
@@ -73,7 +78,11 @@ function throttledErrorLog(logger: Logger, fields: Record<string, string>): (err
 }
 
 /** The per-worker overrides that serve and worker share (flags that beat the model configs). */
-export function batchingOverrides(config: { maxPixels: number; maxBatchSize?: number | undefined; maxQueueDelayMs?: number | undefined }): NonNullable<StartWorkersOptions['common']> {
+export function batchingOverrides(config: {
+  maxPixels: number;
+  maxBatchSize?: number | undefined;
+  maxQueueDelayMs?: number | undefined;
+}): NonNullable<StartWorkersOptions['common']> {
   return {
     maxPixels: config.maxPixels,
     ...(config.maxBatchSize === undefined ? {} : { maxBatchSize: config.maxBatchSize }),

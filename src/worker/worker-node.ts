@@ -52,7 +52,12 @@ export class WorkerNode {
     const readiness: Readiness = { starting: 'loading the model repository', draining: false, connected: () => false };
     const metrics = new WorkerMetrics({ defaultMetrics: true });
     let keys: string[] = [];
-    const app = buildHealthApp(metrics.registry, () => notReadyReason(readiness), () => keys, logger);
+    const app = buildHealthApp(
+      metrics.registry,
+      () => notReadyReason(readiness),
+      () => keys,
+      logger,
+    );
     // Undone in reverse if start-up fails half-way, so a failed start leaves nothing open.
     const undo: Array<() => Promise<unknown>> = [];
     try {
@@ -80,7 +85,14 @@ export class WorkerNode {
 
       readiness.starting = 'loading models';
       const threads = intraOpThreads(config.threads);
-      logger.info({ threads: threads.threads, source: threads.source, ...(threads.budget === undefined ? {} : { cores: threads.budget.cores, quota: threads.budget.quota }) }, `intra-op threads: ${threads.threads} (${threads.source})`);
+      logger.info(
+        {
+          threads: threads.threads,
+          source: threads.source,
+          ...(threads.budget === undefined ? {} : { cores: threads.budget.cores, quota: threads.budget.quota }),
+        },
+        `intra-op threads: ${threads.threads} (${threads.source})`,
+      );
       if (now !== undefined) logger.warn({ clockOffsetMs: config.clockOffsetMs }, 'this worker runs on a shifted clock (--clock-offset-ms, for tests)');
       const workers = await createBatchWorkers({
         repository,
@@ -106,7 +118,10 @@ export class WorkerNode {
       const workerId = consumer.workerId;
       const heartbeat = new Heartbeat(
         () => {
-          const counted = workers.reduce((sum, w) => ({ batches: sum.batches + w.counters.batches, items: sum.items + w.counters.items }), { batches: 0, items: 0 });
+          const counted = workers.reduce((sum, w) => ({ batches: sum.batches + w.counters.batches, items: sum.items + w.counters.items }), {
+            batches: 0,
+            items: 0,
+          });
           const info: Omit<WorkerInfo, 'lastSeen'> = { id: workerId, host: hostname(), pid: process.pid, keys, ...counted, startedAt };
           return registry.beat(info);
         },
@@ -158,7 +173,9 @@ export class WorkerNode {
     const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), drainTimeoutMs).unref());
     const outcome = await Promise.race([sequence.then(() => 'drained' as const), timeout]);
     if (outcome === 'timeout') {
-      this.logger.warn(`drain timeout (${drainTimeoutMs} ms): leaving with jobs in progress; peers reclaim them after --reclaim-idle-ms, and this worker drops out of the registry after --heartbeat-expiry-ms`);
+      this.logger.warn(
+        `drain timeout (${drainTimeoutMs} ms): leaving with jobs in progress; peers reclaim them after --reclaim-idle-ms, and this worker drops out of the registry after --heartbeat-expiry-ms`,
+      );
     }
     await step('closing the metrics listener', () => this.app.close());
   }

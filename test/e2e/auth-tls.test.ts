@@ -80,7 +80,11 @@ describe('serve with --api-keys-file', () => {
 
   it('OIP: infer and metadata need the key (401 as {"error": …}), its health probes stay open', async () => {
     const infer = (headers: Record<string, string>): Promise<Response> =>
-      fetch(`${serve.url}/v2/models/moderation/infer`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [jpeg.toString('base64')] }] }) });
+      fetch(`${serve.url}/v2/models/moderation/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', ...headers },
+        body: JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [jpeg.toString('base64')] }] }),
+      });
     const none = await infer({});
     expect(none.status).toBe(401);
     expect(((await none.json()) as { error?: unknown }).error).toEqual(expect.any(String));
@@ -122,7 +126,11 @@ describe('serve with --api-keys-file', () => {
   });
 
   const sendForm = (form: LoadRequestBody, gzip: boolean): Promise<Reply> =>
-    post(serve.url, gzip ? gzipSync(form.body) : Buffer.from(form.body), { authorization: `Bearer ${PLAIN}`, 'content-type': form.contentType, ...(gzip ? { 'content-encoding': 'gzip' } : {}) });
+    post(serve.url, gzip ? gzipSync(form.body) : Buffer.from(form.body), {
+      authorization: `Bearer ${PLAIN}`,
+      'content-type': form.contentType,
+      ...(gzip ? { 'content-encoding': 'gzip' } : {}),
+    });
   const image = (name: string): MultipartField => ({ name, filename: 'dog.jpg', contentType: 'image/jpeg', data: jpeg });
 
   it('a gzip multipart body gets the same answer as the plain one, its text fields honoured', async () => {
@@ -146,7 +154,7 @@ describe('serve with --api-keys-file', () => {
       'bad top_k': encodeMultipart([{ name: 'top_k', value: 'many' }, image('img_file')]),
       'over the fields limit': encodeMultipart([...Array.from({ length: 17 }, (_, i) => ({ name: `f${i}`, value: 'x' })), image('img_file')]),
       '__proto__ field': encodeMultipart([{ name: '__proto__', value: 'x' }, image('img_file')]),
-      'truncated': { body: Buffer.from('--xyz\r\nContent-Disposition: form-data; name="img_file"; filename="a.jpg"\r\n\r\nabc'), contentType: malformed },
+      truncated: { body: Buffer.from('--xyz\r\nContent-Disposition: form-data; name="img_file"; filename="a.jpg"\r\n\r\nabc'), contentType: malformed },
       'no boundary': { body: encodeMultipart([image('img_file')]).body, contentType: 'multipart/form-data' },
       'empty body': { body: Buffer.alloc(0), contentType: malformed },
     };
@@ -262,11 +270,31 @@ describe('serve over HTTPS (--tls-cert / --tls-key)', () => {
     openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.crt'), '-days', '2', '-subj', '/CN=swarmserve-test-ca']);
     openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=127.0.0.1']);
     writeFileSync(at('ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost');
-    openssl(['x509', '-req', '-in', at('server.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('server.crt'), '-days', '2', '-extfile', at('ext')]);
+    openssl([
+      'x509',
+      '-req',
+      '-in',
+      at('server.csr'),
+      '-CA',
+      at('ca.crt'),
+      '-CAkey',
+      at('ca.key'),
+      '-CAcreateserial',
+      '-out',
+      at('server.crt'),
+      '-days',
+      '2',
+      '-extfile',
+      at('ext'),
+    ]);
 
     ensureBuilt();
     const port = await freePort();
-    const proc = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--only', 'moderation', '--tls-cert', at('server.crt'), '--tls-key', at('server.key')], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+    const proc = spawn(
+      process.execPath,
+      [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', '--only', 'moderation', '--tls-cert', at('server.crt'), '--tls-key', at('server.key')],
+      { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
+    );
     child = proc;
     let log = '';
     proc.stdout?.on('data', (d: Buffer) => (log += d.toString()));
@@ -276,7 +304,10 @@ describe('serve over HTTPS (--tls-cert / --tls-key)', () => {
     const end = Date.now() + 90_000;
     for (;;) {
       if (proc.exitCode !== null) throw new Error(`serve exited:\n${log}`);
-      const status = await request(`${url}/health/ready`, { dispatcher }).then(async (r) => (await r.body.dump(), r.statusCode), () => 0);
+      const status = await request(`${url}/health/ready`, { dispatcher }).then(
+        async (r) => (await r.body.dump(), r.statusCode),
+        () => 0,
+      );
       if (status === 200) break;
       if (Date.now() > end) throw new Error(`not ready over https:\n${log}`);
       await new Promise((r) => setTimeout(r, 200));
@@ -286,11 +317,23 @@ describe('serve over HTTPS (--tls-cert / --tls-key)', () => {
     expect(res.statusCode).toBe(200);
     expect(((await res.body.json()) as { success: boolean }).success).toBe(true);
     // Plain HTTP on the TLS port gets no answer; nor does a client that does not trust the CA.
-    expect(await fetch(`http://127.0.0.1:${port}/health/live`).then((r) => r.status, () => 0)).toBe(0);
-    expect(await fetch(`${url}/health/live`).then((r) => r.status, () => 0)).toBe(0);
+    expect(
+      await fetch(`http://127.0.0.1:${port}/health/live`).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    ).toBe(0);
+    expect(
+      await fetch(`${url}/health/live`).then(
+        (r) => r.status,
+        () => 0,
+      ),
+    ).toBe(0);
 
     const cli = (args: string[]): Promise<number> =>
-      new Promise((resolve) => execFile(process.execPath, [CLI, ...args], { cwd: ROOT }, (err) => resolve(err === null ? 0 : ((err as { code?: number }).code ?? -1))));
+      new Promise((resolve) =>
+        execFile(process.execPath, [CLI, ...args], { cwd: ROOT }, (err) => resolve(err === null ? 0 : ((err as { code?: number }).code ?? -1))),
+      );
     expect(await cli(['health', `${url}/health/live`, '--ca-file', at('ca.crt')])).toBe(0);
     expect(await cli(['health', `${url}/health/live`])).toBe(1);
     expect(await cli(['health', `${url}/health/live`, '--insecure'])).toBe(0);

@@ -100,14 +100,27 @@ describe('swarmserve CLI', () => {
   it('models quantize writes version 2 of moderation beside version 1, with a progress line; bad options are coded errors', async () => {
     const repo = join(scratch, 'models');
     await mkdir(join(repo, 'moderation', '1'), { recursive: true });
-    for (const file of ['config.json', 'labels.txt', join('1', 'model.onnx')]) await copyFile(join(ROOT, 'models', 'moderation', file), join(repo, 'moderation', file));
+    for (const file of ['config.json', 'labels.txt', join('1', 'model.onnx')])
+      await copyFile(join(ROOT, 'models', 'moderation', file), join(repo, 'moderation', file));
     const res = await run(['models', 'quantize', 'moderation', '-m', repo, '--calibration', join(ROOT, 'test', 'fixtures', 'images')]);
     expect(res.code, res.stderr).toBe(0);
     expect(res.stdout).toMatch(/wrote .*moderation\/2\/model\.onnx \(version 2\): 52 BatchNormalization and 5 Pad folded into Conv/);
     expect(res.stderr).toContain('calibrating moderation: 5/5 photos');
     const list = await run(['models', 'list', '-m', repo]);
     expect(list.stdout).toMatch(/^moderation\tversions 1,2 \(default 1\)/m); // the config pins defaultVersion 1
-    const again = await run(['models', 'quantize', 'moderation', '-m', repo, '--version', '1', '--out-version', '2', '--calibration', join(ROOT, 'test', 'fixtures', 'images')]);
+    const again = await run([
+      'models',
+      'quantize',
+      'moderation',
+      '-m',
+      repo,
+      '--version',
+      '1',
+      '--out-version',
+      '2',
+      '--calibration',
+      join(ROOT, 'test', 'fixtures', 'images'),
+    ]);
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/BAD_PARAMETER: .*already exists/);
     const method = await run(['models', 'quantize', 'moderation', '-m', repo, '--version', '1', '--method', 'entropy', '--calibration', scratch]);

@@ -84,7 +84,7 @@ describe('distributed mode', () => {
     for (const key of ballast) await d.redis.command(['SET', key, 'x'.repeat(256 * 1024)]);
     await d.redis.command(['CONFIG', 'SET', 'maxmemory', '1mb']);
     const ready: number[] = [];
-    for (const end = Date.now() + 4_000; Date.now() < end; ) {
+    for (const end = Date.now() + 4_000; Date.now() < end;) {
       ready.push((await fetch(`${gateway.url}/health/ready`)).status);
       await new Promise((r) => setTimeout(r, 200));
     }
@@ -136,7 +136,9 @@ describe('distributed mode', () => {
     await d.waitReady(gateways[0]!);
     await d.waitReady(gateways[1]!);
     const inputOf = (i: number): number => (i * 7) % inputs.length;
-    const answers = await runConcurrently(2_000, 32, (i) => predict(gateways[i % 2]!.url, inputs[inputOf(i)]!.png, { 'x-request-id': i % 5 === 0 ? 'shared-id' : `req-${i}` }, `?top_k=${CLASSES}`));
+    const answers = await runConcurrently(2_000, 32, (i) =>
+      predict(gateways[i % 2]!.url, inputs[inputOf(i)]!.png, { 'x-request-id': i % 5 === 0 ? 'shared-id' : `req-${i}` }, `?top_k=${CLASSES}`),
+    );
     expectAllCorrect(answers, inputs, inputOf);
     expect(answers.filter((a, i) => a.requestId !== (i % 5 === 0 ? 'shared-id' : `req-${i}`))).toEqual([]);
     // Every worker took part.
@@ -333,9 +335,17 @@ describe('distributed mode', () => {
 
   it('a client that disconnects cancels its job across processes: not computed', async () => {
     const { d, inputs } = await deploy();
-    const { gateway, workers: [worker] } = await d.stack(1, ['--max-queue-delay-ms', '2000']);
+    const {
+      gateway,
+      workers: [worker],
+    } = await d.stack(1, ['--max-queue-delay-ms', '2000']);
     const leaving = new AbortController();
-    const gone = fetch(`${gateway.url}/predict`, { method: 'POST', body: inputs[0]!.png, headers: { 'content-type': 'image/png' }, signal: leaving.signal }).catch(() => 'aborted');
+    const gone = fetch(`${gateway.url}/predict`, {
+      method: 'POST',
+      body: inputs[0]!.png,
+      headers: { 'content-type': 'image/png' },
+      signal: leaving.signal,
+    }).catch(() => 'aborted');
     await new Promise((r) => setTimeout(r, 500)); // taken by the worker, batch still gathering
     leaving.abort();
     expect(await gone).toBe('aborted');

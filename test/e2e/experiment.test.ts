@@ -103,11 +103,37 @@ describe('swarmserve experiment --local (resnet50, 16 users, 1 → 2 workers)', 
     ensureBuilt();
     mkdirSync(RESULTS, { recursive: true });
     for (const ext of ['.html', '.json', '.svg']) rmSync(REPORT.replace(/\.html$/, ext), { force: true });
-    run = track(start(['--local', '--model', 'resnet50', '--users', '16', '--wait', '0', '--replicas', '1,2', '--step', '25s', '--settle', '8s', '--target-ratio', String(TARGET_RATIO), '--out', REPORT, '--json']));
+    run = track(
+      start([
+        '--local',
+        '--model',
+        'resnet50',
+        '--users',
+        '16',
+        '--wait',
+        '0',
+        '--replicas',
+        '1,2',
+        '--step',
+        '25s',
+        '--settle',
+        '8s',
+        '--target-ratio',
+        String(TARGET_RATIO),
+        '--out',
+        REPORT,
+        '--json',
+      ]),
+    );
     code = await run.exit;
     summary = JSON.parse(run.stdout()) as ExperimentSummary;
-    process.stdout.write(`experiment: ${JSON.stringify(summary.steps.map((s) => ({ workers: s.replicas, rps: s.rps, p95Ms: s.p95Ms, meanMs: s.meanMs, requests: s.requests, ratio: s.ratio, images: s.imagesByReplica })))}\n`);
-    for (const t of summary.targets) process.stdout.write(`experiment target: ${t.name}: ${t.measured} (want ${t.want}): ${t.note ?? (t.met === null ? 'not judged' : t.met ? 'met' : 'MISSED')}\n`);
+    process.stdout.write(
+      `experiment: ${JSON.stringify(summary.steps.map((s) => ({ workers: s.replicas, rps: s.rps, p95Ms: s.p95Ms, meanMs: s.meanMs, requests: s.requests, ratio: s.ratio, images: s.imagesByReplica })))}\n`,
+    );
+    for (const t of summary.targets)
+      process.stdout.write(
+        `experiment target: ${t.name}: ${t.measured} (want ${t.want}): ${t.note ?? (t.met === null ? 'not judged' : t.met ? 'met' : 'MISSED')}\n`,
+      );
     process.stdout.write(`experiment: other work on the host per step: ${JSON.stringify(summary.steps.map((s) => s.otherCores))} cores\n`);
   }, 600_000);
 
@@ -119,7 +145,8 @@ describe('swarmserve experiment --local (resnet50, 16 users, 1 → 2 workers)', 
     // Every replica's own counter: the work really went to both workers.
     expect(Object.keys(one?.imagesByReplica ?? {})).toEqual(['worker 1']);
     expect(Object.keys(two?.imagesByReplica ?? {})).toEqual(['worker 1', 'worker 2']);
-    for (const step of summary.steps) for (const images of Object.values(step.imagesByReplica ?? {})) expect(images, JSON.stringify(step.imagesByReplica)).toBeGreaterThan(0);
+    for (const step of summary.steps)
+      for (const images of Object.values(step.imagesByReplica ?? {})) expect(images, JSON.stringify(step.imagesByReplica)).toBeGreaterThan(0);
     // More throughput with 2 workers than 1 needs a second core to run on: judged when other
     // work left the host's cores to the experiment (a spin loop on one of 2 cores left 1.14×).
     const otherCores = Math.max(...summary.steps.map((s) => s.otherCores ?? 0));
@@ -130,17 +157,25 @@ describe('swarmserve experiment --local (resnet50, 16 users, 1 → 2 workers)', 
     expect(summary.totals.requests).toBeGreaterThan((one?.requests ?? 0) + (two?.requests ?? 0));
     // Per-step lines as it went, then the table went to --json's summary.
     expect(run.stderr()).toMatch(/^step 1\/2 · 1 worker · 17\.0 s measured: \d+ requests, 0 failed/m);
-    expect(run.stderr()).toMatch(/^step 2\/2 · 2 workers · [\d.]+ s measured: \d+ requests, 0 failed, [\d.]+ req\/s \([\d.]+× step 1\).*; images by replica: worker 1 \d+, worker 2 \d+(; other work on this host: [\d.]+ cores)?$/m);
+    expect(run.stderr()).toMatch(
+      /^step 2\/2 · 2 workers · [\d.]+ s measured: \d+ requests, 0 failed, [\d.]+ req\/s \([\d.]+× step 1\).*; images by replica: worker 1 \d+, worker 2 \d+(; other work on this host: [\d.]+ cores)?$/m,
+    );
   });
 
   it('judges the speed targets beside the figures (≥ 1.3×, a lower p95), in the summary and on stderr, whatever they say', () => {
     const [one, two] = summary.steps;
     expect(summary.settings.targetRatio).toBe(TARGET_RATIO);
     const busy = summary.steps.some((s) => (s.otherCores ?? 0) > HOST_BUSY_CORES);
-    const judged = (met: boolean): object => (busy ? { met: null, note: expect.stringMatching(/^not judged: other work on this host used/) as string } : { met });
+    const judged = (met: boolean): object =>
+      busy ? { met: null, note: expect.stringMatching(/^not judged: other work on this host used/) as string } : { met };
     expect(summary.targets).toEqual([
       { name: 'req/s, 2 workers ÷ 1 worker', measured: `${two?.ratio?.toFixed(2)}×`, want: `≥ ${TARGET_RATIO}×`, ...judged((two?.ratio ?? 0) >= TARGET_RATIO) },
-      { name: 'p95 response time, 2 workers vs 1 worker', measured: expect.stringMatching(/^[\d.]+ ms vs [\d.]+ ms$/) as string, want: 'lower', ...judged((two?.p95Ms ?? 0) < (one?.p95Ms ?? 0)) },
+      {
+        name: 'p95 response time, 2 workers vs 1 worker',
+        measured: expect.stringMatching(/^[\d.]+ ms vs [\d.]+ ms$/) as string,
+        want: 'lower',
+        ...judged((two?.p95Ms ?? 0) < (one?.p95Ms ?? 0)),
+      },
     ]);
     expect(run.stderr()).toMatch(/^target: req\/s, 2 workers ÷ 1 worker: [\d.]+× \(want ≥ 1\.3×\): (met|missed|not judged: .*)$/m);
     expect(run.stderr()).toMatch(/^target: p95 response time, 2 workers vs 1 worker: [\d.]+ ms vs [\d.]+ ms \(want lower\): (met|missed|not judged: .*)$/m);
@@ -148,7 +183,11 @@ describe('swarmserve experiment --local (resnet50, 16 users, 1 → 2 workers)', 
 
   it('writes the report, the chart and the raw timeline, whose requests add up to the summary', () => {
     expect(summary.files).toEqual({ report: REPORT, timeline: REPORT.replace(/\.html$/, '.json'), chart: REPORT.replace(/\.html$/, '.svg') });
-    const timeline = JSON.parse(readFileSync(summary.files.timeline, 'utf8')) as { summary: ExperimentSummary; requests: { t: number[]; ok: number[] }; series: unknown[] };
+    const timeline = JSON.parse(readFileSync(summary.files.timeline, 'utf8')) as {
+      summary: ExperimentSummary;
+      requests: { t: number[]; ok: number[] };
+      series: unknown[];
+    };
     expect(timeline.summary).toEqual(summary);
     expect(timeline.requests.t).toHaveLength(summary.totals.requests);
     expect(timeline.series).toHaveLength(50);
@@ -167,7 +206,10 @@ describe('swarmserve experiment --local (resnet50, 16 users, 1 → 2 workers)', 
   });
 
   it('the report opens in headless Chromium: both series with ≥ 10 points, one band per step, no console error', async () => {
-    const browser = await chromium.launch({ executablePath: '/usr/bin/chromium', args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'] });
+    const browser = await chromium.launch({
+      executablePath: '/usr/bin/chromium',
+      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
+    });
     try {
       const page = await browser.newPage({ viewport: { width: 1040, height: 1400 } });
       const errors: string[] = [];
@@ -201,7 +243,9 @@ describe('swarmserve experiment --local (resnet50, 16 users, 1 → 2 workers)', 
       expect(chart.rows).toBe(2);
       expect(chart.targets.map((cells) => cells[0])).toEqual(summary.targets.map((t) => t.name));
       expect(chart.targets.map((cells) => cells[3])).toEqual(summary.targets.map((t) => t.note ?? (t.met === null ? 'not judged' : t.met ? 'met' : 'missed')));
-      expect(chart.axis).toEqual(expect.arrayContaining(['response time (ms), 10 s window', 'requests/s', 'time since the load started (s)', 'mean response time', 'p95 response time']));
+      expect(chart.axis).toEqual(
+        expect.arrayContaining(['response time (ms), 10 s window', 'requests/s', 'time since the load started (s)', 'mean response time', 'p95 response time']),
+      );
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       expect(errors).toEqual([]);
     } finally {

@@ -40,7 +40,10 @@ async function scrape(url: string): Promise<ReturnType<typeof parsePrometheus>> 
 const sum = (series: ReturnType<typeof parsePrometheus>, name: string): number => series.filter((s) => s.name === name).reduce((a, s) => a + s.value, 0);
 
 /** Runs `attack` while a good request from 127.0.0.2 is sent after `goodAfterMs`; returns what both got and what the attack cost the gateway. */
-async function underAttack<T>(attack: () => Promise<T>, goodAfterMs = 0): Promise<{ result: T; good: number; stallMs: number; rssGrowth: number; jobs: number }> {
+async function underAttack<T>(
+  attack: () => Promise<T>,
+  goodAfterMs = 0,
+): Promise<{ result: T; good: number; stallMs: number; rssGrowth: number; jobs: number }> {
   await scrape(gateway.url); // resets the gateway's event-loop lag statistics
   const computedBefore = sum(await scrape(worker.url), 'swarmserve_batch_size_sum');
   const baseline = gateway.memory().now;
@@ -50,7 +53,12 @@ async function underAttack<T>(attack: () => Promise<T>, goodAfterMs = 0): Promis
   }, 20);
   try {
     const good = new Promise((r) => setTimeout(r, goodAfterMs)).then(async () => {
-      const response = await undiciFetch(`${gateway.url}/predict`, { method: 'POST', body: input.png, headers: { 'content-type': 'image/png' }, dispatcher: second });
+      const response = await undiciFetch(`${gateway.url}/predict`, {
+        method: 'POST',
+        body: input.png,
+        headers: { 'content-type': 'image/png' },
+        dispatcher: second,
+      });
       await response.arrayBuffer();
       return response.status;
     });
@@ -68,7 +76,9 @@ async function underAttack<T>(attack: () => Promise<T>, goodAfterMs = 0): Promis
 }
 
 function expectCheap(outcome: { good: number; stallMs: number; rssGrowth: number; jobs: number }, what: string): void {
-  console.info(`${what} (gateway): event loop max delay ${outcome.stallMs.toFixed(0)} ms, RSS +${(outcome.rssGrowth / MiB).toFixed(0)} MiB, jobs computed ${outcome.jobs}`);
+  console.info(
+    `${what} (gateway): event loop max delay ${outcome.stallMs.toFixed(0)} ms, RSS +${(outcome.rssGrowth / MiB).toFixed(0)} MiB, jobs computed ${outcome.jobs}`,
+  );
   expect(outcome.good, what).toBe(200);
   // The good request is the only job: the attack submitted none.
   expect(outcome.jobs, what).toBe(1);
@@ -85,7 +95,14 @@ async function infer(body: string): Promise<number> {
 describe('hostile clients against a gateway + worker', () => {
   it('OIP: outputs × 1,000 with 64 small images, and 3 M empty strings → 413, no job', async () => {
     const images = Array.from({ length: 64 }, () => input.png.toString('base64'));
-    const outputs = await underAttack(() => infer(JSON.stringify({ inputs: [{ name: 'input', shape: [64], datatype: 'BYTES', data: images }], outputs: Array.from({ length: 1000 }, () => ({ name: 'logits', parameters: { classification: 1000 } })) })));
+    const outputs = await underAttack(() =>
+      infer(
+        JSON.stringify({
+          inputs: [{ name: 'input', shape: [64], datatype: 'BYTES', data: images }],
+          outputs: Array.from({ length: 1000 }, () => ({ name: 'logits', parameters: { classification: 1000 } })),
+        }),
+      ),
+    );
     expect(outputs.result).toBe(413);
     expectCheap(outputs, 'outputs × 1000');
     const strings = JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 3_000_000 }, () => '') }] });
@@ -95,10 +112,20 @@ describe('hostile clients against a gateway + worker', () => {
   });
 
   it('26 slow 10 MB uploads from one address: another address is served while they are open; each is cut with 408', async () => {
-    const slow = Array.from({ length: 26 }, () => rawRequest(gateway.url, { method: 'POST', path: '/predict', headers: { 'content-type': 'image/jpeg', 'content-length': String(10 * MiB - 1) }, initial: Buffer.from([0xff, 0xd8, 0xff]) }));
+    const slow = Array.from({ length: 26 }, () =>
+      rawRequest(gateway.url, {
+        method: 'POST',
+        path: '/predict',
+        headers: { 'content-type': 'image/jpeg', 'content-length': String(10 * MiB - 1) },
+        initial: Buffer.from([0xff, 0xd8, 0xff]),
+      }),
+    );
     const stops = slow.map((s) => trickle(s, 500));
     try {
-      const outcome = await underAttack(() => Promise.all(slow.map((s) => Promise.race([s.status, new Promise<number>((r) => setTimeout(() => r(-1), 60_000))]))), 2_500);
+      const outcome = await underAttack(
+        () => Promise.all(slow.map((s) => Promise.race([s.status, new Promise<number>((r) => setTimeout(() => r(-1), 60_000))]))),
+        2_500,
+      );
       console.info(`slow uploads (gateway): ${JSON.stringify(outcome.result)}`);
       expect(outcome.result.filter((s) => s === 408).length).toBeGreaterThanOrEqual(25);
       expect(outcome.result.filter((s) => s !== 408 && s !== 503)).toEqual([]);
@@ -110,7 +137,14 @@ describe('hostile clients against a gateway + worker', () => {
   }, 120_000);
 
   it('40 × PUT /metrics/x with 9.99 MB declared and the rest withheld → 404 each, unread, no job', async () => {
-    const attacks = Array.from({ length: 40 }, () => rawRequest(gateway.url, { method: 'PUT', path: '/metrics/x', headers: { 'content-type': 'application/octet-stream', 'content-length': String(Math.floor(9.99 * 1e6)) }, initial: Buffer.alloc(64 * 1024, 1) }));
+    const attacks = Array.from({ length: 40 }, () =>
+      rawRequest(gateway.url, {
+        method: 'PUT',
+        path: '/metrics/x',
+        headers: { 'content-type': 'application/octet-stream', 'content-length': String(Math.floor(9.99 * 1e6)) },
+        initial: Buffer.alloc(64 * 1024, 1),
+      }),
+    );
     try {
       const outcome = await underAttack(() => Promise.all(attacks.map((a) => a.status)));
       expect(outcome.result).toEqual(Array.from({ length: 40 }, () => 404));

@@ -11,14 +11,34 @@ let url: string;
 
 beforeAll(async () => {
   redis = await RedisServer.start();
-  const common = ['--models', MODELS_DIR, '--only', 'moderation', '--redis', redis.url, '--redis-prefix', `oip-${Date.now().toString(36)}`, '--log-level', 'warn', '--heartbeat-interval-ms', '500', '--heartbeat-expiry-ms', '3000'];
+  const common = [
+    '--models',
+    MODELS_DIR,
+    '--only',
+    'moderation',
+    '--redis',
+    redis.url,
+    '--redis-prefix',
+    `oip-${Date.now().toString(36)}`,
+    '--log-level',
+    'warn',
+    '--heartbeat-interval-ms',
+    '500',
+    '--heartbeat-expiry-ms',
+    '3000',
+  ];
   const gateway = await spawnCli('gateway', [...common, '--default-model', 'moderation'], { waitFor: 'live' });
   procs.push(gateway);
   procs.push(await spawnCli('worker', [...common, '--threads', '1']));
   url = gateway.url;
   const end = Date.now() + 30_000;
-  while ((await fetch(`${url}/v2/health/ready`).then((r) => r.status, () => 0)) !== 200) {
-    if (Date.now() > end) throw new Error(`gateway not ready:\n${gateway.output()}\nworker:\n${procs[1]?.output() ?? ""}`);
+  while (
+    (await fetch(`${url}/v2/health/ready`).then(
+      (r) => r.status,
+      () => 0,
+    )) !== 200
+  ) {
+    if (Date.now() > end) throw new Error(`gateway not ready:\n${gateway.output()}\nworker:\n${procs[1]?.output() ?? ''}`);
     await new Promise((r) => setTimeout(r, 100));
   }
 }, 90_000);

@@ -107,7 +107,9 @@ describe('swarmserve serve (embedded, bundled models)', () => {
     };
     const before = (await counts()).answered;
     const inFlight = Array.from({ length: 12 }, (_, i) =>
-      fetch(`${serve.url}/predict?model=resnet50`, { method: 'POST', body: photo(PHOTOS[i % PHOTOS.length]!), headers: { 'content-type': 'image/jpeg' } }).then((r) => r.status),
+      fetch(`${serve.url}/predict?model=resnet50`, { method: 'POST', body: photo(PHOTOS[i % PHOTOS.length]!), headers: { 'content-type': 'image/jpeg' } }).then(
+        (r) => r.status,
+      ),
     );
     // Signalled once the server has all 12 (12 resnet50 images take it a second or more, so most are still in flight).
     const until = Date.now() + 30_000;

@@ -42,7 +42,13 @@ export class Deployment {
 
   static async start(options: { classes?: number; batching?: Record<string, unknown>; redis?: RedisServerOptions } = {}): Promise<Deployment> {
     const redis = await RedisServer.start(options.redis);
-    const repo = await makeRepository([{ name: 'tiny', classes: options.classes ?? 10, config: { batching: { maxBatchSize: 8, maxQueueDelayMs: 5, queueBound: 4096, timeoutMs: 30_000, ...options.batching } } }]);
+    const repo = await makeRepository([
+      {
+        name: 'tiny',
+        classes: options.classes ?? 10,
+        config: { batching: { maxBatchSize: 8, maxQueueDelayMs: 5, queueBound: 4096, timeoutMs: 30_000, ...options.batching } },
+      },
+    ]);
     return new Deployment(redis, repo.root, `e2e-${Date.now().toString(36)}`, repo.cleanup);
   }
 
@@ -82,7 +88,12 @@ export class Deployment {
   /** Waits until a gateway sees a live worker for every model version. */
   async waitReady(gateway: CliProcess, timeoutMs = 15_000): Promise<void> {
     const end = Date.now() + timeoutMs;
-    while ((await fetch(`${gateway.url}/health/ready`).then((r) => r.status, () => 0)) !== 200) {
+    while (
+      (await fetch(`${gateway.url}/health/ready`).then(
+        (r) => r.status,
+        () => 0,
+      )) !== 200
+    ) {
       if (Date.now() > end) throw new Error(`gateway not ready:\n${gateway.output()}`);
       await new Promise((r) => setTimeout(r, 100));
     }

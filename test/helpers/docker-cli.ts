@@ -12,7 +12,9 @@ export function probeStackConfigClient(): StackConfigClient {
   }
   const help = spawnSync('docker', ['stack', 'config', '--help'], { encoding: 'utf8' });
   if (help.status === 0 && help.stdout.includes('docker stack config')) return { docker: 'docker' };
-  return { missing: `the docker client (${version.stdout.trim()}) has no \`docker stack config\` (Docker CLI 23 or later has it): put a newer docker CLI first on PATH` };
+  return {
+    missing: `the docker client (${version.stdout.trim()}) has no \`docker stack config\` (Docker CLI 23 or later has it): put a newer docker CLI first on PATH`,
+  };
 }
 
 /**

@@ -103,11 +103,16 @@ export function predictErrorsSuite(name: string, start: StartPredictErrorsTarget
       });
 
       it('SVG → 415 SVG_REJECTED, without reading the entity it references', async () => {
-        const svg = '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY secret SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&secret;</text></svg>';
+        const svg =
+          '<?xml version="1.0"?><!DOCTYPE svg [<!ENTITY secret SYSTEM "file:///etc/passwd">]><svg xmlns="http://www.w3.org/2000/svg" width="10" height="10"><text>&secret;</text></svg>';
         const res = await post('/predict', raw(svg, 'image/svg+xml'));
         expectError(res, 415, 'SVG_REJECTED');
         expect(JSON.stringify(res.body)).not.toMatch(/root:/);
-        expectError(await post('/predict', { body: multipart([{ name: 'img_file', filename: 'x.svg', type: 'image/svg+xml', data: svg }]) }), 415, 'SVG_REJECTED');
+        expectError(
+          await post('/predict', { body: multipart([{ name: 'img_file', filename: 'x.svg', type: 'image/svg+xml', data: svg }]) }),
+          415,
+          'SVG_REJECTED',
+        );
       });
 
       it('a file in the wrong multipart field → 400 WRONG_FIELD', async () => {
@@ -148,7 +153,10 @@ export function predictErrorsSuite(name: string, start: StartPredictErrorsTarget
       });
 
       it('malformed multipart → 400 BAD_MULTIPART', async () => {
-        const res = await post('/predict', { body: '--xyz\r\nContent-Disposition: form-data; name="img_file"; filename="a.jpg"\r\n\r\nabc', headers: { 'content-type': 'multipart/form-data; boundary=xyz' } });
+        const res = await post('/predict', {
+          body: '--xyz\r\nContent-Disposition: form-data; name="img_file"; filename="a.jpg"\r\n\r\nabc',
+          headers: { 'content-type': 'multipart/form-data; boundary=xyz' },
+        });
         expect(res.status).toBe(400);
         expect(['BAD_MULTIPART', 'EMPTY_BODY']).toContain(res.body.error?.code);
       });
@@ -161,30 +169,49 @@ export function predictErrorsSuite(name: string, start: StartPredictErrorsTarget
         /** OIP errors are {"error": "..."}; the code is the message's first word in neither, so the status and message tell. */
         async function infer(body: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; error: string }> {
           if (target === undefined) throw new Error('the server did not start');
-          const response = await fetch(`${target.url}/v2/models/tiny/infer`, { method: 'POST', body, headers: { 'content-type': 'application/json', ...headers } });
+          const response = await fetch(`${target.url}/v2/models/tiny/infer`, {
+            method: 'POST',
+            body,
+            headers: { 'content-type': 'application/json', ...headers },
+          });
           return { status: response.status, error: ((await response.json()) as { error?: string }).error ?? '' };
         }
         const image = dog.toString('base64');
         const fp32 = (data: string): string => `{"inputs":[{"name":"input","shape":[1,3,32,32],"datatype":"FP32","data":${data}}]}`;
 
         it('an output asked for twice, or 20 times → 400; 1,000 times → 413 (more strings than any request needs)', async () => {
-          const twice = await infer(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [image] }], outputs: [{ name: 'logits' }, { name: 'logits' }] }));
+          const twice = await infer(
+            JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [image] }], outputs: [{ name: 'logits' }, { name: 'logits' }] }),
+          );
           expect(twice.status).toBe(400);
           expect(twice.error).toContain('asked for more than once');
-          const outputs = (n: number): string => JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [image] }], outputs: Array.from({ length: n }, () => ({ name: 'logits', parameters: { classification: 5 } })) });
+          const outputs = (n: number): string =>
+            JSON.stringify({
+              inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: [image] }],
+              outputs: Array.from({ length: n }, () => ({ name: 'logits', parameters: { classification: 5 } })),
+            });
           expect((await infer(outputs(20))).status).toBe(400);
           expect((await infer(outputs(1000))).status).toBe(413);
         });
 
         it('more BYTES elements than the shape (JSON: 1,000 empty ones; binary: 100,000) → 400; more strings than any request can need → 413', async () => {
-          const json = await infer(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 1_000 }, () => '') }] }));
+          const json = await infer(
+            JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 1_000 }, () => '') }] }),
+          );
           expect([json.status, json.error]).toEqual([400, 'BYTES input "input" has shape [1] but 1000 elements.']);
-          const tooMany = await infer(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 100_000 }, () => '') }] }));
+          const tooMany = await infer(
+            JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', data: Array.from({ length: 100_000 }, () => '') }] }),
+          );
           expect(tooMany.status).toBe(413);
           expect(tooMany.error).toContain('more strings than a request to this model can need');
           const elements = Buffer.alloc(4 * 100_000); // zero-length elements: only their length prefixes
-          const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: elements.length } }] }));
-          const binary = await infer(Buffer.concat([header, elements]), { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) });
+          const header = Buffer.from(
+            JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: elements.length } }] }),
+          );
+          const binary = await infer(Buffer.concat([header, elements]), {
+            'content-type': 'application/octet-stream',
+            'inference-header-content-length': String(header.length),
+          });
           expect(binary.status).toBe(400);
           expect(binary.error).toContain('more elements follow');
         });

@@ -13,7 +13,6 @@ export function ensureBuilt(): void {
   if (!existsSync(CLI)) execFileSync('npm', ['run', 'build', '--silent'], { cwd: ROOT, stdio: 'inherit' });
 }
 
-
 export interface ServeProcess {
   child: ChildProcess;
   url: string;
@@ -24,7 +23,10 @@ export interface ServeProcess {
 export async function spawnServe(args: string[], timeoutMs = 90_000): Promise<ServeProcess> {
   ensureBuilt();
   const port = await freePort();
-  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [CLI, 'serve', '--port', String(port), '--host', '127.0.0.1', ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let log = '';
   child.stdout.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));
@@ -33,7 +35,10 @@ export async function spawnServe(args: string[], timeoutMs = 90_000): Promise<Se
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`serve exited with ${child.exitCode}:\n${log}`);
-    const ready = await fetch(`${url}/health/ready`).then((r) => r.status === 200, () => false);
+    const ready = await fetch(`${url}/health/ready`).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) return { child, url, output: () => log, exited };
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -52,11 +57,19 @@ export interface CliProcess extends ServeProcess {
  * Starts `swarmserve <command>` (gateway or worker) and waits until `readyPath` on its
  * HTTP port answers 200 (or only until it listens, with `waitFor: 'live'`).
  */
-export async function spawnCli(command: 'gateway' | 'worker', args: string[], options: { waitFor?: 'ready' | 'live'; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {}): Promise<CliProcess> {
+export async function spawnCli(
+  command: 'gateway' | 'worker',
+  args: string[],
+  options: { waitFor?: 'ready' | 'live'; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
+): Promise<CliProcess> {
   ensureBuilt();
   const port = await freePort();
   const portArgs = command === 'gateway' ? ['--port', String(port), '--host', '127.0.0.1'] : ['--metrics-port', String(port), '--metrics-host', '127.0.0.1'];
-  const child = spawn(process.execPath, [CLI, command, ...portArgs, ...args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...options.env } });
+  const child = spawn(process.execPath, [CLI, command, ...portArgs, ...args], {
+    cwd: ROOT,
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, ...options.env },
+  });
   let log = '';
   child.stdout.on('data', (d: Buffer) => (log += d.toString()));
   child.stderr.on('data', (d: Buffer) => (log += d.toString()));
@@ -72,7 +85,10 @@ export async function spawnCli(command: 'gateway' | 'worker', args: string[], op
   };
   while (Date.now() < deadline) {
     if (child.exitCode !== null) throw new Error(`${command} exited with ${child.exitCode}:\n${log}`);
-    const ready = await fetch(url + path).then((r) => r.status === 200, () => false);
+    const ready = await fetch(url + path).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ready) return { child, url, port, output: () => log, exited, memory };
     await new Promise((r) => setTimeout(r, 100));
   }

@@ -29,23 +29,46 @@ export function smallModel(extraOp?: string, padFirst = false): Model {
       'BatchNormalization',
       [
         inp,
-        g.floatTensor(`${stem}.gamma`, [c], randomFloats(c, seed).map((v) => 1 + 0.5 * v)),
+        g.floatTensor(
+          `${stem}.gamma`,
+          [c],
+          randomFloats(c, seed).map((v) => 1 + 0.5 * v),
+        ),
         g.floatTensor(`${stem}.beta`, [c], randomFloats(c, seed + 1, 0.2)),
         g.floatTensor(`${stem}.mean`, [c], randomFloats(c, seed + 2, 0.3)),
-        g.floatTensor(`${stem}.var`, [c], randomFloats(c, seed + 3).map((v) => 1 + 0.5 * v)),
+        g.floatTensor(
+          `${stem}.var`,
+          [c],
+          randomFloats(c, seed + 3).map((v) => 1 + 0.5 * v),
+        ),
       ],
       { epsilon: { float: 1e-5 } },
       stem,
     );
   const padded = padFirst ? g.node('Pad', [x, g.int64Tensor('pads', [0, 0, 1, 1, 0, 0, 0, 0])], { mode: 'constant' }, 'pad') : x;
-  const c1 = g.node('Conv', [padded, g.floatTensor('conv1.w', [4, 3, 3, 3], randomFloats(108, 1, 0.5))], { kernel_shape: [3, 3], pads: padFirst ? [0, 0, 1, 1] : [1, 1, 1, 1] }, 'conv1');
+  const c1 = g.node(
+    'Conv',
+    [padded, g.floatTensor('conv1.w', [4, 3, 3, 3], randomFloats(108, 1, 0.5))],
+    { kernel_shape: [3, 3], pads: padFirst ? [0, 0, 1, 1] : [1, 1, 1, 1] },
+    'conv1',
+  );
   const r1 = g.node('Relu', [bn(c1, 4, 'bn1', 10)], {}, 'relu1');
-  const c2 = g.node('Conv', [r1, g.floatTensor('dw.w', [4, 1, 3, 3], randomFloats(36, 2, 0.5)), g.floatTensor('dw.b', [4], randomFloats(4, 3, 0.1))], { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 4 }, 'dw');
+  const c2 = g.node(
+    'Conv',
+    [r1, g.floatTensor('dw.w', [4, 1, 3, 3], randomFloats(36, 2, 0.5)), g.floatTensor('dw.b', [4], randomFloats(4, 3, 0.1))],
+    { kernel_shape: [3, 3], pads: [1, 1, 1, 1], group: 4 },
+    'dw',
+  );
   const r2 = g.node('Clip', [bn(c2, 4, 'bn2', 20), g.floatTensor('zero', [], Float32Array.of(0)), g.floatTensor('six', [], Float32Array.of(6))], {}, 'relu6');
   let y = g.node('Add', [r2, r1], {}, 'add');
   if (extraOp !== undefined) y = g.node(extraOp, [y], {}, 'extra');
   const pooled = g.node('Flatten', [g.node('GlobalAveragePool', [y], {}, 'gap')], { axis: 1 }, 'flatten');
-  const logits = g.node('Gemm', [pooled, g.floatTensor('fc.w', [3, 4], randomFloats(12, 4)), g.floatTensor('fc.b', [3], randomFloats(3, 5, 0.1))], { transB: 1 }, 'fc');
+  const logits = g.node(
+    'Gemm',
+    [pooled, g.floatTensor('fc.w', [3, 4], randomFloats(12, 4)), g.floatTensor('fc.b', [3], randomFloats(3, 5, 0.1))],
+    { transB: 1 },
+    'fc',
+  );
   g.output(logits, ['N', 3]);
   return decodeModel(g.toBytes());
 }
@@ -64,7 +87,13 @@ export function syntheticSource(count: number, itemDims: number[], seed: number,
 }
 
 /** Runs a model (optionally exposing extra tensors as outputs); returns the named output. */
-export async function runModel(model: Model, input: Float32Array, dims: number[], output?: string, options: ort.InferenceSession.SessionOptions = {}): Promise<Float32Array> {
+export async function runModel(
+  model: Model,
+  input: Float32Array,
+  dims: number[],
+  output?: string,
+  options: ort.InferenceSession.SessionOptions = {},
+): Promise<Float32Array> {
   const graph = graphOf(model);
   const wanted = output ?? graph.output?.[0]?.name ?? '';
   const exposed: Model = (graph.output ?? []).some((o) => o.name === wanted)

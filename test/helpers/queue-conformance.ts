@@ -23,7 +23,15 @@ function freshModel(): string {
 }
 
 export function request(model: string, requestId: string, overrides: Partial<JobRequest> = {}): JobRequest {
-  return { requestId, model, version: '1', payload: { kind: 'image', contentType: 'image/jpeg', bytes: Buffer.from(`bytes of ${requestId}`) }, topK: 3, timeoutMs: 10_000, ...overrides };
+  return {
+    requestId,
+    model,
+    version: '1',
+    payload: { kind: 'image', contentType: 'image/jpeg', bytes: Buffer.from(`bytes of ${requestId}`) },
+    topK: 3,
+    timeoutMs: 10_000,
+    ...overrides,
+  };
 }
 
 function answer(label: string): JobOutcome {
@@ -80,7 +88,9 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
         const model = freshModel();
         const bytes = Buffer.from([0, 1, 2, 255, 0, 10, 13, 0]);
         const submitted = Date.now();
-        const result = producer.submit(request(model, 'req-1', { payload: { kind: 'image', contentType: 'image/png', bytes }, topK: 2, timeoutMs: 5_000 }), { bound: 10 });
+        const result = producer.submit(request(model, 'req-1', { payload: { kind: 'image', contentType: 'image/png', bytes }, topK: 2, timeoutMs: 5_000 }), {
+          bound: 10,
+        });
         const [delivery] = await receiveN(consumer, `${model}:1`, 1);
         expect(delivery).toBeDefined();
         const job = delivery!.job;
@@ -103,7 +113,10 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
         const [producer, consumer] = [await t.producer(), await t.consumer()];
         const model = freshModel();
         const tensor = new Float32Array([1.5, -2, 3.25]);
-        const a = producer.submit(request(model, 'tensor', { payload: { kind: 'tensor', dtype: 'float32', shape: [3], bytes: new Uint8Array(tensor.buffer) }, wantOutput: true }), { bound: 10 });
+        const a = producer.submit(
+          request(model, 'tensor', { payload: { kind: 'tensor', dtype: 'float32', shape: [3], bytes: new Uint8Array(tensor.buffer) }, wantOutput: true }),
+          { bound: 10 },
+        );
         const b = producer.submit(request(model, 'error'), { bound: 10 });
         const deliveries = await receiveN(consumer, `${model}:1`, 2);
         const byId = new Map(deliveries.map((d) => [d.job.requestId, d]));
@@ -111,7 +124,12 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
         expect(tensorJob.job.payload).toMatchObject({ kind: 'tensor', dtype: 'float32', shape: [3] });
         expect(tensorJob.job.wantOutput).toBe(true);
         expect([...new Float32Array(new Uint8Array(tensorJob.job.payload.bytes).slice().buffer)]).toEqual([1.5, -2, 3.25]);
-        await consumer.complete(tensorJob, { ok: true, predictions: [], timings: { queueMs: 0, inferenceMs: 0, batchSize: 1 }, output: new Float32Array([0.25, 0.75]) });
+        await consumer.complete(tensorJob, {
+          ok: true,
+          predictions: [],
+          timings: { queueMs: 0, inferenceMs: 0, batchSize: 1 },
+          output: new Float32Array([0.25, 0.75]),
+        });
         await consumer.complete(byId.get('error')!, { ok: false, error: { code: 'INVALID_IMAGE', message: 'broken' } });
         const outcome = await a;
         expect(outcome.ok && [...(outcome.output ?? [])]).toEqual([0.25, 0.75]);
@@ -146,7 +164,11 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
       withTransport(async (t) => {
         const producer = await t.producer();
         const model = freshModel();
-        const results = await Promise.allSettled(Array.from({ length: 5 }, (_, i) => Promise.race([producer.submit(request(model, `j${i}`), { bound: 3 }), new Promise((r) => setTimeout(() => r('waiting'), 300))])));
+        const results = await Promise.allSettled(
+          Array.from({ length: 5 }, (_, i) =>
+            Promise.race([producer.submit(request(model, `j${i}`), { bound: 3 }), new Promise((r) => setTimeout(() => r('waiting'), 300))]),
+          ),
+        );
         const refused = results.filter((r) => r.status === 'rejected').map((r) => r.reason as ServeError);
         expect(results.filter((r) => r.status === 'fulfilled')).toHaveLength(3);
         expect(refused).toHaveLength(2);
@@ -172,7 +194,8 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
         expect(deliveries.map((d) => d.job.requestId)).toEqual(ids);
         expect(new Set(deliveries.map((d) => d.job.id)).size).toBe(4);
         // Answered out of order, one of them failed: each promise gets its own outcome.
-        for (const d of [...deliveries].reverse()) await consumer.complete(d, d.job.requestId === 'c' ? { ok: false, error: { code: 'INVALID_IMAGE', message: 'c' } } : answer(d.job.requestId));
+        for (const d of [...deliveries].reverse())
+          await consumer.complete(d, d.job.requestId === 'c' ? { ok: false, error: { code: 'INVALID_IMAGE', message: 'c' } } : answer(d.job.requestId));
         const outcomes = await Promise.all(results);
         expect(outcomes.map((o) => (o.ok ? o.predictions[0]?.label : o.error.code))).toEqual(['a', 'b', 'INVALID_IMAGE', 'd']);
         expect(producer.submitAll([], { bound: 4 })).toEqual([]);
@@ -185,7 +208,12 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
         const key = `${model}:1`;
         const first = producer.submitAll([request(model, 'x'), request(model, 'y')], { bound: 4 });
         expect(await statesAfter(first, 200)).toEqual(['waiting', 'waiting']);
-        const refused = await statesAfter(producer.submitAll(['p', 'q', 'r'].map((id) => request(model, id)), { bound: 4 }));
+        const refused = await statesAfter(
+          producer.submitAll(
+            ['p', 'q', 'r'].map((id) => request(model, id)),
+            { bound: 4 },
+          ),
+        );
         expect(refused).toHaveLength(3);
         for (const err of refused) expectQueueFull(err);
         expect(await producer.depth(key)).toBe(2);
@@ -194,7 +222,13 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
         expect(await producer.depth(key)).toBe(4);
         // More jobs than the bound never fit, even in an empty queue.
         const empty = freshModel();
-        for (const err of await statesAfter(producer.submitAll(['s', 't', 'u'].map((id) => request(empty, id)), { bound: 2 }))) expectQueueFull(err);
+        for (const err of await statesAfter(
+          producer.submitAll(
+            ['s', 't', 'u'].map((id) => request(empty, id)),
+            { bound: 2 },
+          ),
+        ))
+          expectQueueFull(err);
         expect(await producer.depth(`${empty}:1`)).toBe(0);
       }));
 
@@ -220,7 +254,10 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
         const model = freshModel();
         const key = `${model}:1`;
         const stop = new AbortController();
-        const results = producer.submitAll(['a', 'b', 'c'].map((id) => request(model, id)), { bound: 10, signal: stop.signal });
+        const results = producer.submitAll(
+          ['a', 'b', 'c'].map((id) => request(model, id)),
+          { bound: 10, signal: stop.signal },
+        );
         const [taken] = await receiveN(consumer, key, 1);
         expect(taken?.job.requestId).toBe('a');
         stop.abort(new ServeError('DEADLINE_EXCEEDED'));
@@ -230,7 +267,8 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
         expect(await producer.depth(key)).toBe(0);
         await consumer.complete(taken!, { ok: false, error: { code: 'DEADLINE_EXCEEDED', message: 'gone' } });
         // A signal already aborted queues nothing.
-        for (const result of producer.submitAll([request(model, 'late')], { bound: 10, signal: stop.signal })) await expect(result).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
+        for (const result of producer.submitAll([request(model, 'late')], { bound: 10, signal: stop.signal }))
+          await expect(result).rejects.toMatchObject({ code: 'DEADLINE_EXCEEDED' });
         expect(await producer.depth(key)).toBe(0);
       }));
 

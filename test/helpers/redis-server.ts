@@ -100,10 +100,40 @@ export class RedisServer {
     const at = (name: string): string => join(this.dir, name);
     if (!existsSync(at('server.crt'))) {
       const openssl = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
-      openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.crt'), '-days', '2', '-subj', '/CN=swarmserve-test-ca']);
+      openssl([
+        'req',
+        '-x509',
+        '-newkey',
+        'rsa:2048',
+        '-nodes',
+        '-keyout',
+        at('ca.key'),
+        '-out',
+        at('ca.crt'),
+        '-days',
+        '2',
+        '-subj',
+        '/CN=swarmserve-test-ca',
+      ]);
       openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=127.0.0.1']);
       writeFileSync(at('ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost');
-      openssl(['x509', '-req', '-in', at('server.csr'), '-CA', at('ca.crt'), '-CAkey', at('ca.key'), '-CAcreateserial', '-out', at('server.crt'), '-days', '2', '-extfile', at('ext')]);
+      openssl([
+        'x509',
+        '-req',
+        '-in',
+        at('server.csr'),
+        '-CA',
+        at('ca.crt'),
+        '-CAkey',
+        at('ca.key'),
+        '-CAcreateserial',
+        '-out',
+        at('server.crt'),
+        '-days',
+        '2',
+        '-extfile',
+        at('ext'),
+      ]);
     }
     return ['--tls-cert-file', at('server.crt'), '--tls-key-file', at('server.key'), '--tls-ca-cert-file', at('ca.crt'), '--tls-auth-clients', 'no'];
   }

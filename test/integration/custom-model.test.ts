@@ -25,7 +25,12 @@ function zooLikeClassifier(): Uint8Array {
   const pooled = g.node('GlobalAveragePool', [g.node('Relu', [conv])]);
   const flat = g.node('Flatten', [pooled], { axis: 1 });
   const w = Float32Array.from({ length: CLASSES * 16 }, (_, i) => Math.cos(i * 0.11) * 2);
-  const logits = g.node('Gemm', [flat, g.floatTensor('fc_w', [CLASSES, 16], w), g.floatTensor('fc_b', [CLASSES], new Float32Array(CLASSES))], { transB: 1 }, 'resnetv17_dense0_fwd');
+  const logits = g.node(
+    'Gemm',
+    [flat, g.floatTensor('fc_w', [CLASSES, 16], w), g.floatTensor('fc_b', [CLASSES], new Float32Array(CLASSES))],
+    { transB: 1 },
+    'resnetv17_dense0_fwd',
+  );
   g.output(logits, ['N', CLASSES]);
   return g.toBytes();
 }
@@ -43,7 +48,17 @@ beforeAll(async () => {
   // What a user writes: torchvision-style preprocessing, softmax over logits.
   const config = {
     description: 'an exported ResNet50-signature classifier',
-    preprocess: { resize: 'center-crop', resizeShorterTo: 256, width: 224, height: 224, layout: 'NCHW', channelOrder: 'RGB', scale: 1 / 255, mean: [0.485, 0.456, 0.406], std: [0.229, 0.224, 0.225] },
+    preprocess: {
+      resize: 'center-crop',
+      resizeShorterTo: 256,
+      width: 224,
+      height: 224,
+      layout: 'NCHW',
+      channelOrder: 'RGB',
+      scale: 1 / 255,
+      mean: [0.485, 0.456, 0.406],
+      std: [0.229, 0.224, 0.225],
+    },
     postprocess: { softmax: true, topK: 5 },
     batching: { maxBatchSize: 8, maxQueueDelayMs: 3 },
     threads: { intraOp: 1 },
@@ -87,7 +102,10 @@ describe('drop-in classifier', () => {
     await writeFile(join(bad, 'm', 'config.json'), JSON.stringify({ preprocess: { width: 299, height: 299, layout: 'NHWC' }, postprocess: { softmax: true } }));
     await expect(startServer({ models: bad })).rejects.toThrow(/model "m" version 1 .*input "data" has shape \[N, 3, 224, 224\].*\[N, 299, 299, 3\]/);
     await writeFile(join(bad, 'm', 'labels.txt'), 'just\ntwo\n');
-    await writeFile(join(bad, 'm', 'config.json'), JSON.stringify({ preprocess: { width: 224, height: 224, layout: 'NCHW' }, postprocess: { softmax: true, topK: 2 } }));
+    await writeFile(
+      join(bad, 'm', 'config.json'),
+      JSON.stringify({ preprocess: { width: 224, height: 224, layout: 'NCHW' }, postprocess: { softmax: true, topK: 2 } }),
+    );
     await expect(startServer({ models: bad })).rejects.toThrow(/lists 2 labels \(expected \[N, 2\]\)/);
     await rm(bad, { recursive: true, force: true });
   });

@@ -20,7 +20,14 @@ let gateway: GatewayNode;
 let url: string;
 
 function common(): Record<string, string> {
-  return { models: repo.root, redis: redis.url, redisPrefix: `nodes-${Date.now().toString(36)}`, heartbeatIntervalMs: '200', heartbeatExpiryMs: '1000', logLevel: 'silent' };
+  return {
+    models: repo.root,
+    redis: redis.url,
+    redisPrefix: `nodes-${Date.now().toString(36)}`,
+    heartbeatIntervalMs: '200',
+    heartbeatExpiryMs: '1000',
+    logLevel: 'silent',
+  };
 }
 let shared: Record<string, string>;
 
@@ -98,7 +105,10 @@ describe('gateway and worker nodes', () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
     const port = (taken.address() as { port: number }).port;
-    await expect(startWorker({ metricsPort: String(port) })).rejects.toMatchObject({ code: 'CONFIG_INVALID', message: expect.stringContaining('already in use') as unknown });
+    await expect(startWorker({ metricsPort: String(port) })).rejects.toMatchObject({
+      code: 'CONFIG_INVALID',
+      message: expect.stringContaining('already in use') as unknown,
+    });
     await new Promise((resolve) => taken.close(resolve));
   });
 

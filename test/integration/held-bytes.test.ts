@@ -30,7 +30,11 @@ it('refuses uploads beyond --max-queued-bytes with 503 QUEUE_FULL, and releases 
   const answers = await Promise.all(
     Array.from({ length: 12 }, async () => {
       const response = await fetch(`${url}/predict`, { method: 'POST', body, headers: { 'content-type': 'image/jpeg' } });
-      return { status: response.status, code: ((await response.json()) as { error?: { code: string } }).error?.code, retryAfter: response.headers.get('retry-after') };
+      return {
+        status: response.status,
+        code: ((await response.json()) as { error?: { code: string } }).error?.code,
+        retryAfter: response.headers.get('retry-after'),
+      };
     }),
   );
   const refused = answers.filter((a) => a.status === 503);

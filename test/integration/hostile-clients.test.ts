@@ -61,7 +61,12 @@ async function heldBytes(url: string): Promise<number> {
 
 /** A good /predict from another address (127.0.0.2), as a different client would send it. */
 async function goodPredict(url: string, key?: string): Promise<number> {
-  const response = await undiciFetch(`${url}/predict`, { method: 'POST', body: photo('dog'), headers: { 'content-type': 'image/jpeg', ...(key === undefined ? {} : { authorization: `Bearer ${key}` }) }, dispatcher: second });
+  const response = await undiciFetch(`${url}/predict`, {
+    method: 'POST',
+    body: photo('dog'),
+    headers: { 'content-type': 'image/jpeg', ...(key === undefined ? {} : { authorization: `Bearer ${key}` }) },
+    dispatcher: second,
+  });
   await response.arrayBuffer();
   return response.status;
 }
@@ -81,7 +86,10 @@ describe('OIP requests that cost far more than their size', () => {
   const images = Array.from({ length: 64 }, () => photo('dog').subarray(0, 64).toString('base64'));
 
   it('64 small images with outputs × 1,000 (a 69 KB request that stalled the server 40 s) → 413, a good client served meanwhile', async () => {
-    const body = JSON.stringify({ inputs: [{ name: 'input', shape: [64], datatype: 'BYTES', data: images }], outputs: Array.from({ length: 1000 }, () => ({ name: 'logits', parameters: { classification: 1000 } })) });
+    const body = JSON.stringify({
+      inputs: [{ name: 'input', shape: [64], datatype: 'BYTES', data: images }],
+      outputs: Array.from({ length: 1000 }, () => ({ name: 'logits', parameters: { classification: 1000 } })),
+    });
     const { result, cost } = await costOf(() => Promise.all([infer(open.url, body), goodPredict(open.url)]));
     expect([result[0].status, result[1]]).toEqual([413, 200]);
     expectCheap(cost, 'outputs × 1000');
@@ -115,9 +123,16 @@ describe('OIP requests that cost far more than their size', () => {
 
   it('2.5 M zero-length binary elements → 400', async () => {
     const elements = Buffer.alloc(4 * 2_500_000);
-    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: elements.length } }] }));
+    const header = Buffer.from(
+      JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: elements.length } }] }),
+    );
     const body = Buffer.concat([header, elements]);
-    const { result, cost } = await costOf(() => Promise.all([infer(open.url, body, { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }), goodPredict(open.url)]));
+    const { result, cost } = await costOf(() =>
+      Promise.all([
+        infer(open.url, body, { 'content-type': 'application/octet-stream', 'inference-header-content-length': String(header.length) }),
+        goodPredict(open.url),
+      ]),
+    );
     expect([result[0].status, result[1]]).toEqual([400, 200]);
     expectCheap(cost, '2.5 M binary elements');
   });
@@ -134,7 +149,16 @@ describe('OIP requests that cost far more than their size', () => {
 describe('slow uploads', () => {
   it('26 uploads of 10 MB sending a byte every 500 ms from one address: another address is served (not 503) while they are open; each is cut with 408 BODY_TIMEOUT; the held bytes return to 0', async () => {
     const { result, cost } = await costOf(async () => {
-      const slow = Array.from({ length: 26 }, () => track(rawRequest(open.url, { method: 'POST', path: '/predict', headers: { 'content-type': 'image/jpeg', 'content-length': String(10 * MiB - 1) }, initial: Buffer.from([0xff, 0xd8, 0xff]) })));
+      const slow = Array.from({ length: 26 }, () =>
+        track(
+          rawRequest(open.url, {
+            method: 'POST',
+            path: '/predict',
+            headers: { 'content-type': 'image/jpeg', 'content-length': String(10 * MiB - 1) },
+            initial: Buffer.from([0xff, 0xd8, 0xff]),
+          }),
+        ),
+      );
       const stops = slow.map((s) => trickle(s, 500));
       try {
         // Once they are judged slow (1 s in), they hold what they sent, not what they declared.
@@ -163,11 +187,22 @@ describe('slow uploads', () => {
 
   it('--max-uploads-per-client 4: a fifth body from the same address → 429 TOO_MANY_UPLOADS at once; another address is served', async () => {
     const slow = Array.from({ length: 4 }, () =>
-      track(rawRequest(guarded.url, { method: 'POST', path: '/predict', headers: { authorization: `Bearer ${KEY}`, 'content-type': 'image/jpeg', 'content-length': String(MiB) }, initial: Buffer.from([0xff, 0xd8, 0xff]) })),
+      track(
+        rawRequest(guarded.url, {
+          method: 'POST',
+          path: '/predict',
+          headers: { authorization: `Bearer ${KEY}`, 'content-type': 'image/jpeg', 'content-length': String(MiB) },
+          initial: Buffer.from([0xff, 0xd8, 0xff]),
+        }),
+      ),
     );
     try {
       await new Promise((r) => setTimeout(r, 200));
-      const fifth = await fetch(`${guarded.url}/predict`, { method: 'POST', body: photo('dog'), headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${KEY}` } });
+      const fifth = await fetch(`${guarded.url}/predict`, {
+        method: 'POST',
+        body: photo('dog'),
+        headers: { 'content-type': 'image/jpeg', authorization: `Bearer ${KEY}` },
+      });
       expect(fifth.status).toBe(429);
       expect(((await fifth.json()) as { error?: { code: string } }).error?.code).toBe('TOO_MANY_UPLOADS');
       expect(fifth.headers.get('retry-after')).toBe('1');
@@ -185,7 +220,14 @@ describe('bodies where no route takes one, and auth on the matched route', () =>
   it('40 × PUT /metrics/x with 9.99 MB declared and the rest withheld, no key: each 401 at once, nothing held', async () => {
     const { result, cost } = await costOf(async () => {
       const attacks = Array.from({ length: 40 }, () =>
-        track(rawRequest(guarded.url, { method: 'PUT', path: '/metrics/x', headers: { 'content-type': 'application/octet-stream', 'content-length': String(Math.floor(9.99 * 1e6)) }, initial: Buffer.alloc(64 * 1024, 1) })),
+        track(
+          rawRequest(guarded.url, {
+            method: 'PUT',
+            path: '/metrics/x',
+            headers: { 'content-type': 'application/octet-stream', 'content-length': String(Math.floor(9.99 * 1e6)) },
+            initial: Buffer.alloc(64 * 1024, 1),
+          }),
+        ),
       );
       const statuses = await Promise.all(attacks.map((a) => a.status));
       await new Promise((r) => setTimeout(r, 200));
@@ -206,7 +248,14 @@ describe('bodies where no route takes one, and auth on the matched route', () =>
     ];
     for (const [method, path, want] of cases) {
       // 1 MB declared, 1 KB sent: an answer before the body is there was given without reading it.
-      const request = track(rawRequest(guarded.url, { method, path, headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/octet-stream', 'content-length': String(MiB) }, initial: Buffer.alloc(1024) }));
+      const request = track(
+        rawRequest(guarded.url, {
+          method,
+          path,
+          headers: { authorization: `Bearer ${KEY}`, 'content-type': 'application/octet-stream', 'content-length': String(MiB) },
+          initial: Buffer.alloc(1024),
+        }),
+      );
       expect(await request.status, `${method} ${path}`).toBe(want);
     }
     expect(await heldBytes(guarded.url)).toBe(0);

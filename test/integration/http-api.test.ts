@@ -82,7 +82,12 @@ describe('HTTP API', () => {
     const text = await res.text();
     expect(text).toMatch(/swarmserve_requests_total\{model="tiny",version="1",code="200",error_code=""\} \d+/);
     expect(text).toMatch(/swarmserve_requests_total\{model="unknown",version="",code="404",error_code="MODEL_NOT_FOUND"\} 1/);
-    for (const name of ['swarmserve_request_duration_seconds_bucket', 'swarmserve_batch_size_bucket', 'swarmserve_inference_duration_seconds_bucket', 'swarmserve_queue_depth{model="tiny",version="1"}']) {
+    for (const name of [
+      'swarmserve_request_duration_seconds_bucket',
+      'swarmserve_batch_size_bucket',
+      'swarmserve_inference_duration_seconds_bucket',
+      'swarmserve_queue_depth{model="tiny",version="1"}',
+    ]) {
       expect(text).toContain(name);
     }
   });

@@ -26,7 +26,10 @@ const MODERATION_BOUNDS = ['--min-top1', '0.95', '--min-low-margin-top1', '0.8',
 const RESNET_BOUNDS = ['--min-cosine', '0.99'];
 
 function evaluate(model: string, models: string, bounds: string[]): { status: number | null; report: EvaluationReport } {
-  const run = spawnSync(process.execPath, [CLI, 'models', 'evaluate', model, '-m', models, '--versions', '1,2', '--images', EVALUATION, '--json', ...bounds], { encoding: 'utf8', timeout: 180_000 });
+  const run = spawnSync(process.execPath, [CLI, 'models', 'evaluate', model, '-m', models, '--versions', '1,2', '--images', EVALUATION, '--json', ...bounds], {
+    encoding: 'utf8',
+    timeout: 180_000,
+  });
   if (run.stdout.trim() === '') throw new Error(`evaluate ${model} printed nothing (exit ${run.status}):\n${run.stderr}`);
   return { status: run.status, report: JSON.parse(run.stdout) as EvaluationReport };
 }
@@ -44,12 +47,21 @@ describe.skipIf(!ready && !required)('INT8 version 2 against FP32 version 1 (eva
     bad = await mkdtemp(join(tmpdir(), 'swarmserve-badq-'));
     const blank = join(bad, 'blank');
     await mkdir(blank);
-    await writeFile(join(blank, 'grey.png'), await sharp({ create: { width: 256, height: 256, channels: 3, background: '#808080' } }).png().toBuffer());
+    await writeFile(
+      join(blank, 'grey.png'),
+      await sharp({ create: { width: 256, height: 256, channels: 3, background: '#808080' } })
+        .png()
+        .toBuffer(),
+    );
     for (const model of ['moderation', 'resnet50']) {
       await mkdir(join(bad, 'models', model), { recursive: true });
       for (const f of ['config.json', 'labels.txt']) await cp(join(MODELS, model, f), join(bad, 'models', model, f));
       await cp(join(MODELS, model, '1'), join(bad, 'models', model, '1'), { recursive: true });
-      const q = spawnSync(process.execPath, [CLI, 'models', 'quantize', model, '-m', join(bad, 'models'), '--version', '1', '--calibration', blank, '--out-version', '2'], { encoding: 'utf8', timeout: 180_000 });
+      const q = spawnSync(
+        process.execPath,
+        [CLI, 'models', 'quantize', model, '-m', join(bad, 'models'), '--version', '1', '--calibration', blank, '--out-version', '2'],
+        { encoding: 'utf8', timeout: 180_000 },
+      );
       if (q.status !== 0) throw new Error(`quantize ${model} on the blank image failed:\n${q.stderr}`);
     }
   }, 400_000);
@@ -65,7 +77,11 @@ describe.skipIf(!ready && !required)('INT8 version 2 against FP32 version 1 (eva
     expect(report.lowMargin.total).toBeGreaterThan(0); // the bound judged something
     expect(report.lowMargin.ratio).toBeGreaterThanOrEqual(0.8);
     expect(report.probability.meanAbsDiff).toBeLessThanOrEqual(0.02);
-    expect(report.checks.map((c) => [c.name, c.pass])).toEqual([['top1', true], ['lowMarginTop1', true], ['meanAbsProbabilityDiff', true]]);
+    expect(report.checks.map((c) => [c.name, c.pass])).toEqual([
+      ['top1', true],
+      ['lowMarginTop1', true],
+      ['meanAbsProbabilityDiff', true],
+    ]);
     expect(status).toBe(0);
   }, 200_000);
 
@@ -99,7 +115,11 @@ describe.skipIf(!ready && !required)('serving the INT8 version', () => {
   it('version 1 stays the default; ?version=2 answers from INT8 with the same top class on a photo', async () => {
     serve = await spawnServe(['--only', 'moderation:1,moderation:2', '--default-model', 'moderation']);
     const predict = async (query: string): Promise<{ version: string; predictions: { label: string; probability: number }[] }> => {
-      const res = await fetch(`${serve?.url ?? ''}/predict?model=moderation${query}`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo('dog') });
+      const res = await fetch(`${serve?.url ?? ''}/predict?model=moderation${query}`, {
+        method: 'POST',
+        headers: { 'content-type': 'image/jpeg' },
+        body: photo('dog'),
+      });
       expect(res.status).toBe(200);
       return (await res.json()) as { version: string; predictions: { label: string; probability: number }[] };
     };
@@ -109,7 +129,11 @@ describe.skipIf(!ready && !required)('serving the INT8 version', () => {
     expect(int8.version).toBe('2');
     expect(int8.predictions[0]?.label).toBe(fp32.predictions[0]?.label);
     expect(Math.abs((int8.predictions[0]?.probability ?? 0) - (fp32.predictions[0]?.probability ?? 0))).toBeLessThan(0.05);
-    const missing = await fetch(`${serve.url}/predict?model=resnet50&version=2`, { method: 'POST', headers: { 'content-type': 'image/jpeg' }, body: photo('dog') });
+    const missing = await fetch(`${serve.url}/predict?model=resnet50&version=2`, {
+      method: 'POST',
+      headers: { 'content-type': 'image/jpeg' },
+      body: photo('dog'),
+    });
     expect(missing.status).toBe(404); // --only named moderation's versions, not resnet50's
   }, 120_000);
 });

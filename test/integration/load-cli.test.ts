@@ -116,7 +116,9 @@ describe('swarmserve load', () => {
     const port = await freePort(); // free: nothing listens there
     const run = await load([`http://127.0.0.1:${port}`, '-n', '5']);
     expect(run.code).toBe(3);
-    expect(run.stderr.trim()).toBe(`swarmserve: load: cannot reach http://127.0.0.1:${port}: connection refused: is the server running, on that port? (ECONNREFUSED)`);
+    expect(run.stderr.trim()).toBe(
+      `swarmserve: load: cannot reach http://127.0.0.1:${port}: connection refused: is the server running, on that port? (ECONNREFUSED)`,
+    );
     expect(run.stdout).toBe('');
   });
 

@@ -53,11 +53,36 @@ describe.skipIf(!hasLocust && !required)('Locust compatibility', () => {
     const locustfile = join(scratch, 'tiny_locustfile.py');
     writeFileSync(
       locustfile,
-      ['from locust import HttpUser, constant, task', '', 'class Tiny(HttpUser):', '    wait_time = constant(0.2)', '', '    @task', '    def predict(self):', '        self.client.post("/predict", data=b"x")', ''].join('\n'),
+      [
+        'from locust import HttpUser, constant, task',
+        '',
+        'class Tiny(HttpUser):',
+        '    wait_time = constant(0.2)',
+        '',
+        '    @task',
+        '    def predict(self):',
+        '        self.client.post("/predict", data=b"x")',
+        '',
+      ].join('\n'),
     );
     const theirs = join(scratch, 'locust');
     const ours = join(scratch, 'ours');
-    const locust = await runToEnd('locust', ['-f', locustfile, '--headless', '-u', '1', '-r', '1', '-t', '3s', '--host', stub.url, '--csv', theirs, '--only-summary']);
+    const locust = await runToEnd('locust', [
+      '-f',
+      locustfile,
+      '--headless',
+      '-u',
+      '1',
+      '-r',
+      '1',
+      '-t',
+      '3s',
+      '--host',
+      stub.url,
+      '--csv',
+      theirs,
+      '--only-summary',
+    ]);
     expect(locust.code, locust.output).toBe(0);
     const load = await runToEnd(process.execPath, [CLI, 'load', stub.url, '-n', '10', '--csv', ours]);
     expect(load.code, load.output).toBe(0);

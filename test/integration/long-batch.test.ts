@@ -53,10 +53,24 @@ it('a batch of 8 s with a 5 s reclaim idle time is not reclaimed while its worke
   const runs: number[] = [];
   const metrics = new WorkerMetrics();
   // The two jobs, sent together, share one batch: its gathering (500 ms) is long enough for the second to arrive.
-  const worker = await BatchWorker.create({ consumer, entry, version: entry.versions[0]!, metrics, maxQueueDelayMs: 500, openSession: () => Promise.resolve(slowSession(8_000, runs)) });
+  const worker = await BatchWorker.create({
+    consumer,
+    entry,
+    version: entry.versions[0]!,
+    metrics,
+    maxQueueDelayMs: 500,
+    openSession: () => Promise.resolve(slowSession(8_000, runs)),
+  });
   worker.start();
   const png = await solidPng(8, 8, [10, 20, 30]);
-  const request = { requestId: 'long', model: 'tiny', version: '1', payload: { kind: 'image' as const, contentType: 'image/png', bytes: png }, topK: 3, timeoutMs: 30_000 };
+  const request = {
+    requestId: 'long',
+    model: 'tiny',
+    version: '1',
+    payload: { kind: 'image' as const, contentType: 'image/png', bytes: png },
+    topK: 3,
+    timeoutMs: 30_000,
+  };
   const started = Date.now();
   const outcomes = Promise.all([producer.submit(request, { bound: 10 }), producer.submit(request, { bound: 10 })]);
   const stolen = [];

@@ -84,7 +84,11 @@ describe('docs/api.md metrics table', () => {
       for (const p of row.processes as Process[]) {
         expect(Object.keys(urls), `unknown process ${p}`).toContain(p);
         const names = [...scrapes[p].types.keys()];
-        for (const name of row.names) expect(names.some((n) => covers({ ...row, names: [name] }, n)), `${name} documented for ${p}, not exported`).toBe(true);
+        for (const name of row.names)
+          expect(
+            names.some((n) => covers({ ...row, names: [name] }, n)),
+            `${name} documented for ${p}, not exported`,
+          ).toBe(true);
       }
     }
   });
@@ -103,7 +107,14 @@ describe('docs/api.md metrics table', () => {
       }
     }
     // Not vacuous: the series the requests above made are among them.
-    for (const metric of ['swarmserve_requests_total', 'swarmserve_request_duration_seconds', 'swarmserve_queue_wait_seconds', 'swarmserve_decode_duration_seconds', 'swarmserve_build_info']) expect(seen).toContain(metric);
+    for (const metric of [
+      'swarmserve_requests_total',
+      'swarmserve_request_duration_seconds',
+      'swarmserve_queue_wait_seconds',
+      'swarmserve_decode_duration_seconds',
+      'swarmserve_build_info',
+    ])
+      expect(seen).toContain(metric);
   });
 });
 
@@ -116,13 +127,17 @@ describe('metric values', () => {
       expect(find({ model: 'unknown', version: '', code: '404', error_code: 'MODEL_NOT_FOUND' }), p).toBe(1);
       expect(find({ model: 'tiny', version: '', code: '404', error_code: 'VERSION_NOT_FOUND' }), p).toBe(1);
       const durations = scrapes[p].samples.filter((s) => s.name === 'swarmserve_request_duration_seconds_count');
-      expect(durations.reduce((sum, s) => sum + s.value, 0), p).toBe(requests.reduce((sum, s) => sum + s.value, 0));
+      expect(
+        durations.reduce((sum, s) => sum + s.value, 0),
+        p,
+      ).toBe(requests.reduce((sum, s) => sum + s.value, 0));
     }
   });
 
   it('queue wait and decode time are observed once per image computed', () => {
     for (const p of ['serve', 'worker'] as const) {
-      const count = (name: string): number => scrapes[p].samples.filter((s) => s.name === name && s.labels.model === 'tiny').reduce((sum, s) => sum + s.value, 0);
+      const count = (name: string): number =>
+        scrapes[p].samples.filter((s) => s.name === name && s.labels.model === 'tiny').reduce((sum, s) => sum + s.value, 0);
       expect(count('swarmserve_queue_wait_seconds_count'), p).toBe(1);
       expect(count('swarmserve_decode_duration_seconds_count'), p).toBe(1);
       expect(count('swarmserve_queue_wait_seconds_sum'), p).toBeGreaterThanOrEqual(0);
@@ -143,7 +158,13 @@ describe('metric values', () => {
 
   it('in flight counts a request being uploaded, until its client leaves', async () => {
     const url = new URL(`${urls.serve}/predict`);
-    const upload = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { 'content-type': 'image/png', 'content-length': '100000' } });
+    const upload = httpRequest({
+      host: url.hostname,
+      port: url.port,
+      path: url.pathname,
+      method: 'POST',
+      headers: { 'content-type': 'image/png', 'content-length': '100000' },
+    });
     upload.on('error', () => undefined);
     upload.write(Buffer.alloc(100));
     await until(async () => (await gauge(urls.serve, 'swarmserve_requests_in_flight')) === 1, 'one request in flight');
@@ -187,11 +208,20 @@ describe('deploy/grafana/swarmserve-dashboard.json', () => {
       const metric = /label_values\(\s*([\w:]+)\s*,/.exec(query)?.[1];
       if (metric !== undefined) used.add(metric);
     }
-    for (const name of ['swarmserve_requests_in_flight', 'swarmserve_queue_wait_seconds_bucket', 'swarmserve_decode_duration_seconds_bucket', 'process_cpu_seconds_total']) expect(used).toContain(name);
+    for (const name of [
+      'swarmserve_requests_in_flight',
+      'swarmserve_queue_wait_seconds_bucket',
+      'swarmserve_decode_duration_seconds_bucket',
+      'process_cpu_seconds_total',
+    ])
+      expect(used).toContain(name);
     for (const name of used) expect(exported, `the dashboard queries ${name}`).toContain(name);
   });
 
   it('reads metric names out of PromQL', () => {
-    expect(promqlMetricNames('histogram_quantile(0.95, sum by (le) (rate(a_bucket{model=~"$model", x="y(z)"}[$__rate_interval]))) / on (job) b')).toEqual(['a_bucket', 'b']);
+    expect(promqlMetricNames('histogram_quantile(0.95, sum by (le) (rate(a_bucket{model=~"$model", x="y(z)"}[$__rate_interval]))) / on (job) b')).toEqual([
+      'a_bucket',
+      'b',
+    ]);
   });
 });

@@ -59,7 +59,9 @@ describe('Open Inference Protocol v2: the queue and batching of /predict', () =>
     cleanups.push(repo.cleanup);
     const { server, url } = await startServer({ models: repo.root, defaultModel: 'tiny' });
     cleanups.push(() => server.close());
-    const items = (n: number) => [{ name: 'input', shape: [n, 3, 32, 32], datatype: 'FP32', data: Array.from({ length: n * 3 * 32 * 32 }, (_, i) => (i % 256) / 255) }];
+    const items = (n: number) => [
+      { name: 'input', shape: [n, 3, 32, 32], datatype: 'FP32', data: Array.from({ length: n * 3 * 32 * 32 }, (_, i) => (i % 256) / 255) },
+    ];
     const before = await batchSizes(url, 'tiny');
     const refused = await infer(url, 'tiny', items(5));
     expect(refused.status).toBe(503);

@@ -5,7 +5,17 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedServer } from '../../src/embedded/embedded-server.js';
 import { photo } from '../helpers/images.js';
-import { MODELS_DIR, checkBinaryBytes, checkBinaryFp32, fixtureJson, parseElements, postBinary, referenceOutput, serializeElements, tensor } from '../helpers/oip.js';
+import {
+  MODELS_DIR,
+  checkBinaryBytes,
+  checkBinaryFp32,
+  fixtureJson,
+  parseElements,
+  postBinary,
+  referenceOutput,
+  serializeElements,
+  tensor,
+} from '../helpers/oip.js';
 import { startServer } from '../helpers/server.js';
 
 let server: EmbeddedServer;
@@ -55,9 +65,17 @@ describe('Open Inference Protocol v2 (embedded)', () => {
     const cases: Array<[string, number, RequestInit]> = [
       ['/v2/models/nope', 404, {}],
       ['/v2/models/moderation/versions/9', 404, {}],
-      ['/v2/models/moderation/infer', 400, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'wrong', shape: [1], datatype: 'BYTES', data: ['x'] }] }) }],
+      [
+        '/v2/models/moderation/infer',
+        400,
+        { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'wrong', shape: [1], datatype: 'BYTES', data: ['x'] }] }) },
+      ],
       ['/v2/models/moderation/infer', 400, { method: 'POST', body: '{not json' }],
-      ['/v2/models/moderation/infer', 400, { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'input', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }) }],
+      [
+        '/v2/models/moderation/infer',
+        400,
+        { method: 'POST', body: JSON.stringify({ inputs: [{ name: 'input', shape: [1, 3], datatype: 'FP32', data: [1, 2, 3] }] }) },
+      ],
     ];
     for (const [path, status, init] of cases) {
       const res = await fetch(`${url}${path}`, init);
@@ -86,7 +104,11 @@ describe('Open Inference Protocol v2 (embedded)', () => {
     const small = await startServer({ models: MODELS_DIR, only: 'moderation', defaultModel: 'moderation', maxInferItems: 2 });
     try {
       const data = Array.from({ length: 3 }, () => 'AAAA');
-      const res = await fetch(`${small.url}/v2/models/moderation/infer`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ inputs: [{ name: 'input', shape: [3], datatype: 'BYTES', data }] }) });
+      const res = await fetch(`${small.url}/v2/models/moderation/infer`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ inputs: [{ name: 'input', shape: [3], datatype: 'BYTES', data }] }),
+      });
       expect(res.status).toBe(400);
       expect(String(((await res.json()) as { error?: string }).error)).toMatch(/1 to 2/);
     } finally {
@@ -107,7 +129,10 @@ describe('Open Inference Protocol v2 (embedded)', () => {
     expect(status, JSON.stringify(body)).toBe(200);
     expect(body).toMatchObject(fixtureJson('json-bytes-classification.response.json'));
     const strings = (body['outputs'] as Array<{ data: string[] }>)[0]?.data ?? [];
-    const labels = readFileSync(join(MODELS_DIR, 'moderation', 'labels.txt'), 'utf8').split('\n').map((l) => l.trim()).filter((l) => l !== '');
+    const labels = readFileSync(join(MODELS_DIR, 'moderation', 'labels.txt'), 'utf8')
+      .split('\n')
+      .map((l) => l.trim())
+      .filter((l) => l !== '');
     const expected: string[] = [];
     for (const name of ['dog', 'eagle'] as const) {
       const res = await fetch(`${url}/predict?model=moderation&top_k=3`, { method: 'POST', body: photo(name), headers: { 'content-type': 'image/jpeg' } });
@@ -128,7 +153,12 @@ describe('Open Inference Protocol v2 (embedded)', () => {
   });
 
   it('binary classification output: BYTES elements in the binary part', async () => {
-    const header = Buffer.from(JSON.stringify({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: photo('dog').length + 4 } }], outputs: [{ name: 'output', parameters: { classification: 2, binary_data: true } }] }));
+    const header = Buffer.from(
+      JSON.stringify({
+        inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: photo('dog').length + 4 } }],
+        outputs: [{ name: 'output', parameters: { classification: 2, binary_data: true } }],
+      }),
+    );
     const answer = await postBinary(`${url}/v2/models/moderation/versions/1/infer`, header, serializeElements([photo('dog')]));
     expect(answer.status).toBe(200);
     const output = (answer.header['outputs'] as Array<{ shape: number[]; parameters: { binary_data_size: number } }>)[0];

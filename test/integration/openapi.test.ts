@@ -84,7 +84,9 @@ describe('OpenAPI document', () => {
     const doc = await documentOf(open.url);
     // HEAD routes are fastify's automatic twins of the GET ones.
     const routes = openRoutes.filter((r) => r.method !== 'HEAD' && r.url !== '/docs' && !r.url.startsWith('/docs/'));
-    expect(routes.map((r) => `${r.method} ${r.url}`)).toEqual(expect.arrayContaining(['POST /predict', 'GET /', 'GET /health/live', 'GET /health/ready', 'GET /metrics', 'GET /openapi.json']));
+    expect(routes.map((r) => `${r.method} ${r.url}`)).toEqual(
+      expect.arrayContaining(['POST /predict', 'GET /', 'GET /health/live', 'GET /health/ready', 'GET /metrics', 'GET /openapi.json']),
+    );
     for (const route of routes) {
       const item = doc.paths[openapiPath(route.url)] as Record<string, unknown> | undefined;
       expect(item?.[route.method.toLowerCase()], `${route.method} ${route.url} in /openapi.json`).toBeDefined();

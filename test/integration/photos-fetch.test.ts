@@ -38,7 +38,9 @@ describe.skipIf(!hasApt && !required)('scripts/fetch-photos.sh (Debian packages)
     expect(manifestProblems(manifest)).toEqual([]);
     expect(manifest.counts.kept).toBeGreaterThanOrEqual(50);
     expect(manifest.counts.evaluation).toBeGreaterThanOrEqual(25);
-    expect(first.stdout).toContain(`kept ${manifest.counts.kept} distinct photos: calibration ${manifest.counts.calibration}, evaluation ${manifest.counts.evaluation}`);
+    expect(first.stdout).toContain(
+      `kept ${manifest.counts.kept} distinct photos: calibration ${manifest.counts.calibration}, evaluation ${manifest.counts.evaluation}`,
+    );
   });
 
   it('lists every photo with its package, version and licence', () => {

@@ -24,21 +24,35 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 10
   }
 }
 
-const status = (url: string): Promise<number> => fetch(url).then(
-  (r) => r.status,
-  () => 0,
-);
+const status = (url: string): Promise<number> =>
+  fetch(url).then(
+    (r) => r.status,
+    () => 0,
+  );
 
 predictErrorsSuite('distributed mode (gateway → Redis → worker)', async (repoRoot, limits) => {
   redis = await RedisServer.start();
-  const shared = { models: repoRoot, redis: redis.url, redisPrefix: `errors-${Date.now().toString(36)}`, heartbeatIntervalMs: '200', heartbeatExpiryMs: '3000', logLevel: 'silent' };
+  const shared = {
+    models: repoRoot,
+    redis: redis.url,
+    redisPrefix: `errors-${Date.now().toString(36)}`,
+    heartbeatIntervalMs: '200',
+    heartbeatExpiryMs: '3000',
+    logLevel: 'silent',
+  };
   const worker = await WorkerNode.create(
-    await resolveWorkerConfig({ ...shared, maxPixels: String(limits.maxPixels), metricsPort: '0', metricsHost: '127.0.0.1', threads: '1', workerId: 'w-errors' }, {}),
+    await resolveWorkerConfig(
+      { ...shared, maxPixels: String(limits.maxPixels), metricsPort: '0', metricsHost: '127.0.0.1', threads: '1', workerId: 'w-errors' },
+      {},
+    ),
     pino({ level: 'debug' }, { write: (line: string) => void workerLog.push(line) }),
   );
   let gateway: GatewayNode | undefined;
   try {
-    gateway = await GatewayNode.create(await resolveGatewayConfig({ ...shared, port: '0', host: '127.0.0.1', defaultModel: 'tiny', bodyLimit: String(limits.bodyLimit) }, {}), createLogger('silent'));
+    gateway = await GatewayNode.create(
+      await resolveGatewayConfig({ ...shared, port: '0', host: '127.0.0.1', defaultModel: 'tiny', bodyLimit: String(limits.bodyLimit) }, {}),
+      createLogger('silent'),
+    );
     const url = await gateway.listen();
     await until('the gateway to see a live worker', async () => (await status(`${url}/health/ready`)) === 200);
     const node = gateway;
@@ -48,7 +62,10 @@ predictErrorsSuite('distributed mode (gateway → Redis → worker)', async (rep
         await node.close();
         await worker.close();
       },
-      alive: async () => (await status(`${worker.metricsUrl}/health/live`)) === 200 && (await status(`${worker.metricsUrl}/health/ready`)) === 200 && node.notReadyReason() === undefined,
+      alive: async () =>
+        (await status(`${worker.metricsUrl}/health/live`)) === 200 &&
+        (await status(`${worker.metricsUrl}/health/ready`)) === 200 &&
+        node.notReadyReason() === undefined,
     };
   } catch (err) {
     await gateway?.close();

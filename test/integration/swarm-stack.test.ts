@@ -277,7 +277,8 @@ describe.skipIf(docker === null)('deploy/swarm stack file (docker stack config)'
 
 describe('parseDockerYaml', () => {
   it('reads maps, lists of scalars and maps, quoted scalars and block scalars', () => {
-    const text = 'a:\n  b: "12"\n  c:\n    - x\n    - y\n  d:\n    - source: s\n      target: t\n    - source: u\n  e: |\n    one\n    two\n  f: null\nz: plain value\n';
+    const text =
+      'a:\n  b: "12"\n  c:\n    - x\n    - y\n  d:\n    - source: s\n      target: t\n    - source: u\n  e: |\n    one\n    two\n  f: null\nz: plain value\n';
     expect(parseDockerYaml(text)).toEqual({
       a: { b: '12', c: ['x', 'y'], d: [{ source: 's', target: 't' }, { source: 'u' }], e: 'one\ntwo\n', f: null },
       z: 'plain value',

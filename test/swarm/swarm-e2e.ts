@@ -58,8 +58,19 @@ const stamp = new Date().toISOString().replace(/[:.]/g, '-');
 const resultsFile = join(repo, 'bench/results', `swarm-e2e-${stamp}.json`);
 
 type Figures = Record<string, unknown>;
-interface StepRecord { step: string; ok: boolean; seconds: number; figures: Figures; error?: string }
-interface Target { name: string; ok: boolean; value: unknown; want: string }
+interface StepRecord {
+  step: string;
+  ok: boolean;
+  seconds: number;
+  figures: Figures;
+  error?: string;
+}
+interface Target {
+  name: string;
+  ok: boolean;
+  value: unknown;
+  want: string;
+}
 const results = {
   schema: 'swarmserve.swarm-e2e/1',
   startedAt: new Date(t0).toISOString(),
@@ -77,10 +88,15 @@ const results = {
 };
 
 const elapsed = (): string => `${((Date.now() - t0) / 1000).toFixed(1).padStart(6)}s`;
-const log = (msg: string): void => { console.log(`[${elapsed()}] ${msg}`); };
+const log = (msg: string): void => {
+  console.log(`[${elapsed()}] ${msg}`);
+};
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-const show = (v: unknown): string => (typeof v === 'object' && v !== null ? JSON.stringify(v) : typeof v === 'string' ? v : JSON.stringify(v) ?? 'undefined');
-const fmt = (f: Figures): string => Object.entries(f).map(([k, v]) => `${k}=${show(v)}`).join(' ');
+const show = (v: unknown): string => (typeof v === 'object' && v !== null ? JSON.stringify(v) : typeof v === 'string' ? v : (JSON.stringify(v) ?? 'undefined'));
+const fmt = (f: Figures): string =>
+  Object.entries(f)
+    .map(([k, v]) => `${k}=${show(v)}`)
+    .join(' ');
 
 async function step(name: string, fn: (f: Figures) => Promise<void>, into: StepRecord[] = results.steps): Promise<void> {
   const s = Date.now();
@@ -111,18 +127,36 @@ function finding(name: string, met: boolean, value: unknown, want: string): void
 }
 
 // ---------- processes ----------
-interface RunOpts { env?: NodeJS.ProcessEnv; input?: string; timeoutMs?: number; allowFail?: boolean; cwd?: string }
-interface RunResult { code: number; stdout: string; stderr: string }
+interface RunOpts {
+  env?: NodeJS.ProcessEnv;
+  input?: string;
+  timeoutMs?: number;
+  allowFail?: boolean;
+  cwd?: string;
+}
+interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
 function run(cmd: string, args: string[], o: RunOpts = {}): Promise<RunResult> {
   return new Promise((res, rej) => {
-    const child = execFile(cmd, args, {
-      env: o.env ?? process.env, cwd: o.cwd ?? repo, maxBuffer: 64 * MiB, timeout: o.timeoutMs ?? 120_000,
-    }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
-      if (err && !o.allowFail) {
-        rej(new Error(`${cmd} ${args.join(' ')} failed (${err.killed ? 'timed out' : `exit ${String(err.code)}`}):\n${stderr.trim() || stdout.trim()}`));
-      } else res({ code, stdout, stderr });
-    });
+    const child = execFile(
+      cmd,
+      args,
+      {
+        env: o.env ?? process.env,
+        cwd: o.cwd ?? repo,
+        maxBuffer: 64 * MiB,
+        timeout: o.timeoutMs ?? 120_000,
+      },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : 1) : 0;
+        if (err && !o.allowFail) {
+          rej(new Error(`${cmd} ${args.join(' ')} failed (${err.killed ? 'timed out' : `exit ${String(err.code)}`}):\n${stderr.trim() || stdout.trim()}`));
+        } else res({ code, stdout, stderr });
+      },
+    );
     if (o.input !== undefined) child.stdin?.end(o.input);
   });
 }
@@ -157,7 +191,8 @@ async function waitFor<T>(what: string, timeoutMs: number, probe: () => Promise<
       if (e instanceof Fatal) throw e;
       last = e;
     }
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${last instanceof Error ? last.message : show(last)}` : ''}`);
+    if (Date.now() > end)
+      throw new Error(`timed out after ${timeoutMs / 1000} s waiting for ${what}${last ? `: ${last instanceof Error ? last.message : show(last)}` : ''}`);
     await sleep(everyMs);
   }
 }
@@ -167,7 +202,9 @@ async function httpStatus(url: string, timeoutMs = 2000): Promise<number> {
     const r = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
     await r.arrayBuffer();
     return r.status;
-  } catch { return 0; }
+  } catch {
+    return 0;
+  }
 }
 
 // ---------- load: closed-loop clients posting dog.jpg to /predict ----------
@@ -207,7 +244,9 @@ class Load {
     }
   }
   failed(phase: string): number {
-    return Object.entries(this.byPhase[phase] ?? {}).filter(([k]) => k !== '200').reduce((a, [, n]) => a + n, 0);
+    return Object.entries(this.byPhase[phase] ?? {})
+      .filter(([k]) => k !== '200')
+      .reduce((a, [, n]) => a + n, 0);
   }
   total(phase: string): number {
     return Object.values(this.byPhase[phase] ?? {}).reduce((a, n) => a + n, 0);
@@ -240,19 +279,26 @@ async function waitWorkers(n: number, timeoutMs: number, not: string[] = []): Pr
 
 /** What Swarm says about the worker service: why a wait failed, in the log of a red run. */
 async function workerDiagnostics(): Promise<string> {
-  const tasks = await run('docker', ['service', 'ps', '--no-trunc', '--format', '{{.Name}} {{.DesiredState}} {{.CurrentState}} {{.Error}}', WORKER], { allowFail: true });
-  const update = await run('docker', ['service', 'inspect', '-f', '{{if .UpdateStatus}}{{.UpdateStatus.State}}: {{.UpdateStatus.Message}}{{end}}', WORKER], { allowFail: true });
+  const tasks = await run('docker', ['service', 'ps', '--no-trunc', '--format', '{{.Name}} {{.DesiredState}} {{.CurrentState}} {{.Error}}', WORKER], {
+    allowFail: true,
+  });
+  const update = await run('docker', ['service', 'inspect', '-f', '{{if .UpdateStatus}}{{.UpdateStatus.State}}: {{.UpdateStatus.Message}}{{end}}', WORKER], {
+    allowFail: true,
+  });
   const containers = await run('docker', ['ps', '-a', '--format', '{{.Names}} {{.Status}}', '-f', `name=${WORKER}.`], { allowFail: true });
   return `--- docker service ps ${WORKER}:\n${tasks.stdout.trim()}\n--- update status: ${update.stdout.trim() || 'none'}\n--- containers:\n${containers.stdout.trim()}`;
 }
 
 /** Images computed by each worker: swarmserve_batch_size_sum from its own /metrics (port 9090). */
 async function workerCounters(ids: string[]): Promise<Record<string, number>> {
-  const script = 'fetch("http://127.0.0.1:9090/metrics").then(r=>r.text()).then(t=>{const m=t.match(/^swarmserve_batch_size_sum\\{model="resnet50",version="1"\\} (\\S+)/m);console.log(m?m[1]:"0")})';
+  const script =
+    'fetch("http://127.0.0.1:9090/metrics").then(r=>r.text()).then(t=>{const m=t.match(/^swarmserve_batch_size_sum\\{model="resnet50",version="1"\\} (\\S+)/m);console.log(m?m[1]:"0")})';
   const out: Record<string, number> = {};
-  await Promise.all(ids.map(async (id) => {
-    out[id] = Number(await docker('exec', id, 'node', '-e', script));
-  }));
+  await Promise.all(
+    ids.map(async (id) => {
+      out[id] = Number(await docker('exec', id, 'node', '-e', script));
+    }),
+  );
   return out;
 }
 
@@ -260,7 +306,13 @@ async function containerName(id: string): Promise<string> {
   return (await docker('inspect', '-f', '{{.Name}}', id)).replace(/^\//, '');
 }
 
-interface Mem { container: string; peakMiB: number; limitMiB: number; peakOverEstimate: number; peakOverLimit: number }
+interface Mem {
+  container: string;
+  peakMiB: number;
+  limitMiB: number;
+  peakOverEstimate: number;
+  peakOverLimit: number;
+}
 /** The container's memory peak from its cgroup (v2 memory.peak, v1 memory.max_usage_in_bytes). */
 async function memoryPeak(id: string, estimateBytes: number): Promise<Mem> {
   const pid = await docker('inspect', '-f', '{{.State.Pid}}', id);
@@ -282,8 +334,11 @@ async function memoryPeak(id: string, estimateBytes: number): Promise<Mem> {
   }
   const r = (x: number): number => Math.round(x * 100) / 100;
   return {
-    container: await containerName(id), peakMiB: r(peak / MiB), limitMiB: r(limit / MiB),
-    peakOverEstimate: r(peak / estimateBytes), peakOverLimit: r(peak / limit),
+    container: await containerName(id),
+    peakMiB: r(peak / MiB),
+    limitMiB: r(limit / MiB),
+    peakOverEstimate: r(peak / estimateBytes),
+    peakOverLimit: r(peak / limit),
   };
 }
 
@@ -310,7 +365,11 @@ async function stopChild(p: ChildProcess, what: string, graceMs: number): Promis
   const exited = new Promise<void>((r) => p.once('exit', () => r()));
   p.kill('SIGTERM');
   const timedOut = await Promise.race([exited.then(() => false), sleep(graceMs).then(() => true)]);
-  if (timedOut) { p.kill('SIGKILL'); await exited; return `${what} SIGKILLed after ${graceMs / 1000} s`; }
+  if (timedOut) {
+    p.kill('SIGKILL');
+    await exited;
+    return `${what} SIGKILLed after ${graceMs / 1000} s`;
+  }
   return `${what} stopped`;
 }
 
@@ -319,9 +378,19 @@ async function teardown(): Promise<void> {
   tornDown = true;
   log('— teardown (always) —');
   const t = async (name: string, fn: (f: Figures) => Promise<void>): Promise<void> => {
-    try { await step(name, fn, results.teardown); } catch { /* recorded; teardown goes on */ }
+    try {
+      await step(name, fn, results.teardown);
+    } catch {
+      /* recorded; teardown goes on */
+    }
   };
-  if (load) { const l = load; load = undefined; await t('stop load', async () => { await l.stop(); }); }
+  if (load) {
+    const l = load;
+    load = undefined;
+    await t('stop load', async () => {
+      await l.stop();
+    });
+  }
   const daemonUp = dockerdOurs || dockerdForeign ? await ok('docker', 'info') : false;
   if (daemonUp && swarmOurs) {
     await t('docker stack rm + wait for its containers and network', async (f) => {
@@ -332,18 +401,29 @@ async function teardown(): Promise<void> {
         return c === '' && n === '' ? true : undefined;
       });
       await run('docker', ['secret', 'rm', 'redis_password'], { allowFail: true });
-      await waitFor('volume removed', 20_000, async () => (await run('docker', ['volume', 'rm', `${STACK}_redis-data`], { allowFail: true })).code === 0
-        || !(await ok('docker', 'volume', 'inspect', `${STACK}_redis-data`)) ? true : undefined);
+      await waitFor('volume removed', 20_000, async () =>
+        (await run('docker', ['volume', 'rm', `${STACK}_redis-data`], { allowFail: true })).code === 0 ||
+        !(await ok('docker', 'volume', 'inspect', `${STACK}_redis-data`))
+          ? true
+          : undefined,
+      );
       f.done = true;
     });
     await t('docker swarm leave --force', async (f) => {
       f.result = (await run('docker', ['swarm', 'leave', '--force'], { allowFail: true })).stdout.trim() || 'not in a swarm';
     });
   }
-  if (registry) { const r = registry; await t('stop registry', async (f) => { f.result = await stopChild(r, 'registry', 10_000); }); }
+  if (registry) {
+    const r = registry;
+    await t('stop registry', async (f) => {
+      f.result = await stopChild(r, 'registry', 10_000);
+    });
+  }
   if (dockerd && dockerdOurs) {
     const d = dockerd;
-    await t('stop dockerd', async (f) => { f.result = await stopChild(d, 'dockerd', 40_000); });
+    await t('stop dockerd', async (f) => {
+      f.result = await stopChild(d, 'dockerd', 40_000);
+    });
   } else if (dockerdForeign) log('dockerd was not started by this test: left running');
   if (dockerdOurs) {
     await t('delete docker0 and docker_gwbridge', async (f) => {
@@ -363,8 +443,14 @@ async function teardown(): Promise<void> {
         const after = await iptablesSnapshot();
         const differ = IPTABLES_TABLES.filter((table) => after[table] !== before[table]);
         f.forwardPolicyNow = policy(after.filter);
-        target('iptables -S and iptables -t nat -S (and mangle, raw) as before the run', differ.length === 0,
-          differ.length === 0 ? 'equal' : differ.map((table) => `${table}: before ${JSON.stringify(before[table])}, now ${JSON.stringify(after[table])}`).join('; '), 'equal');
+        target(
+          'iptables -S and iptables -t nat -S (and mangle, raw) as before the run',
+          differ.length === 0,
+          differ.length === 0
+            ? 'equal'
+            : differ.map((table) => `${table}: before ${JSON.stringify(before[table])}, now ${JSON.stringify(after[table])}`).join('; '),
+          'equal',
+        );
         if (differ.length > 0) throw new Error(`iptables differ from the start in: ${differ.join(', ')}`);
       });
     }
@@ -406,12 +492,17 @@ async function main(): Promise<void> {
     closeSync(fd);
     dockerdOurs = true;
     const d = dockerd;
-    await waitFor('dockerd to answer `docker info`', 60_000, async () => {
-      if (d.exitCode !== null || d.signalCode !== null) {
-        throw new Fatal(`dockerd exited (${d.exitCode ?? d.signalCode}) before answering`);
-      }
-      return (await ok('docker', 'info')) ? true : undefined;
-    }, 500).catch((e: unknown) => {
+    await waitFor(
+      'dockerd to answer `docker info`',
+      60_000,
+      async () => {
+        if (d.exitCode !== null || d.signalCode !== null) {
+          throw new Fatal(`dockerd exited (${d.exitCode ?? d.signalCode}) before answering`);
+        }
+        return (await ok('docker', 'info')) ? true : undefined;
+      },
+      500,
+    ).catch((e: unknown) => {
       const tail = readFileSync(logFile, 'utf8').trim().split('\n').slice(-15).join('\n');
       throw new Error(`${e instanceof Error ? e.message : String(e)}\n--- ${logFile} tail:\n${tail}`);
     });
@@ -437,29 +528,47 @@ async function main(): Promise<void> {
   });
 
   await step('base images offline (deploy/swarm/offline-base-images.sh; cached images reused)', async (f) => {
-    const have = process.env.SWARM_E2E_REMAKE_BASES !== '1'
-      && (await run('docker', ['image', 'inspect', 'node:20-bookworm-slim', 'redis:7-bookworm'], { allowFail: true })).code === 0;
+    const have =
+      process.env.SWARM_E2E_REMAKE_BASES !== '1' &&
+      (await run('docker', ['image', 'inspect', 'node:20-bookworm-slim', 'redis:7-bookworm'], { allowFail: true })).code === 0;
     if (have) f.cache = 'both tags present: reused';
     else {
       await runLogged('bash', ['deploy/swarm/offline-base-images.sh'], 'base-images.log');
       f.cache = 'made';
     }
-    f.sizes = await docker('image', 'ls', '--format', '{{.Repository}}:{{.Tag}} {{.Size}}', '-f', 'reference=node:20-bookworm-slim', '-f', 'reference=redis:7-bookworm');
+    f.sizes = await docker(
+      'image',
+      'ls',
+      '--format',
+      '{{.Repository}}:{{.Tag}} {{.Size}}',
+      '-f',
+      'reference=node:20-bookworm-slim',
+      '-f',
+      'reference=redis:7-bookworm',
+    );
   });
 
   await step('local registry on 127.0.0.1:5000 (own config, storage in the run dir)', async (f) => {
     if ((await httpStatus(`http://${REGISTRY}/v2/`)) !== 0) throw new Error(`something already listens on ${REGISTRY}`);
     const cfg = join(runDir, 'registry.yml');
     mkdirSync(join(runDir, 'registry-data'));
-    writeFileSync(cfg, `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(runDir, 'registry-data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${REGISTRY}\n`);
+    writeFileSync(
+      cfg,
+      `version: 0.1\nlog:\n  level: warn\nstorage:\n  filesystem:\n    rootdirectory: ${join(runDir, 'registry-data')}\n  delete:\n    enabled: true\nhttp:\n  addr: ${REGISTRY}\n`,
+    );
     const fd = openSync(join(runDir, 'registry.log'), 'a');
     registry = spawn('docker-registry', ['serve', cfg], { stdio: ['ignore', fd, fd] });
     closeSync(fd);
     const r = registry;
-    await waitFor('registry /v2/', 20_000, async () => {
-      if (r.exitCode !== null) throw new Fatal(`docker-registry exited: ${readFileSync(join(runDir, 'registry.log'), 'utf8').slice(-1000)}`);
-      return (await httpStatus(`http://${REGISTRY}/v2/`)) === 200 ? true : undefined;
-    }, 300);
+    await waitFor(
+      'registry /v2/',
+      20_000,
+      async () => {
+        if (r.exitCode !== null) throw new Fatal(`docker-registry exited: ${readFileSync(join(runDir, 'registry.log'), 'utf8').slice(-1000)}`);
+        return (await httpStatus(`http://${REGISTRY}/v2/`)) === 200 ? true : undefined;
+      },
+      300,
+    );
     f.pid = r.pid;
     await docker('tag', 'redis:7-bookworm', REDIS_IMAGE);
     await runLogged('docker', ['push', REDIS_IMAGE], 'push.log');
@@ -494,8 +603,11 @@ async function main(): Promise<void> {
     const pw = Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, '0')).join('');
     await run('docker', ['secret', 'create', 'redis_password', '-'], { input: pw });
     const env = { ...process.env, SWARMSERVE_IMAGE: IMAGE, REDIS_IMAGE, SWARMSERVE_WORKER_NODE_ROLE: 'manager', SWARMSERVE_GATEWAY_PORT: String(GATEWAY_PORT) };
-    await run('docker', ['stack', 'deploy', '-c', 'deploy/swarm/docker-compose.yml', '-c', 'deploy/swarm/single-node.yml',
-      '-c', 'deploy/swarm/test-no-ipvs.yml', STACK], { env });
+    await run(
+      'docker',
+      ['stack', 'deploy', '-c', 'deploy/swarm/docker-compose.yml', '-c', 'deploy/swarm/single-node.yml', '-c', 'deploy/swarm/test-no-ipvs.yml', STACK],
+      { env },
+    );
     f.services = (await docker('stack', 'services', STACK, '--format', '{{.Name}}')).split('\n').join(',');
     f.gateway = GATEWAY;
   });
@@ -543,7 +655,9 @@ async function main(): Promise<void> {
   log(`load: ${CLIENTS} closed-loop clients, dog.jpg → resnet50`);
 
   /** 5 s warm-up, then a WINDOW_S window: images/s answered 200, and each worker's images in the window. */
-  const measure = async (phase: string): Promise<{ rps: number; ok: number; seconds: number; perWorker: [string, number][]; otherCores: number | undefined }> => {
+  const measure = async (
+    phase: string,
+  ): Promise<{ rps: number; ok: number; seconds: number; perWorker: [string, number][]; otherCores: number | undefined }> => {
     L.phase = `warmup-${phase}`;
     await sleep(5000);
     L.phase = `measure-${phase}`;
@@ -551,9 +665,11 @@ async function main(): Promise<void> {
     const c0 = await workerCounters(ids);
     const ours = (): CpuSample => sampleCpu(Object.fromEntries(swarmTestPids().map((pid) => [`pid ${pid}`, pid])));
     const cpu0 = ours();
-    const ok0 = L.okCount; const s = Date.now();
+    const ok0 = L.okCount;
+    const s = Date.now();
     await sleep(WINDOW_S * 1000);
-    const okN = L.okCount - ok0; const seconds = (Date.now() - s) / 1000;
+    const okN = L.okCount - ok0;
+    const seconds = (Date.now() - s) / 1000;
     // The same processes at both ends: what else kept the cores busy in the window.
     const otherCores = cpuUsage(cpu0, sampleCpu(Object.fromEntries([...cpu0.processes.keys()].map((name) => [name, Number(name.slice(4))]))))?.otherCores;
     const c1 = await workerCounters(ids);
@@ -598,8 +714,12 @@ async function main(): Promise<void> {
       log(`not judged: throughput 3 workers / 1 worker ${value}: other work used more than ${HOST_BUSY_CORES} cores`);
       finding(`throughput 3 workers / 1 worker (not judged: other work used ${busiest} cores)`, false, value, `≥ ${TARGET_RATIO}`);
     }
-    target('every one of the 3 replicas took work (own swarmserve_batch_size_sum)', per.length === 3 && per.every(([, n]) => n > 0),
-      Object.fromEntries(per), '3 replicas, each > 0');
+    target(
+      'every one of the 3 replicas took work (own swarmserve_batch_size_sum)',
+      per.length === 3 && per.every(([, n]) => n > 0),
+      Object.fromEntries(per),
+      '3 replicas, each > 0',
+    );
     for (const id of ids) memories.push(await memoryPeak(id, estimateBytes));
     f.memory = memories.map((x) => `${x.container.replace(/^swarmserve_worker\./, '').slice(0, 14)} ${x.peakMiB}/${x.limitMiB} MiB`);
   });
@@ -640,7 +760,8 @@ async function main(): Promise<void> {
     if (L.errors.length) f.firstErrors = L.errors;
     const allFailed = Object.keys(L.byPhase).reduce((a, p) => a + L.failed(p), 0);
     const all = Object.keys(L.byPhase).reduce((a, p) => a + L.total(p), 0);
-    const killFailed = L.failed('kill'); const updFailed = L.failed('update');
+    const killFailed = L.failed('kill');
+    const updFailed = L.failed('update');
     target('failed requests during docker kill', killFailed === 0, `${killFailed} of ${L.total('kill')}`, '0');
     target('failed requests during service update --force', updFailed === 0, `${updFailed} of ${L.total('update')}`, '0');
     target('failed requests over the whole run', allFailed === 0, `${allFailed} of ${all}`, '0');
@@ -650,17 +771,52 @@ async function main(): Promise<void> {
 
   await step(`swarmserve experiment --swarm ${WORKER}: 16 users, replicas 1,3, 40 s steps (the report is kept)`, async (f) => {
     const out = join(repo, 'bench/results', `experiment-swarm-${stamp}.html`);
-    const args = ['dist/src/cli/main.js', 'experiment', '--swarm', WORKER, GATEWAY, '--model', 'resnet50', '--users', '16', '--wait', '0',
-      '--replicas', '1,3', '--step', '40s', '--settle', '12s', '--target-ratio', String(TARGET_RATIO), '--out', out, '--json'];
+    const args = [
+      'dist/src/cli/main.js',
+      'experiment',
+      '--swarm',
+      WORKER,
+      GATEWAY,
+      '--model',
+      'resnet50',
+      '--users',
+      '16',
+      '--wait',
+      '0',
+      '--replicas',
+      '1,3',
+      '--step',
+      '40s',
+      '--settle',
+      '12s',
+      '--target-ratio',
+      String(TARGET_RATIO),
+      '--out',
+      out,
+      '--json',
+    ];
     const r = await run('node', args, { timeoutMs: 900_000, allowFail: true, env: { ...process.env, DOCKER_HOST: 'unix:///var/run/docker.sock' } });
     if (r.code !== 0) throw new Error(`swarmserve experiment exited ${r.code}:\n${r.stderr.trim().split('\n').slice(-15).join('\n')}`);
     const summary = JSON.parse(r.stdout) as ExperimentSummary;
     f.report = out;
     const ms = (v: number | null): string => (v === null ? '–' : `${Math.round(v)} ms`);
-    f.steps = summary.steps.map((x) => `${x.replicas} workers: ${x.rps.toFixed(1)} req/s (${x.ratio?.toFixed(2) ?? '–'}×), mean ${ms(x.meanMs)}, p95 ${ms(x.p95Ms)}, ${x.failures}/${x.requests} failed`);
+    f.steps = summary.steps.map(
+      (x) =>
+        `${x.replicas} workers: ${x.rps.toFixed(1)} req/s (${x.ratio?.toFixed(2) ?? '–'}×), mean ${ms(x.meanMs)}, p95 ${ms(x.p95Ms)}, ${x.failures}/${x.requests} failed`,
+    );
     f.replicasAfter = Number(await docker('service', 'inspect', '-f', '{{.Spec.Mode.Replicated.Replicas}}', WORKER));
-    target('experiment --swarm: no failed request across the scale-up', summary.totals.failures === 0, `${summary.totals.failures} of ${summary.totals.requests}`, '0');
-    target('experiment --swarm: its targets judged', summary.targets.length === 2, summary.targets.map((x) => x.name), 'req/s ratio and p95');
+    target(
+      'experiment --swarm: no failed request across the scale-up',
+      summary.totals.failures === 0,
+      `${summary.totals.failures} of ${summary.totals.requests}`,
+      '0',
+    );
+    target(
+      'experiment --swarm: its targets judged',
+      summary.targets.length === 2,
+      summary.targets.map((x) => x.name),
+      'req/s ratio and p95',
+    );
     for (const x of summary.targets) finding(`experiment --swarm: ${x.name}`, x.met === true, x.measured, x.want);
   });
 
@@ -668,9 +824,14 @@ async function main(): Promise<void> {
     await Promise.resolve();
     f.estimateMiB = Math.round(estimateBytes / MiB);
     f.workers = memories;
-    for (const m of memories) log(`  ${m.container}: peak ${m.peakMiB} MiB, limit ${m.limitMiB} MiB (${Math.round(m.peakOverLimit * 100)} %), peak/estimate ${m.peakOverEstimate}×`);
-    target('every worker memory peak < its limit', memories.length >= 3 && memories.every((m) => m.peakMiB < m.limitMiB),
-      memories.map((m) => `${m.peakMiB}/${m.limitMiB}`).join(', '), 'peak < limit');
+    for (const m of memories)
+      log(`  ${m.container}: peak ${m.peakMiB} MiB, limit ${m.limitMiB} MiB (${Math.round(m.peakOverLimit * 100)} %), peak/estimate ${m.peakOverEstimate}×`);
+    target(
+      'every worker memory peak < its limit',
+      memories.length >= 3 && memories.every((m) => m.peakMiB < m.limitMiB),
+      memories.map((m) => `${m.peakMiB}/${m.limitMiB}`).join(', '),
+      'peak < limit',
+    );
   });
 }
 
@@ -678,7 +839,10 @@ let failed = false;
 const onSignal = (sig: NodeJS.Signals): void => {
   log(`${sig}: tearing down`);
   failed = true;
-  void teardown().finally(() => { finish(); process.exit(130); });
+  void teardown().finally(() => {
+    finish();
+    process.exit(130);
+  });
 };
 process.once('SIGINT', onSignal);
 process.once('SIGTERM', onSignal);

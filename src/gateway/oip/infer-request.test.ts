@@ -54,7 +54,16 @@ describe('readInferRequest: outputs', () => {
   it('an output asked for twice is refused, and so are lists of 20 and 1,000 before any data is read', () => {
     const twice = json({ inputs: [bytesInput(1, [image])], outputs: [{ name: 'output' }, { name: 'output' }] });
     expect(refusal(() => readInferRequest(twice, undefined, model(), 64)).slice(0, 2)).toEqual(['BAD_INFER_REQUEST', 400]);
-    const outputs = (n: number): Buffer => json({ inputs: [bytesInput(64, Array.from({ length: 64 }, () => image))], outputs: Array.from({ length: n }, () => ({ name: 'output', parameters: { classification: 5 } })) });
+    const outputs = (n: number): Buffer =>
+      json({
+        inputs: [
+          bytesInput(
+            64,
+            Array.from({ length: 64 }, () => image),
+          ),
+        ],
+        outputs: Array.from({ length: n }, () => ({ name: 'output', parameters: { classification: 5 } })),
+      });
     // 20: refused by the header schema (at most 16 listed), so no answer is built per repeat.
     const [code, status, message] = refusal(() => readInferRequest(outputs(20), undefined, model(), 64));
     expect([code, status]).toEqual(['BAD_INFER_REQUEST', 400]);
@@ -65,7 +74,15 @@ describe('readInferRequest: outputs', () => {
 
   it('an answer above MAX_ANSWER_ELEMENTS is refused with ANSWER_TOO_LARGE, one at the limit is accepted', () => {
     const labelCount = MAX_ANSWER_ELEMENTS / 4;
-    const header = (n: number): Buffer => json({ inputs: [bytesInput(n, Array.from({ length: n }, () => image))] });
+    const header = (n: number): Buffer =>
+      json({
+        inputs: [
+          bytesInput(
+            n,
+            Array.from({ length: n }, () => image),
+          ),
+        ],
+      });
     expect(readInferRequest(header(4), undefined, model({ labelCount, labels: [] }), 64).items).toHaveLength(4);
     const [code, status, message] = refusal(() => readInferRequest(header(5), undefined, model({ labelCount, labels: [] }), 64));
     expect([code, status]).toEqual(['ANSWER_TOO_LARGE', 400]);
@@ -82,7 +99,10 @@ describe('readInferRequest: element counts checked while parsing', () => {
   it('BYTES binary: millions of empty elements stop at the first one beyond the shape', () => {
     // 2.5 million zero-length elements are 10 MB of zero length prefixes.
     const elements = Buffer.concat([binaryElements([PNG]), Buffer.alloc(4 * 2_500_000)]);
-    const body = Buffer.concat([json({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: elements.length } }] }), elements]);
+    const body = Buffer.concat([
+      json({ inputs: [{ name: 'input', shape: [1], datatype: 'BYTES', parameters: { binary_data_size: elements.length } }] }),
+      elements,
+    ]);
     const [code, , message] = refusal(() => readInferRequest(body, String(body.length - elements.length), model(), 64));
     expect(code).toBe('BAD_INFER_REQUEST');
     // Stopped at element 1 (counting them all would report how many there were).
@@ -90,7 +110,14 @@ describe('readInferRequest: element counts checked while parsing', () => {
   });
 
   it('BYTES JSON: an element count other than the shape is refused before anything is decoded', () => {
-    const body = json({ inputs: [bytesInput(1, Array.from({ length: 1_000 }, () => ''))] });
+    const body = json({
+      inputs: [
+        bytesInput(
+          1,
+          Array.from({ length: 1_000 }, () => ''),
+        ),
+      ],
+    });
     const [code, , message] = refusal(() => readInferRequest(body, undefined, model(), 64));
     expect(code).toBe('BAD_INFER_REQUEST');
     expect(message).toContain('has shape [1] but 1000 elements');
@@ -99,19 +126,34 @@ describe('readInferRequest: element counts checked while parsing', () => {
   });
 
   it('FP32 JSON: more values than the shape holds stop at the first extra one; fewer are refused too', () => {
-    const more = json({ inputs: [fp32Input([1, 3, 2, 2], Array.from({ length: 1_500 }, () => 0))] });
+    const more = json({
+      inputs: [
+        fp32Input(
+          [1, 3, 2, 2],
+          Array.from({ length: 1_500 }, () => 0),
+        ),
+      ],
+    });
     expect(refusal(() => readInferRequest(more, undefined, model(), 64)).slice(0, 2)).toEqual(['INVALID_TENSOR', 400]);
     const fewer = json({ inputs: [fp32Input([1, 3, 2, 2], [1, 2, 3])] });
     expect(refusal(() => readInferRequest(fewer, undefined, model(), 64))[2]).toContain('needs 12 floats; "data" has 3');
   });
 
-  it('FP32 JSON: flat or nested up to the shape\'s rank gives the same tensor; deeper nesting is a 400, never a 500', () => {
+  it("FP32 JSON: flat or nested up to the shape's rank gives the same tensor; deeper nesting is a 400, never a 500", () => {
     const values = Array.from({ length: 12 }, (_, i) => i / 4);
-    const nested = [[[values.slice(0, 2), values.slice(2, 4)], [values.slice(4, 6), values.slice(6, 8)], [values.slice(8, 10), values.slice(10, 12)]]];
+    const nested = [
+      [
+        [values.slice(0, 2), values.slice(2, 4)],
+        [values.slice(4, 6), values.slice(6, 8)],
+        [values.slice(8, 10), values.slice(10, 12)],
+      ],
+    ];
     const flat = readInferRequest(json({ inputs: [fp32Input([1, 3, 2, 2], values)] }), undefined, model(), 64).items[0];
     const tree = readInferRequest(json({ inputs: [fp32Input([1, 3, 2, 2], nested)] }), undefined, model(), 64).items[0];
     expect(tree).toEqual(flat);
-    expect(flat?.kind === 'tensor' ? [...new Float32Array(flat.bytes.buffer.slice(flat.bytes.byteOffset, flat.bytes.byteOffset + flat.bytes.length))] : []).toEqual(values);
+    expect(
+      flat?.kind === 'tensor' ? [...new Float32Array(flat.bytes.buffer.slice(flat.bytes.byteOffset, flat.bytes.byteOffset + flat.bytes.length))] : [],
+    ).toEqual(values);
     // Array.prototype.flat(Infinity) threw a RangeError (500) on deep data.
     const body = Buffer.from(`{"inputs":[{"name":"input","shape":[1,3,2,2],"datatype":"FP32","data":${'['.repeat(1_000)}0${']'.repeat(1_000)}}]}`);
     const [code, status, message] = refusal(() => readInferRequest(body, undefined, model(), 64));
@@ -154,7 +196,25 @@ describe('readInferRequest: element counts checked while parsing', () => {
   });
 
   it('a shape of more than 16 dimensions, or more than 16 inputs, is refused by the header schema', () => {
-    expect(refusal(() => readInferRequest(json({ inputs: [fp32Input(Array.from({ length: 17 }, () => 1), [0])] }), undefined, model(), 64))[0]).toBe('BAD_INFER_REQUEST');
-    expect(refusal(() => readInferRequest(json({ inputs: Array.from({ length: 17 }, () => fp32Input([1], [0])) }), undefined, model(), 64))[0]).toBe('BAD_INFER_REQUEST');
+    expect(
+      refusal(() =>
+        readInferRequest(
+          json({
+            inputs: [
+              fp32Input(
+                Array.from({ length: 17 }, () => 1),
+                [0],
+              ),
+            ],
+          }),
+          undefined,
+          model(),
+          64,
+        ),
+      )[0],
+    ).toBe('BAD_INFER_REQUEST');
+    expect(refusal(() => readInferRequest(json({ inputs: Array.from({ length: 17 }, () => fp32Input([1], [0])) }), undefined, model(), 64))[0]).toBe(
+      'BAD_INFER_REQUEST',
+    );
   });
 });

@@ -27,7 +27,10 @@ const headerSchema = z.object({
         name: z.string(),
         shape: z.array(z.int().min(0)).max(MAX_RANK),
         datatype: z.string(),
-        parameters: z.object({ binary_data_size: z.int().min(0).optional() }).loose().optional(),
+        parameters: z
+          .object({ binary_data_size: z.int().min(0).optional() })
+          .loose()
+          .optional(),
         data: z.unknown().optional(),
       }),
     )
@@ -87,19 +90,25 @@ function splitBody(body: Buffer, headerLength: string | undefined, limits: JsonV
   let jsonEnd = body.length;
   if (headerLength !== undefined) {
     const n = Number(headerLength);
-    if (!/^\d+$/.test(headerLength.trim()) || n > body.length) throw bad(`Inference-Header-Content-Length is "${headerLength}" but the body has ${body.length} bytes.`);
+    if (!/^\d+$/.test(headerLength.trim()) || n > body.length)
+      throw bad(`Inference-Header-Content-Length is "${headerLength}" but the body has ${body.length} bytes.`);
     jsonEnd = n;
   }
   const text = body.subarray(0, jsonEnd);
   const exceeded = exceededJsonCount(text, limits);
   if (exceeded !== undefined) {
-    throw new ServeError('PAYLOAD_TOO_LARGE', `The request's JSON holds more ${exceeded === 'scalars' ? 'numbers and literals' : exceeded === 'containers' ? 'arrays and objects' : 'strings'} than a request to this model can need (at most ${limits[exceeded]}); it was refused unparsed.`);
+    throw new ServeError(
+      'PAYLOAD_TOO_LARGE',
+      `The request's JSON holds more ${exceeded === 'scalars' ? 'numbers and literals' : exceeded === 'containers' ? 'arrays and objects' : 'strings'} than a request to this model can need (at most ${limits[exceeded]}); it was refused unparsed.`,
+    );
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text.toString('utf8'));
   } catch (err) {
-    throw bad(`The request header is not JSON: ${(err as Error).message}${headerLength === undefined ? ' (binary data needs the Inference-Header-Content-Length header)' : ''}.`);
+    throw bad(
+      `The request header is not JSON: ${(err as Error).message}${headerLength === undefined ? ' (binary data needs the Inference-Header-Content-Length header)' : ''}.`,
+    );
   }
   const result = headerSchema.safeParse(parsed);
   if (!result.success) {
@@ -116,7 +125,8 @@ export function readInferRequest(body: unknown, headerLength: string | undefined
   const input = header.inputs[0] as InferHeader['inputs'][number];
   if (input.name !== model.inputName) throw bad(`Model "${model.name}" has no input "${input.name}": its input is "${model.inputName}".`);
   const size = input.parameters?.binary_data_size;
-  if (size !== undefined && size !== binary.length) throw bad(`Input "${input.name}" declares binary_data_size ${size} but ${binary.length} bytes follow the header.`);
+  if (size !== undefined && size !== binary.length)
+    throw bad(`Input "${input.name}" declares binary_data_size ${size} but ${binary.length} bytes follow the header.`);
   if (size === undefined && binary.length > 0) throw bad(`${binary.length} bytes follow the header but no input declares binary_data_size.`);
   const raw = size === undefined ? undefined : binary;
   const n = input.shape[0] ?? 0;
@@ -129,12 +139,17 @@ export function readInferRequest(body: unknown, headerLength: string | undefined
   else throw bad(`Input "${input.name}" has datatype ${input.datatype}: send BYTES (encoded images) or FP32 (shape [N, ${model.itemDims.join(', ')}]).`);
   const outputs = wantedOutputs(header, model);
   const answerElements = outputs.reduce((sum, o) => sum + n * (o.classification ?? model.labelCount), 0);
-  if (answerElements > MAX_ANSWER_ELEMENTS) throw new ServeError('ANSWER_TOO_LARGE', `The answer would hold ${answerElements} elements (${n} items × ${outputs.map((o) => o.classification ?? model.labelCount).join(' + ')} per item); at most ${MAX_ANSWER_ELEMENTS}.`);
+  if (answerElements > MAX_ANSWER_ELEMENTS)
+    throw new ServeError(
+      'ANSWER_TOO_LARGE',
+      `The answer would hold ${answerElements} elements (${n} items × ${outputs.map((o) => o.classification ?? model.labelCount).join(' + ')} per item); at most ${MAX_ANSWER_ELEMENTS}.`,
+    );
   const request: InferRequest = { items, outputs };
   if (header.id !== undefined) request.id = header.id;
   const timeout = header.parameters?.['timeout'];
   if (timeout !== undefined) {
-    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1) throw bad(`parameters.timeout must be a positive integer of microseconds; got ${JSON.stringify(timeout)}.`);
+    if (typeof timeout !== 'number' || !Number.isInteger(timeout) || timeout < 1)
+      throw bad(`parameters.timeout must be a positive integer of microseconds; got ${JSON.stringify(timeout)}.`);
     request.timeoutMs = Math.min(600_000, Math.ceil(timeout / 1000));
   }
   return request;
@@ -157,7 +172,8 @@ function bytesItems(input: InferHeader['inputs'][number], raw: Buffer | undefine
     }
   } else {
     const data = input.data;
-    if (!Array.isArray(data) || !data.every((d) => typeof d === 'string')) throw bad(`BYTES input "${input.name}" needs "data": a flat array of base64 strings (shape [N]), or binary data.`);
+    if (!Array.isArray(data) || !data.every((d) => typeof d === 'string'))
+      throw bad(`BYTES input "${input.name}" needs "data": a flat array of base64 strings (shape [N]), or binary data.`);
     if (data.length !== n) throw bad(`BYTES input "${input.name}" has shape [${n}] but ${data.length} elements.`);
     for (const d of data) images.push(Buffer.from(d, 'base64'));
   }
@@ -182,7 +198,11 @@ function fp32Items(input: InferHeader['inputs'][number], raw: Buffer | undefined
   let bytes: Buffer;
   if (raw !== undefined) {
     bytes = raw;
-    if (bytes.length !== count * 4) throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}" of shape [${input.shape.join(', ')}] needs ${count} floats (${count * 4} bytes); got ${bytes.length} bytes.`);
+    if (bytes.length !== count * 4)
+      throw new ServeError(
+        'INVALID_TENSOR',
+        `FP32 input "${input.name}" of shape [${input.shape.join(', ')}] needs ${count} floats (${count * 4} bytes); got ${bytes.length} bytes.`,
+      );
     // Aligned copy to read the floats; non-finite values are refused like JSON's.
     const floats = new Float32Array(bytes.buffer.slice(bytes.byteOffset, bytes.byteOffset + bytes.length));
     const at = floats.findIndex((v) => !Number.isFinite(v));
@@ -190,7 +210,12 @@ function fp32Items(input: InferHeader['inputs'][number], raw: Buffer | undefined
   } else {
     bytes = Buffer.from(jsonFloats(input, count).buffer);
   }
-  return Array.from({ length: n }, (_, i) => ({ kind: 'tensor', dtype: 'float32', shape: dims, bytes: bytes.subarray(i * itemSize * 4, (i + 1) * itemSize * 4) }));
+  return Array.from({ length: n }, (_, i) => ({
+    kind: 'tensor',
+    dtype: 'float32',
+    shape: dims,
+    bytes: bytes.subarray(i * itemSize * 4, (i + 1) * itemSize * 4),
+  }));
 }
 
 /**
@@ -217,14 +242,19 @@ function jsonFloats(input: InferHeader['inputs'][number], count: number): Float3
       if (depth >= input.shape.length) throw bad(`FP32 input "${input.name}": "data" is nested deeper than its shape [${input.shape.join(', ')}].`);
       stack.push([value, 0, depth + 1]);
     } else if (typeof value === 'number') {
-      if (!Number.isFinite(value)) throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}": element ${filled} is ${value}; every value must be finite.`);
-      if (filled === count) throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}" of shape [${input.shape.join(', ')}] needs ${count} floats; "data" has more.`);
+      if (!Number.isFinite(value))
+        throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}": element ${filled} is ${value}; every value must be finite.`);
+      if (filled === count)
+        throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}" of shape [${input.shape.join(', ')}] needs ${count} floats; "data" has more.`);
       floats[filled++] = value;
     } else {
-      throw bad(`FP32 input "${input.name}" needs "data": an array of numbers, or binary data; element ${filled} is ${value === null ? 'null' : typeof value}.`);
+      throw bad(
+        `FP32 input "${input.name}" needs "data": an array of numbers, or binary data; element ${filled} is ${value === null ? 'null' : typeof value}.`,
+      );
     }
   }
-  if (filled !== count) throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}" of shape [${input.shape.join(', ')}] needs ${count} floats; "data" has ${filled}.`);
+  if (filled !== count)
+    throw new ServeError('INVALID_TENSOR', `FP32 input "${input.name}" of shape [${input.shape.join(', ')}] needs ${count} floats; "data" has ${filled}.`);
   return floats;
 }
 

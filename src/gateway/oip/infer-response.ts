@@ -52,7 +52,13 @@ export function serializeBytes(elements: readonly string[]): Buffer {
   );
 }
 
-export function buildInferResponse(model: CatalogModel, version: string, id: string | undefined, wanted: readonly WantedOutput[], results: readonly ItemResult[]): InferResponse {
+export function buildInferResponse(
+  model: CatalogModel,
+  version: string,
+  id: string | undefined,
+  wanted: readonly WantedOutput[],
+  results: readonly ItemResult[],
+): InferResponse {
   const n = results.length;
   const binary: Buffer[] = [];
   const outputs = wanted.map((w): OutputTensor => {

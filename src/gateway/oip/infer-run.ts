@@ -9,7 +9,14 @@ import type { InferRequest } from './infer-request.js';
 
 export type ItemResult = Extract<JobOutcome, { ok: true }>;
 
-export async function runItems(options: GatewayOptions, request: FastifyRequest, reply: FastifyReply, model: CatalogModel, version: string, infer: InferRequest): Promise<ItemResult[]> {
+export async function runItems(
+  options: GatewayOptions,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  model: CatalogModel,
+  version: string,
+  infer: InferRequest,
+): Promise<ItemResult[]> {
   const { producer } = options;
   const classification = infer.outputs.reduce((k, o) => Math.max(k, o.classification ?? 0), 0);
   const wantOutput = infer.outputs.some((o) => o.classification === undefined);
@@ -20,7 +27,15 @@ export async function runItems(options: GatewayOptions, request: FastifyRequest,
   };
   reply.raw.once('close', onClose);
   const timer = setTimeout(() => stop.abort(new ServeError('DEADLINE_EXCEEDED', `No answer within ${timeoutMs} ms.`)), timeoutMs);
-  const jobs = infer.items.map((payload): JobRequest => ({ requestId: request.id, model: model.name, version, payload, topK: classification > 0 ? classification : model.defaultTopK, wantOutput, timeoutMs }));
+  const jobs = infer.items.map((payload): JobRequest => ({
+    requestId: request.id,
+    model: model.name,
+    version,
+    payload,
+    topK: classification > 0 ? classification : model.defaultTopK,
+    wantOutput,
+    timeoutMs,
+  }));
   /** The first failure answers the request: the other items are cancelled. */
   const fail = (err: unknown): ServeError => {
     // A deadline, a departed client or another item's failure: already the answer.

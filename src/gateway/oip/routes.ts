@@ -34,7 +34,8 @@ function findModel(options: GatewayOptions, params: ModelParams): { model: Catal
   const model = options.catalog.get(params.model_name);
   if (model === undefined) throw new ServeError('MODEL_NOT_FOUND', `No model named "${params.model_name}". Models: ${[...options.catalog.keys()].join(', ')}.`);
   const version = params.model_version ?? model.defaultVersion;
-  if (!model.versions.includes(version)) throw new ServeError('VERSION_NOT_FOUND', `Model "${model.name}" has no version "${version}". Versions: ${model.versions.join(', ')}.`);
+  if (!model.versions.includes(version))
+    throw new ServeError('VERSION_NOT_FOUND', `Model "${model.name}" has no version "${version}". Versions: ${model.versions.join(', ')}.`);
   return { model, version };
 }
 
@@ -59,7 +60,8 @@ export async function registerOip(app: FastifyInstance, options: GatewayOptions)
   await app.register((oip, _opts, done) => {
     oip.setErrorHandler((err, request, reply) => {
       const error = toServeError(err);
-      if (error.status >= 500 && error.code !== 'QUEUE_FULL' && error.code !== 'DEADLINE_EXCEEDED' && error.code !== 'NOT_READY') request.log.error({ err, code: error.code }, 'request failed');
+      if (error.status >= 500 && error.code !== 'QUEUE_FULL' && error.code !== 'DEADLINE_EXCEEDED' && error.code !== 'NOT_READY')
+        request.log.error({ err, code: error.code }, 'request failed');
       request.errorCode = error.code;
       return reply.code(error.status).headers(error.headers).send({ error: error.message });
     });
@@ -74,14 +76,20 @@ export async function registerOip(app: FastifyInstance, options: GatewayOptions)
       return { ready: true };
     });
     for (const prefix of ['/v2/models/:model_name', '/v2/models/:model_name/versions/:model_version']) {
-      oip.get<{ Params: ModelParams }>(prefix, { schema: { params: modelParams, tags: OIP_TAGS } }, (request) => modelMetadata(findModel(options, request.params).model, maxItems));
+      oip.get<{ Params: ModelParams }>(prefix, { schema: { params: modelParams, tags: OIP_TAGS } }, (request) =>
+        modelMetadata(findModel(options, request.params).model, maxItems),
+      );
       oip.get<{ Params: ModelParams }>(`${prefix}/ready`, { schema: { params: modelParams, tags: OIP_TAGS } }, (request) => {
         const { model } = findModel(options, request.params);
         const reason = options.notReadyReason();
         if (reason !== undefined) throw new ServeError('NOT_READY', `Not ready: ${reason}.`);
         return { name: model.name, ready: true };
       });
-      oip.post<{ Params: ModelParams }>(`${prefix}/infer`, { onRequest: enterInFlight(options), schema: { params: modelParams, tags: OIP_TAGS } }, (request, reply) => infer(options, maxItems, request, reply));
+      oip.post<{ Params: ModelParams }>(
+        `${prefix}/infer`,
+        { onRequest: enterInFlight(options), schema: { params: modelParams, tags: OIP_TAGS } },
+        (request, reply) => infer(options, maxItems, request, reply),
+      );
     }
     done();
   });
@@ -97,5 +105,8 @@ async function infer(options: GatewayOptions, maxItems: number, request: Fastify
   const { header, binary } = buildInferResponse(model, version, parsed.id, parsed.outputs, results);
   if (binary.length === 0) return reply.type('application/json').send(header);
   const json = Buffer.from(JSON.stringify(header), 'utf8');
-  return reply.type('application/octet-stream').header('inference-header-content-length', String(json.length)).send(Buffer.concat([json, ...binary]));
+  return reply
+    .type('application/octet-stream')
+    .header('inference-header-content-length', String(json.length))
+    .send(Buffer.concat([json, ...binary]));
 }

@@ -50,7 +50,10 @@ describe('buildResnet50: graph structure', () => {
     const sizes = new Map<string, number>();
     for (const init of graph.initializer ?? []) {
       if (init.dataType !== onnx.TensorProto.DataType.FLOAT || !init.name) continue;
-      sizes.set(init.name, (init.dims ?? []).map(toNumber).reduce((a, b) => a * b, 1));
+      sizes.set(
+        init.name,
+        (init.dims ?? []).map(toNumber).reduce((a, b) => a * b, 1),
+      );
     }
     const trainableSlots: Record<string, number[]> = { Conv: [1, 2], Gemm: [1, 2], BatchNormalization: [1, 2] };
     const counted = new Set<string>();
@@ -85,8 +88,7 @@ describe('buildResnet50: graph structure', () => {
     const gemms = nodes.filter((n) => n.opType === 'Gemm');
     expect(gemms).toHaveLength(1);
     const gemm = gemms[0] as Node;
-    const dimsOf = (name: string | undefined): number[] | undefined =>
-      graph.initializer?.find((i) => i.name === name)?.dims?.map(toNumber);
+    const dimsOf = (name: string | undefined): number[] | undefined => graph.initializer?.find((i) => i.name === name)?.dims?.map(toNumber);
     expect(dimsOf(gemm.input?.[1])).toEqual([1000, 2048]);
     expect(dimsOf(gemm.input?.[2])).toEqual([1000]);
     const transB = (gemm.attribute ?? []).find((a) => a.name === 'transB');

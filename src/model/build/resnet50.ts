@@ -115,10 +115,7 @@ export function buildResnet50(options: Resnet50Options = {}): Resnet50Model {
 }
 
 /** Builds the model and writes it to `outPath` (creating parent directories). */
-export async function buildResnet50ToFile(
-  outPath: string,
-  options: Resnet50Options = {},
-): Promise<Resnet50Model & { path: string }> {
+export async function buildResnet50ToFile(outPath: string, options: Resnet50Options = {}): Promise<Resnet50Model & { path: string }> {
   const model = buildResnet50(options);
   await mkdir(dirname(outPath), { recursive: true });
   await writeFile(outPath, model.bytes);
@@ -152,12 +149,7 @@ class ResnetWriter {
       this.rng.fillNormal(a, 0, std);
       centerRows(a, cin * k * k);
     });
-    return this.g.node(
-      'Conv',
-      [x, w],
-      { kernel_shape: [k, k], strides: [stride, stride], pads: [pad, pad, pad, pad] },
-      name,
-    );
+    return this.g.node('Conv', [x, w], { kernel_shape: [k, k], strides: [stride, stride], pads: [pad, pad, pad, pad] }, name);
   }
 
   /** `residualEnd` gives the last BN of a residual branch a small gamma. */

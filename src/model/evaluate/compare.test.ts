@@ -1,7 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { checkBounds, compareOutputs, cosine, topIndices, type ImageOutputs } from './compare.js';
 
-const out = (p: number[], l: number[] = p): { probabilities: Float32Array; logits: Float32Array } => ({ probabilities: Float32Array.from(p), logits: Float32Array.from(l) });
+const out = (p: number[], l: number[] = p): { probabilities: Float32Array; logits: Float32Array } => ({
+  probabilities: Float32Array.from(p),
+  logits: Float32Array.from(l),
+});
 const LABELS = ['cat', 'dog', 'fox'];
 
 describe('compareOutputs', () => {
@@ -22,7 +25,14 @@ describe('compareOutputs', () => {
       { label: 'cat', index: 0, agree: 1, total: 2, ratio: 0.5 },
       { label: 'fox', index: 2, agree: 1, total: 1, ratio: 1 },
     ]);
-    expect(m.disagreements).toEqual([{ file: 'b.jpg', reference: { label: 'cat', probability: expect.closeTo(0.5, 6) as number }, candidate: { label: 'dog', probability: expect.closeTo(0.5, 6) as number }, referenceMargin: expect.closeTo(0.04, 6) as number }]);
+    expect(m.disagreements).toEqual([
+      {
+        file: 'b.jpg',
+        reference: { label: 'cat', probability: expect.closeTo(0.5, 6) as number },
+        candidate: { label: 'dog', probability: expect.closeTo(0.5, 6) as number },
+        referenceMargin: expect.closeTo(0.04, 6) as number,
+      },
+    ]);
   });
 
   it('probability differences over every image and class, and on the top class', () => {

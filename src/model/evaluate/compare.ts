@@ -46,7 +46,12 @@ function agreement(agree: number, total: number): Agreement {
   return { agree, total, ratio: total === 0 ? null : agree / total };
 }
 
-export function compareOutputs(images: readonly ImageOutputs[], labels: readonly string[], lowMarginThreshold = DEFAULT_LOW_MARGIN, logitsTensor = 'output'): Metrics {
+export function compareOutputs(
+  images: readonly ImageOutputs[],
+  labels: readonly string[],
+  lowMarginThreshold = DEFAULT_LOW_MARGIN,
+  logitsTensor = 'output',
+): Metrics {
   const classes = images[0]?.reference.probabilities.length ?? 0;
   const k = Math.min(MAX_K, classes);
   const label = (i: number): string => labels[i] ?? `class ${i}`;
@@ -81,7 +86,12 @@ export function compareOutputs(images: readonly ImageOutputs[], labels: readonly
       if (same) lowAgree++;
     }
     if (!same) {
-      disagreements.push({ file: image.file, reference: { label: label(r1), probability: ref[r1] as number }, candidate: { label: label(c1), probability: cand[c1] as number }, referenceMargin: margin });
+      disagreements.push({
+        file: image.file,
+        reference: { label: label(r1), probability: ref[r1] as number },
+        candidate: { label: label(c1), probability: cand[c1] as number },
+        referenceMargin: margin,
+      });
     }
     const refK = new Set(refTop.slice(0, k));
     const overlap = k === 0 ? 1 : candTop.filter((i) => refK.has(i)).length / k;
@@ -98,7 +108,9 @@ export function compareOutputs(images: readonly ImageOutputs[], labels: readonly
     cosineMin = Math.min(cosineMin, cos);
   }
   const n = images.length;
-  const classRows: ClassAgreement[] = [...perClass].sort(([a], [b]) => a - b).map(([index, g]) => ({ label: label(index), index, ...agreement(g.agree, g.total) }));
+  const classRows: ClassAgreement[] = [...perClass]
+    .sort(([a], [b]) => a - b)
+    .map(([index, g]) => ({ label: label(index), index, ...agreement(g.agree, g.total) }));
   return {
     top1: agreement(agree, n),
     lowMargin: { ...agreement(lowAgree, lowTotal), threshold: lowMarginThreshold },

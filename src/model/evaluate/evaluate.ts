@@ -25,7 +25,8 @@ export const DEFAULT_EVALUATE_OPTIONS = { batchSize: 8, threads: 2, lowMargin: D
 
 function versionOf(entry: ModelEntry, version: string): ModelVersion {
   const found = entry.versions.find((v) => v.version === version);
-  if (found === undefined) throw new ServeError('VERSION_NOT_FOUND', `model "${entry.name}" has no version ${version} (versions: ${entry.versions.map((v) => v.version).join(', ')})`);
+  if (found === undefined)
+    throw new ServeError('VERSION_NOT_FOUND', `model "${entry.name}" has no version ${version} (versions: ${entry.versions.map((v) => v.version).join(', ')})`);
   return found;
 }
 
@@ -59,7 +60,10 @@ export async function evaluateVersions(entry: ModelEntry, options: EvaluateOptio
           const r = refOut[i];
           const c = candOut[i];
           if (r === undefined || c === undefined || r.probabilities.length !== c.probabilities.length || r.logits.length !== c.logits.length) {
-            throw new ServeError('EVALUATION_FAILED', `versions ${referenceVersion.version} and ${candidateVersion.version} give outputs of different sizes (${r?.probabilities.length ?? 0} vs ${c?.probabilities.length ?? 0}): not the same classifier`);
+            throw new ServeError(
+              'EVALUATION_FAILED',
+              `versions ${referenceVersion.version} and ${candidateVersion.version} give outputs of different sizes (${r?.probabilities.length ?? 0} vs ${c?.probabilities.length ?? 0}): not the same classifier`,
+            );
           }
           outputs.push({ file: basename(file), reference: r, candidate: c });
         });

@@ -16,7 +16,10 @@ export function formatEvaluation(r: EvaluationReport): string {
   ];
   if (r.disagreements.length > 0) {
     lines.push('  disagreements:');
-    for (const d of r.disagreements) lines.push(`    ${d.file}: ${d.reference.label} ${d.reference.probability.toFixed(3)} → ${d.candidate.label} ${d.candidate.probability.toFixed(3)} (margin ${d.referenceMargin.toFixed(3)})`);
+    for (const d of r.disagreements)
+      lines.push(
+        `    ${d.file}: ${d.reference.label} ${d.reference.probability.toFixed(3)} → ${d.candidate.label} ${d.candidate.probability.toFixed(3)} (margin ${d.referenceMargin.toFixed(3)})`,
+      );
   }
   for (const c of r.checks) {
     const value = c.value === null ? 'n/a' : c.value.toFixed(4);

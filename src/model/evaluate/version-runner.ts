@@ -36,8 +36,20 @@ export class VersionRunner {
     while (producer?.opType === 'Identity') producer = producerOf(producer.input?.[0] ?? '');
     const softmaxInput = producer?.opType === 'Softmax' ? (producer.input?.[0] ?? undefined) : undefined;
 
-    const options: ort.InferenceSession.SessionOptions = { graphOptimizationLevel: 'all', enableCpuMemArena: true, intraOpNumThreads: threads, interOpNumThreads: 1 };
-    const session = await (softmaxInput === undefined ? ort.InferenceSession.create(version.onnxPath, options) : /* the Softmax's input is inner: exposed for this session only */ ort.InferenceSession.create(encodeModel(withOutputs(model, [softmaxInput])), options)).catch((err: unknown) => {
+    const options: ort.InferenceSession.SessionOptions = {
+      graphOptimizationLevel: 'all',
+      enableCpuMemArena: true,
+      intraOpNumThreads: threads,
+      interOpNumThreads: 1,
+    };
+    const session = await (
+      softmaxInput === undefined
+        ? ort.InferenceSession.create(version.onnxPath, options)
+        : /* the Softmax's input is inner: exposed for this session only */ ort.InferenceSession.create(
+            encodeModel(withOutputs(model, [softmaxInput])),
+            options,
+          )
+    ).catch((err: unknown) => {
       throw new ServeError('EVALUATION_FAILED', `onnxruntime cannot load ${version.onnxPath}: ${(err as Error).message}`);
     });
     return new VersionRunner(session, inputName, outputName, softmaxInput, entry.config.postprocess.softmax);

@@ -23,7 +23,9 @@ import {
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const NSFW_DIR = join(ROOT, 'node_modules/nsfwjs/dist/models/mobilenet_v2');
 const IMAGES_DIR = join(ROOT, 'test/fixtures/images');
-const IMAGES = readdirSync(IMAGES_DIR).filter((f) => f.endsWith('.jpg')).sort();
+const IMAGES = readdirSync(IMAGES_DIR)
+  .filter((f) => f.endsWith('.jpg'))
+  .sort();
 const SIZE = 224;
 const TOLERANCE = 1e-4;
 
@@ -278,12 +280,30 @@ describe('hand-built TF.js models exercising the other supported layers', () => 
     const mp = apply(L.maxPooling2d({ name: 'mp', poolSize: 3, strides: 2, padding: 'same' }), r6); // 4x3
     const ap = apply(L.averagePooling2d({ name: 'ap', poolSize: 2, strides: 2, padding: 'same' }), r6); // 4x3, pad excluded
     const cat = apply(L.concatenate({ name: 'cat' }), [mp, ap]); // 4x3x32
-    const zp = apply(L.zeroPadding2d({ name: 'zp', padding: [[1, 0], [0, 2]] }), cat); // 5x5
+    const zp = apply(
+      L.zeroPadding2d({
+        name: 'zp',
+        padding: [
+          [1, 0],
+          [0, 2],
+        ],
+      }),
+      cat,
+    ); // 5x5
     const sep = apply(L.separableConv2d({ name: 'sep', filters: 6, kernelSize: 2, dilationRate: 2, padding: 'valid', activation: 'tanh' }), zp); // 3x3x6
     const sig = apply(L.activation({ name: 'sig', activation: 'sigmoid' }), sep);
     const add = apply(L.add({ name: 'add' }), [sep, sig]);
     const lr = apply(L.leakyReLU({ name: 'lr', alpha: 0.2 }), add);
-    const crop = apply(L.cropping2D({ name: 'crop', cropping: [[1, 0], [0, 1]] }), c2); // 3x5x8
+    const crop = apply(
+      L.cropping2D({
+        name: 'crop',
+        cropping: [
+          [1, 0],
+          [0, 1],
+        ],
+      }),
+      c2,
+    ); // 3x5x8
     const mpv = apply(L.maxPooling2d({ name: 'mpv', poolSize: [3, 2], strides: [1, 2], padding: 'valid' }), crop); // 1x2x8
     const gap = apply(L.globalAveragePooling2d({ name: 'gap' }), lr); // 6
     const gmp = apply(L.globalMaxPooling2d({ name: 'gmp' }), crop); // 8
@@ -341,7 +361,12 @@ describe('hand-built TF.js models exercising the other supported layers', () => 
     expect(imported.inputShape).toEqual(['N', ...inputShape.slice(1)]);
     const session = await createSession(imported.bytes);
     try {
-      const data = randomValues(inputShape.reduce((a, b) => a * b, 1), 7, -2, 2);
+      const data = randomValues(
+        inputShape.reduce((a, b) => a * b, 1),
+        7,
+        -2,
+        2,
+      );
       const expected = await tfPredict(model, data, inputShape);
       const actual = await ortPredict(session, imported, data, inputShape);
       expect(actual.length).toBe(expected.length);
@@ -365,7 +390,18 @@ describe('hand-built TF.js models exercising the other supported layers', () => 
     // tfjs-layers' DepthwiseConv2D.call drops dilation_rate (a TODO in tfjs), Keras does not:
     // the importer follows Keras, so the reference here is tfjs-core's op with the dilation.
     const model = tf.sequential({
-      layers: [tf.layers.depthwiseConv2d({ name: 'ddw', inputShape: [9, 8, 3], kernelSize: [3, 2], depthMultiplier: 2, dilationRate: [2, 3], padding: 'same', useBias: true, biasInitializer: 'glorotUniform' })],
+      layers: [
+        tf.layers.depthwiseConv2d({
+          name: 'ddw',
+          inputShape: [9, 8, 3],
+          kernelSize: [3, 2],
+          depthMultiplier: 2,
+          dilationRate: [2, 3],
+          padding: 'same',
+          useBias: true,
+          biasInitializer: 'glorotUniform',
+        }),
+      ],
     });
     const artifacts = await saveTfModel(model);
     expect(JSON.stringify(artifacts.modelTopology)).toContain('"dilation_rate":[2,3]');
@@ -374,7 +410,9 @@ describe('hand-built TF.js models exercising the other supported layers', () => 
     const shape = [2, 9, 8, 3];
     const data = randomValues(2 * 9 * 8 * 3, 11, -1, 1);
     const [kernel, bias] = model.getWeights() as [tf.Tensor4D, tf.Tensor1D];
-    const ref = tf.tidy(() => tf.add(tf.depthwiseConv2d(tf.tensor4d(data, shape as [number, number, number, number]), kernel, 1, 'same', 'NHWC', [2, 3]), bias));
+    const ref = tf.tidy(() =>
+      tf.add(tf.depthwiseConv2d(tf.tensor4d(data, shape as [number, number, number, number]), kernel, 1, 'same', 'NHWC', [2, 3]), bias),
+    );
     const expected = (await ref.data()) as Float32Array;
     ref.dispose();
     const actual = await ortPredict(session, imported, data, shape);
@@ -444,10 +482,14 @@ describe('errors and weight decoding', () => {
       class_name: 'Sequential',
       config: {
         name: 'seq',
-        layers: [{ class_name: 'Conv2D', config: { name: 'cf', batch_input_shape: [null, 3, 8, 8], filters: 2, kernel_size: [1, 1], data_format: 'channels_first' } }],
+        layers: [
+          { class_name: 'Conv2D', config: { name: 'cf', batch_input_shape: [null, 3, 8, 8], filters: 2, kernel_size: [1, 1], data_format: 'channels_first' } },
+        ],
       },
     };
-    expect(() => importTfjsLayers({ modelTopology, weightSpecs: [], weightData: new Uint8Array(0) })).toThrow(/layer "cf" \(Conv2D\): unsupported data_format "channels_first"/);
+    expect(() => importTfjsLayers({ modelTopology, weightSpecs: [], weightData: new Uint8Array(0) })).toThrow(
+      /layer "cf" \(Conv2D\): unsupported data_format "channels_first"/,
+    );
   });
 
   it('rejects a directory without a model', async () => {
@@ -483,4 +525,3 @@ describe('errors and weight decoding', () => {
     expect(() => dequantizeWeights({ weightSpecs, weightData: data.subarray(0, 20) })).toThrow(/weight a\/f16: needs bytes/);
   });
 });
-

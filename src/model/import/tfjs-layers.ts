@@ -145,9 +145,7 @@ export function dequantizeWeights(artifacts: Pick<TfjsArtifacts, 'weightSpecs' |
     }
     const byteLength = size * bytesPer;
     if (offset + byteLength > weightData.byteLength) {
-      throw new Error(
-        `weight ${spec.name}: needs bytes [${offset}, ${offset + byteLength}) but the weight data has only ${weightData.byteLength}`,
-      );
+      throw new Error(`weight ${spec.name}: needs bytes [${offset}, ${offset + byteLength}) but the weight data has only ${weightData.byteLength}`);
     }
     const values = new Float32Array(size);
     if (q) {
@@ -724,7 +722,11 @@ function emitConv(
 ): Value {
   const [, h, w] = x.shape;
   const { attrs, outH, outW } = spatialAttrs(p, h ?? null, w ?? null);
-  const W = c.b.floatTensor(`${stem}/W`, [kernel.cout, kernel.cinPerGroup, kernel.kh, kernel.kw], kerasKernelToOnnx(kernel.values, kernel.kh, kernel.kw, kernel.cinPerGroup, kernel.cout));
+  const W = c.b.floatTensor(
+    `${stem}/W`,
+    [kernel.cout, kernel.cinPerGroup, kernel.kh, kernel.kw],
+    kerasKernelToOnnx(kernel.values, kernel.kh, kernel.kw, kernel.cinPerGroup, kernel.cout),
+  );
   const inputs = [c.nchw(x), W];
   if (bias) inputs.push(c.b.floatTensor(`${stem}/B`, [kernel.cout], bias));
   const out = c.b.node('Conv', inputs, { kernel_shape: p.kernel, strides: p.strides, dilations: p.dilations, group, ...attrs }, stem);
@@ -742,7 +744,15 @@ function convConv2D(c: Converter, l: LayerDef, [x]: Value[]): Value {
   const [kh, kw] = p.kernel;
   const kernel = c.weight(l.name, 'kernel', [kh, kw, cin / groups, filters]);
   const bias = useBias(cfg) ? c.weight(l.name, 'bias', [filters]) : undefined;
-  const conv = emitConv(c, v, `${l.name}${cfg.activation && cfg.activation !== 'linear' ? '/conv' : ''}`, p, { values: kernel, kh, kw, cinPerGroup: cin / groups, cout: filters }, groups, bias);
+  const conv = emitConv(
+    c,
+    v,
+    `${l.name}${cfg.activation && cfg.activation !== 'linear' ? '/conv' : ''}`,
+    p,
+    { values: kernel, kh, kw, cinPerGroup: cin / groups, cout: filters },
+    groups,
+    bias,
+  );
   return c.activation(conv, cfg.activation, l.name);
 }
 
@@ -757,7 +767,15 @@ function convDepthwise(c: Converter, l: LayerDef, [x]: Value[]): Value {
   // exactly ONNX's grouping with group=cin.
   const kernel = c.weight(l.name, 'depthwise_kernel', [kh, kw, cin, mult]);
   const bias = useBias(cfg) ? c.weight(l.name, 'bias', [cin * mult]) : undefined;
-  const conv = emitConv(c, v, `${l.name}${cfg.activation && cfg.activation !== 'linear' ? '/conv' : ''}`, p, { values: kernel, kh, kw, cinPerGroup: 1, cout: cin * mult }, cin, bias);
+  const conv = emitConv(
+    c,
+    v,
+    `${l.name}${cfg.activation && cfg.activation !== 'linear' ? '/conv' : ''}`,
+    p,
+    { values: kernel, kh, kw, cinPerGroup: 1, cout: cin * mult },
+    cin,
+    bias,
+  );
   return c.activation(conv, cfg.activation, l.name);
 }
 
@@ -774,7 +792,15 @@ function convSeparable(c: Converter, l: LayerDef, [x]: Value[]): Value {
   const bias = useBias(cfg) ? c.weight(l.name, 'bias', [filters]) : undefined;
   const dw = emitConv(c, v, `${l.name}/depthwise`, p, { values: dk, kh, kw, cinPerGroup: 1, cout: cin * mult }, cin, undefined);
   const pointwise: SpatialParams = { kernel: [1, 1], strides: [1, 1], dilations: [1, 1], padding: 'valid' };
-  const pw = emitConv(c, dw, `${l.name}${cfg.activation && cfg.activation !== 'linear' ? '/pointwise' : ''}`, pointwise, { values: pk, kh: 1, kw: 1, cinPerGroup: cin * mult, cout: filters }, 1, bias);
+  const pw = emitConv(
+    c,
+    dw,
+    `${l.name}${cfg.activation && cfg.activation !== 'linear' ? '/pointwise' : ''}`,
+    pointwise,
+    { values: pk, kh: 1, kw: 1, cinPerGroup: cin * mult, cout: filters },
+    1,
+    bias,
+  );
   return c.activation(pw, cfg.activation, l.name);
 }
 
@@ -842,10 +868,18 @@ function convReLU(c: Converter, l: LayerDef, [x]: Value[]): Value {
 }
 
 function padPairs(raw: unknown, what: string): [[number, number], [number, number]] {
-  if (typeof raw === 'number') return [[raw, raw], [raw, raw]];
+  if (typeof raw === 'number')
+    return [
+      [raw, raw],
+      [raw, raw],
+    ];
   if (Array.isArray(raw) && raw.length === 2) {
     const [a, b] = raw as unknown[];
-    if (typeof a === 'number' && typeof b === 'number') return [[a, a], [b, b]];
+    if (typeof a === 'number' && typeof b === 'number')
+      return [
+        [a, a],
+        [b, b],
+      ];
     return [intPair(a, what), intPair(b, what)];
   }
   throw new Error(`invalid ${what} ${JSON.stringify(raw)}`);
@@ -934,7 +968,8 @@ function convMerge(c: Converter, l: LayerDef, xs: Value[], op: 'Sum' | 'Sub' | '
   const names = xs.map((x) => (useNchw ? c.nchw(x) : c.keras(x)));
   let out: string;
   if (names.length === 2 && (op === 'Sum' || op === 'Mul')) out = c.b.node(op === 'Sum' ? 'Add' : 'Mul', names, {}, l.name);
-  else if (op === 'Mul') out = names.slice(1).reduce((acc, n, i) => c.b.node('Mul', [acc, n], {}, i === names.length - 2 ? l.name : `${l.name}/mul`), names[0] as string);
+  else if (op === 'Mul')
+    out = names.slice(1).reduce((acc, n, i) => c.b.node('Mul', [acc, n], {}, i === names.length - 2 ? l.name : `${l.name}/mul`), names[0] as string);
   else out = c.b.node(op, names, {}, l.name);
   return useNchw ? { shape, nchw: out } : { shape, keras: out };
 }
@@ -952,10 +987,23 @@ function convConcat(c: Converter, l: LayerDef, xs: Value[]): Value {
   }, 0);
   const useNchw = rank === 4 && xs.some((x) => x.nchw !== undefined);
   if (useNchw) {
-    const out = c.b.node('Concat', xs.map((x) => c.nchw(x)), { axis: kerasAxisToNchw(axis) }, l.name);
+    const out = c.b.node(
+      'Concat',
+      xs.map((x) => c.nchw(x)),
+      { axis: kerasAxisToNchw(axis) },
+      l.name,
+    );
     return { shape, nchw: out };
   }
-  return { shape, keras: c.b.node('Concat', xs.map((x) => c.keras(x)), { axis }, l.name) };
+  return {
+    shape,
+    keras: c.b.node(
+      'Concat',
+      xs.map((x) => c.keras(x)),
+      { axis },
+      l.name,
+    ),
+  };
 }
 
 // ---------------------------------------------------------------------------------------------

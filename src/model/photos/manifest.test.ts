@@ -18,7 +18,16 @@ const entry = (name: string, set: PhotoEntry['set']): PhotoEntry => ({
 function manifest(photos: PhotoEntry[]): PhotoManifest {
   const count = (set: string): number => photos.filter((p) => p.set === set).length;
   return {
-    counts: { candidates: photos.length + 3, vectorSkipped: 1, rejected: { 'too-small': 2 }, duplicates: 1, kept: photos.length, calibration: count('calibration'), evaluation: count('evaluation'), augmented: 0 },
+    counts: {
+      candidates: photos.length + 3,
+      vectorSkipped: 1,
+      rejected: { 'too-small': 2 },
+      duplicates: 1,
+      kept: photos.length,
+      calibration: count('calibration'),
+      evaluation: count('evaluation'),
+      augmented: 0,
+    },
     photos,
     augmented: [],
     rejected: [],

@@ -33,7 +33,9 @@ describe('measureImage on synthetic images', () => {
   const size = { width: 512, height: 384, channels: 3 } as const;
 
   it('rejects a flat colour and a two-tone logo', async () => {
-    const flat = await sharp({ create: { ...size, background: '#3366cc' } }).png().toBuffer();
+    const flat = await sharp({ create: { ...size, background: '#3366cc' } })
+      .png()
+      .toBuffer();
     expect(judgePhoto(await measureImage(flat))).toBe('few-colours');
     const logo = await sharp({ create: { ...size, background: '#ffffff' } })
       .composite([{ input: { create: { width: 200, height: 120, channels: 3, background: '#e95420' } }, left: 150, top: 130 }])
@@ -48,14 +50,19 @@ describe('measureImage on synthetic images', () => {
       .png()
       .toBuffer();
     expect(judgePhoto(await measureImage(drawing))).not.toBeNull();
-    const grain = await sharp(noise(512 * 384, 7), { raw: { width: 512, height: 384, channels: 1 } }).png().toBuffer();
+    const grain = await sharp(noise(512 * 384, 7), { raw: { width: 512, height: 384, channels: 1 } })
+      .png()
+      .toBuffer();
     const stats = await measureImage(grain);
     expect(stats.greyscale).toBe(true);
     expect(judgePhoto(stats)).toBeNull();
   });
 
   it('keeps colour noise and the project test photos, rejects them scaled to an icon', async () => {
-    const colourNoise = await sharp(noise(512 * 384 * 3, 11), { raw: size }).blur(1).png().toBuffer();
+    const colourNoise = await sharp(noise(512 * 384 * 3, 11), { raw: size })
+      .blur(1)
+      .png()
+      .toBuffer();
     expect(judgePhoto(await measureImage(colourNoise))).toBeNull();
     for (const name of ['dog', 'eagle', 'giraffe', 'horses', 'person']) {
       const file = join('test/fixtures/images', `${name}.jpg`);
@@ -65,7 +72,10 @@ describe('measureImage on synthetic images', () => {
   });
 
   it('reports the sides after EXIF orientation', async () => {
-    const rotated = await sharp({ create: { width: 300, height: 240, channels: 3, background: '#808080' } }).jpeg().withMetadata({ orientation: 6 }).toBuffer();
+    const rotated = await sharp({ create: { width: 300, height: 240, channels: 3, background: '#808080' } })
+      .jpeg()
+      .withMetadata({ orientation: 6 })
+      .toBuffer();
     const stats = await measureImage(rotated);
     expect([stats.width, stats.height]).toEqual([240, 300]);
   });

@@ -20,7 +20,9 @@ describe('selectPhotos', () => {
     // The same photo as a fixture: a smaller copy, re-encoded, must collapse into it.
     await sharp(join(FIXTURES, 'dog.jpg')).resize(400).webp().toFile(join(pkg, 'dog-small.webp'));
     await sharp(join(FIXTURES, 'eagle.jpg')).flop().png().toFile(join(pkg, 'eagle-mirrored.png'));
-    await sharp({ create: { width: 800, height: 600, channels: 3, background: '#e95420' } }).png().toFile(join(pkg, 'logo.png'));
+    await sharp({ create: { width: 800, height: 600, channels: 3, background: '#e95420' } })
+      .png()
+      .toFile(join(pkg, 'logo.png'));
     await sharp(join(FIXTURES, 'horses.jpg')).resize(100).jpeg().toFile(join(pkg, 'icon.jpg'));
     await writeFile(join(pkg, 'broken.jpg'), Buffer.from([0xff, 0xd8, 0xff, 0xe0, 0, 0]));
     await writeFile(join(pkg, 'vector.svg'), '<svg xmlns="http://www.w3.org/2000/svg"/>');
@@ -56,7 +58,10 @@ describe('selectPhotos', () => {
   });
 
   it('writes every photo once, as a JPEG in its set, with package and licence', async () => {
-    const written = [...(await readdir(join(dir, 'out/calibration'))).map((f) => `calibration/${f}`), ...(await readdir(join(dir, 'out/evaluation'))).map((f) => `evaluation/${f}`)];
+    const written = [
+      ...(await readdir(join(dir, 'out/calibration'))).map((f) => `calibration/${f}`),
+      ...(await readdir(join(dir, 'out/evaluation'))).map((f) => `evaluation/${f}`),
+    ];
     expect(written.sort()).toEqual(manifest.photos.map((p) => p.file).sort());
     for (const photo of manifest.photos) {
       const meta = await sharp(join(dir, 'out', photo.file)).metadata();

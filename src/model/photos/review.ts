@@ -16,8 +16,24 @@ export const REVIEWED_EXCLUSIONS: readonly ReviewedExclusion[] = [
   { package: 'mate-backgrounds', pattern: 'usr/share/backgrounds/mate/abstract/*', why: 'abstract artwork and a painting (Elephants)' },
   { package: 'mate-backgrounds', pattern: 'usr/share/backgrounds/mate/desktop/*', why: 'logos, stripes and blurred artwork' },
   ...[
-    'Altai', 'Autumn', 'Canopee', 'Cascade', 'Cluster', 'Elarun', 'Flow', 'FlyingKonqui', 'Honeywave', 'IceCold', 'Kay',
-    'Kokkini', 'MilkyWay', 'Opal', 'PastelHills', 'Patak', 'SafeLanding', 'Shell',
+    'Altai',
+    'Autumn',
+    'Canopee',
+    'Cascade',
+    'Cluster',
+    'Elarun',
+    'Flow',
+    'FlyingKonqui',
+    'Honeywave',
+    'IceCold',
+    'Kay',
+    'Kokkini',
+    'MilkyWay',
+    'Opal',
+    'PastelHills',
+    'Patak',
+    'SafeLanding',
+    'Shell',
   ].map((name) => ({
     package: 'plasma-workspace-wallpapers',
     pattern: `usr/share/wallpapers/${name}/*`,
@@ -35,7 +51,10 @@ export const REVIEWED_EXCLUSIONS: readonly ReviewedExclusion[] = [
 
 /** A glob as a whole-string RegExp: `*` matches any run of characters, `?` one. */
 export function globToRegExp(glob: string): RegExp {
-  const body = glob.replace(/[.+^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/\?/g, '.');
+  const body = glob
+    .replace(/[.+^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/\?/g, '.');
   return new RegExp(`^${body}$`);
 }
 

@@ -47,7 +47,10 @@ export type PhotoSet = 'calibration' | 'evaluation';
  * follow package or file name (each set mixes all sources).
  */
 export function splitSets<T extends Hashed>(items: readonly T[]): Map<T, PhotoSet> {
-  const digest = (item: T): string => createHash('sha256').update(`${hashHex(item.hash)} ${item.key}`).digest('hex');
+  const digest = (item: T): string =>
+    createHash('sha256')
+      .update(`${hashHex(item.hash)} ${item.key}`)
+      .digest('hex');
   const ordered = [...items].map((item) => ({ item, order: digest(item) })).sort((a, b) => compare(a.order, b.order));
   return new Map(ordered.map(({ item }, rank) => [item, rank % 2 === 0 ? 'evaluation' : 'calibration']));
 }

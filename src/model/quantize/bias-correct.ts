@@ -17,7 +17,11 @@ export interface CorrectedNode {
 async function channelMeans(model: Model, tensors: readonly string[], source: CalibrationSource, batchSize: number): Promise<Map<string, Float64Array>> {
   const exposed = withOutputs(model, tensors);
   const inputName = graphOf(model).input?.[0]?.name ?? '';
-  const session = await ort.InferenceSession.create(encodeModel(exposed), { graphOptimizationLevel: 'disabled', enableCpuMemArena: true, intraOpNumThreads: 2 });
+  const session = await ort.InferenceSession.create(encodeModel(exposed), {
+    graphOptimizationLevel: 'disabled',
+    enableCpuMemArena: true,
+    intraOpNumThreads: 2,
+  });
   const sums = new Map<string, Float64Array>();
   const counts = new Map<string, number>();
   const itemSize = source.itemDims.reduce((a, b) => a * b, 1);
@@ -64,7 +68,13 @@ async function channelMeans(model: Model, tensors: readonly string[], source: Ca
  * BN-folded float model the rewrite started from (for the float weights). Returns how many
  * nodes were corrected.
  */
-export async function correctBiases(fp32: Model, quantized: Model, nodes: readonly CorrectedNode[], source: CalibrationSource, batchSize: number): Promise<number> {
+export async function correctBiases(
+  fp32: Model,
+  quantized: Model,
+  nodes: readonly CorrectedNode[],
+  source: CalibrationSource,
+  batchSize: number,
+): Promise<number> {
   const graph = graphOf(quantized);
   const inits = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
   const floatInits = new Map(graphOf(fp32).initializer.map((t) => [t.name ?? '', t]));
@@ -80,7 +90,8 @@ export async function correctBiases(fp32: Model, quantized: Model, nodes: readon
     const wScales = inits.get(weightDq?.input?.[1] ?? '');
     const wZero = inits.get(weightDq?.input?.[2] ?? '');
     const w = floatInits.get(floatNodes.get(node.name ?? '')?.input?.[1] ?? '');
-    if (values?.dataType !== DataType.INT32 || biasScales === undefined || wq === undefined || wScales === undefined || wZero === undefined || w === undefined) return [];
+    if (values?.dataType !== DataType.INT32 || biasScales === undefined || wq === undefined || wScales === undefined || wZero === undefined || w === undefined)
+      return [];
     return [{ node, input: node.input?.[0] ?? '', values, biasScales, wq, wScales, wZero, w }];
   });
   if (targets.length === 0) return 0;
@@ -108,9 +119,19 @@ export async function correctBiases(fp32: Model, quantized: Model, nodes: readon
  * off each output's mean (the bias gets it back). Conv: input channel means (padding
  * ignored); Gemm/MatMul: feature means.
  */
-export function weightErrorShift(node: Node, w: Float32Array, dims: number[], q: Int8Array, scales: Float32Array, zeroPoints: Int8Array, mean: Float64Array): Float64Array | undefined {
+export function weightErrorShift(
+  node: Node,
+  w: Float32Array,
+  dims: number[],
+  q: Int8Array,
+  scales: Float32Array,
+  zeroPoints: Int8Array,
+  mean: Float64Array,
+): Float64Array | undefined {
   const op = node.opType ?? '';
-  const delta = (i: number, channel: number): number => (w[i] as number) - ((q[i] as number) - (zeroPoints[zeroPoints.length === 1 ? 0 : channel] as number)) * (scales[scales.length === 1 ? 0 : channel] as number);
+  const delta = (i: number, channel: number): number =>
+    (w[i] as number) -
+    ((q[i] as number) - (zeroPoints[zeroPoints.length === 1 ? 0 : channel] as number)) * (scales[scales.length === 1 ? 0 : channel] as number);
   if (op === 'Conv') {
     const [cout = 0, cinPerGroup = 0] = dims;
     const kernel = dims.slice(2).reduce((a, b) => a * b, 1);

@@ -21,7 +21,13 @@ export function foldBatchNorms(model: Model): number {
     const params = [gammaName, betaName, meanName, varName, weightName].map((n) => inits.get(n));
     const bias = biasName === '' ? undefined : inits.get(biasName);
     if (params.some((p) => p === undefined) || (biasName !== '' && bias === undefined)) continue;
-    const [gamma, beta, mean, variance, weight] = params.map((p) => floatsOf(p as Tensor)) as [Float32Array, Float32Array, Float32Array, Float32Array, Float32Array];
+    const [gamma, beta, mean, variance, weight] = params.map((p) => floatsOf(p as Tensor)) as [
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+      Float32Array,
+    ];
     const eps = attrFloat(bn, 'epsilon', 1e-5);
     const wDims = dimsOf(inits.get(weightName) as Tensor);
     const channels = wDims[0] ?? 0;

@@ -47,11 +47,20 @@ export interface CollectOptions {
 }
 
 /** Runs the model over the source; returns statistics for each tensor in `tensors`. */
-export async function collectStats(model: Model, tensors: readonly string[], source: CalibrationSource, options: CollectOptions): Promise<Map<string, TensorStats>> {
+export async function collectStats(
+  model: Model,
+  tensors: readonly string[],
+  source: CalibrationSource,
+  options: CollectOptions,
+): Promise<Map<string, TensorStats>> {
   const augmented = withOutputs(model, tensors);
   const inputName = graphOf(augmented).input?.[0]?.name ?? '';
   // Optimizations off: fusions must not remove the tensors we observe.
-  const session = await ort.InferenceSession.create(encodeModel(augmented), { graphOptimizationLevel: 'disabled', enableCpuMemArena: true, intraOpNumThreads: 2 });
+  const session = await ort.InferenceSession.create(encodeModel(augmented), {
+    graphOptimizationLevel: 'disabled',
+    enableCpuMemArena: true,
+    intraOpNumThreads: 2,
+  });
   const stats = new Map(tensors.map((t) => [t, new TensorStats(options.withHistogram)]));
   const observed = tensors.filter((t) => t !== inputName);
   const itemSize = source.itemDims.reduce((a, b) => a * b, 1);

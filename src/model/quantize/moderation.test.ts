@@ -16,7 +16,10 @@ import { argmax, cosine, runModel } from '../../../test/helpers/quantize-graphs.
 const ROOT = fileURLToPath(new URL('../../../', import.meta.url));
 const MODEL_DIR = join(ROOT, 'models/moderation');
 const IMAGES_DIR = join(ROOT, 'test/fixtures/images');
-const PHOTOS = readdirSync(IMAGES_DIR).filter((f) => f.endsWith('.jpg')).sort().map((f) => join(IMAGES_DIR, f));
+const PHOTOS = readdirSync(IMAGES_DIR)
+  .filter((f) => f.endsWith('.jpg'))
+  .sort()
+  .map((f) => join(IMAGES_DIR, f));
 /** The last Gemm's output, before the softmax: compare logits, not saturated probabilities. */
 const LOGITS = 'dense_3/linear';
 
@@ -88,7 +91,12 @@ describe('quantized moderation model (real MobileNetV2)', () => {
   it('calibrating on one blank image is measurably worse', async () => {
     const blank = join(dir, 'blank.png');
     const { default: sharp } = await import('sharp');
-    await writeFile(blank, await sharp({ create: { width: 224, height: 224, channels: 3, background: '#808080' } }).png().toBuffer());
+    await writeFile(
+      blank,
+      await sharp({ create: { width: 224, height: 224, channels: 3, background: '#808080' } })
+        .png()
+        .toBuffer(),
+    );
     const meanError = (logits: Float32Array): number => logits.reduce((s, v, i) => s + Math.abs(v - (reference[i] as number)), 0) / logits.length;
     const good = meanError(await quantizedLogits(photos));
     const bad = meanError(await quantizedLogits(filesSource([blank], entry.config.preprocess)));

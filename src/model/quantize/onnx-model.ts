@@ -33,7 +33,8 @@ export async function saveModel(model: Model, path: string): Promise<void> {
 /** A number from an int64 proto field (a Long object once decoded, a number once built by us). */
 export function num(value: unknown): number {
   if (typeof value === 'number') return value;
-  if (typeof value === 'object' && value !== null && 'toNumber' in value && typeof value.toNumber === 'function') return Number((value as { toNumber(): number }).toNumber());
+  if (typeof value === 'object' && value !== null && 'toNumber' in value && typeof value.toNumber === 'function')
+    return Number((value as { toNumber(): number }).toNumber());
   return 0;
 }
 

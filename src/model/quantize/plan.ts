@@ -40,7 +40,8 @@ export function planQuantization(model: Model, keep: ReadonlySet<string>): Quant
   const opset = num((model.opsetImport ?? []).find((o) => (o.domain ?? '') === '')?.version);
   if (opset < 13) throw new ServeError('QUANTIZE_UNSUPPORTED', `the model uses opset ${opset}; per-channel QDQ needs opset 13 or later`);
   const alreadyQuantized = graph.node.find((n) => /^(QuantizeLinear|DequantizeLinear|QLinear|ConvInteger|MatMulInteger)/.test(n.opType ?? ''));
-  if (alreadyQuantized !== undefined) throw new ServeError('QUANTIZE_UNSUPPORTED', `${describeNode(alreadyQuantized)}: the model is already quantized; quantize its FP32 version (--version)`);
+  if (alreadyQuantized !== undefined)
+    throw new ServeError('QUANTIZE_UNSUPPORTED', `${describeNode(alreadyQuantized)}: the model is already quantized; quantize its FP32 version (--version)`);
   const names = new Set(graph.node.map((n) => n.name ?? ''));
   for (const name of keep) if (!names.has(name)) throw new ServeError('BAD_PARAMETER', `--keep: the model has no node named "${name}"`);
   const inits = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
@@ -48,7 +49,15 @@ export function planQuantization(model: Model, keep: ReadonlySet<string>): Quant
   const graphOutputs = new Set((graph.output ?? []).map((o) => o.name ?? ''));
   const consumers = consumersOf(graph);
 
-  const plan: QuantizationPlan = { weighted: [], foldedActivations: new Map(), tensors: new Set(), ties: new Map(), clamps: new Map(), floatNodes: [], kept: new Set() };
+  const plan: QuantizationPlan = {
+    weighted: [],
+    foldedActivations: new Map(),
+    tensors: new Set(),
+    ties: new Map(),
+    clamps: new Map(),
+    floatNodes: [],
+    kept: new Set(),
+  };
   const quantized = new Set<Node>();
   const passthrough: Node[] = [];
   for (const node of graph.node) {
@@ -68,7 +77,10 @@ export function planQuantization(model: Model, keep: ReadonlySet<string>): Quant
     } else if (FLOAT_OK.has(op)) {
       plan.floatNodes.push(node);
     } else {
-      throw new ServeError('QUANTIZE_UNSUPPORTED', `${describeNode(node)}: the quantizer does not support ${op}${op === 'BatchNormalization' ? ' that does not follow a Conv' : ''}; keep it in FP32 with --keep ${node.name ?? ''}`);
+      throw new ServeError(
+        'QUANTIZE_UNSUPPORTED',
+        `${describeNode(node)}: the quantizer does not support ${op}${op === 'BatchNormalization' ? ' that does not follow a Conv' : ''}; keep it in FP32 with --keep ${node.name ?? ''}`,
+      );
     }
   }
 
@@ -92,7 +104,7 @@ export function planQuantization(model: Model, keep: ReadonlySet<string>): Quant
     for (const input of (node.input ?? []).slice(0, node.opType === 'Add' ? 2 : 1)) if (isActivation(input)) plan.tensors.add(input);
   }
   // Passthrough chains: quantize both sides when either is quantized (repeat to a fixpoint).
-  for (let changed = true; changed; ) {
+  for (let changed = true; changed;) {
     changed = false;
     for (const node of passthrough) {
       const input = node.input?.[0] ?? '';
@@ -117,12 +129,18 @@ export function planQuantization(model: Model, keep: ReadonlySet<string>): Quant
 
 function weightAxis(node: Node, weightIsConstant: boolean): number {
   if (!weightIsConstant) {
-    throw new ServeError('QUANTIZE_UNSUPPORTED', `${describeNode(node)}: its weight (input 2) is not a constant initializer; keep it in FP32 with --keep ${node.name ?? ''}`);
+    throw new ServeError(
+      'QUANTIZE_UNSUPPORTED',
+      `${describeNode(node)}: its weight (input 2) is not a constant initializer; keep it in FP32 with --keep ${node.name ?? ''}`,
+    );
   }
   if (node.opType === 'Conv') return 0;
   if (node.opType === 'MatMul') return 1;
   if (attrInt(node, 'transA', 0) !== 0 || attrFloat(node, 'alpha', 1) !== 1 || attrFloat(node, 'beta', 1) !== 1) {
-    throw new ServeError('QUANTIZE_UNSUPPORTED', `${describeNode(node)}: Gemm with transA, alpha or beta is not supported; keep it in FP32 with --keep ${node.name ?? ''}`);
+    throw new ServeError(
+      'QUANTIZE_UNSUPPORTED',
+      `${describeNode(node)}: Gemm with transA, alpha or beta is not supported; keep it in FP32 with --keep ${node.name ?? ''}`,
+    );
   }
   return attrInt(node, 'transB', 0) === 1 ? 0 : 1;
 }

@@ -3,7 +3,22 @@
 // DequantizeLinear. onnxruntime's graph optimizer fuses DQ→Conv→Q into QLinearConv,
 // DQ→Gemm into QGemm, DQ→Add→Q into QLinearAdd, and so on.
 import { ServeError } from '../../common/errors.js';
-import { onnx, attrInt, num, describeNode, dimsOf, floatTensor, floatsOf, graphOf, int32Tensor, int8Tensor, type Model, type Node, type Tensor, uint8Tensor } from './onnx-model.js';
+import {
+  onnx,
+  attrInt,
+  num,
+  describeNode,
+  dimsOf,
+  floatTensor,
+  floatsOf,
+  graphOf,
+  int32Tensor,
+  int8Tensor,
+  type Model,
+  type Node,
+  type Tensor,
+  uint8Tensor,
+} from './onnx-model.js';
 import type { QuantizationPlan } from './plan.js';
 import { uint8Params } from './ranges.js';
 
@@ -82,7 +97,11 @@ export function insertQdq(model: Model, plan: QuantizationPlan, options: QdqOpti
     const q = quantizeWeight(floatsOf(w), dimsOf(w), axis, weightModeFor(node, options.weightZeroPoint), options.weightBits);
     const base = node.name ?? wName;
     const wq = `${wName}_quantized`;
-    newInits.push(int8Tensor(wq, dimsOf(w), q.values), floatTensor(`${wq}_scale`, [q.scales.length], q.scales), int8Tensor(`${wq}_zero_point`, [q.scales.length], q.zeroPoints));
+    newInits.push(
+      int8Tensor(wq, dimsOf(w), q.values),
+      floatTensor(`${wq}_scale`, [q.scales.length], q.scales),
+      int8Tensor(`${wq}_zero_point`, [q.scales.length], q.zeroPoints),
+    );
     const nodes: Node[] = [dequantize(`${base}_weight`, wq, `${wq}_scale`, `${wq}_zero_point`, `${wName}_dequantized`, axis)];
     const inputs = [x, `${wName}_dequantized`];
     if (bName !== '') {
@@ -99,7 +118,11 @@ export function insertQdq(model: Model, plan: QuantizationPlan, options: QdqOpti
         values[c] = Math.max(-2147483647, Math.min(2147483647, Math.round((bias[c] as number) / s)));
       }
       const bq = `${bName}_quantized`;
-      newInits.push(int32Tensor(bq, [bias.length], values), floatTensor(`${bq}_scale`, [bias.length], scales), int32Tensor(`${bq}_zero_point`, [bias.length], new Int32Array(bias.length)));
+      newInits.push(
+        int32Tensor(bq, [bias.length], values),
+        floatTensor(`${bq}_scale`, [bias.length], scales),
+        int32Tensor(`${bq}_zero_point`, [bias.length], new Int32Array(bias.length)),
+      );
       nodes.push(dequantize(`${base}_bias`, bq, `${bq}_scale`, `${bq}_zero_point`, `${bName}_dequantized`, 0));
       inputs.push(`${bName}_dequantized`);
     }
@@ -151,7 +174,13 @@ function dequantize(stem: string, x: string, scale: string, zeroPoint: string, o
 }
 
 /** Per-channel int8 weights along `axis`, in the range of `bits` (symmetric: ±(2^(bits−1) − 1)). */
-export function quantizeWeight(w: Float32Array, dims: number[], axis: number, mode: 'symmetric' | 'asymmetric', bits: WeightBits = 8): { values: Int8Array; scales: Float32Array; zeroPoints: Int8Array } {
+export function quantizeWeight(
+  w: Float32Array,
+  dims: number[],
+  axis: number,
+  mode: 'symmetric' | 'asymmetric',
+  bits: WeightBits = 8,
+): { values: Int8Array; scales: Float32Array; zeroPoints: Int8Array } {
   const qMax = 2 ** (bits - 1) - 1;
   const qLow = -(2 ** (bits - 1));
   const channels = dims[axis] ?? 1;

@@ -61,7 +61,10 @@ describe('quantizeVersion', () => {
   it('never overwrites a version, refuses a quantized model, and needs photos', async () => {
     const options = { ...DEFAULT_QUANTIZE_OPTIONS };
     await expect(quantizeVersion(await entry(), '1', PHOTOS, '2', options)).rejects.toMatchObject({ code: 'BAD_PARAMETER' });
-    await expect(quantizeVersion(await entry(), '2', PHOTOS, '3', options)).rejects.toMatchObject({ code: 'QUANTIZE_UNSUPPORTED', message: expect.stringContaining('already quantized') as unknown });
+    await expect(quantizeVersion(await entry(), '2', PHOTOS, '3', options)).rejects.toMatchObject({
+      code: 'QUANTIZE_UNSUPPORTED',
+      message: expect.stringContaining('already quantized') as unknown,
+    });
     const empty = join(root, 'no-photos');
     await mkdir(empty);
     await expect(quantizeVersion(await entry(), '1', empty, '3', options)).rejects.toMatchObject({ code: 'CALIBRATION_FAILED' });

@@ -14,7 +14,11 @@ import { SMALL_DIMS, cosine, randomFloats, runModel, smallModel, syntheticSource
 
 const BATCH = 4;
 const DIMS = [BATCH, ...SMALL_DIMS];
-const INPUT = randomFloats(DIMS.reduce((a, b) => a * b, 1), 99, 2);
+const INPUT = randomFloats(
+  DIMS.reduce((a, b) => a * b, 1),
+  99,
+  2,
+);
 const opTypes = (model: Model): string[] => graphOf(model).node.map((n) => n.opType ?? '');
 
 let dir: string;
@@ -66,7 +70,11 @@ describe('QDQ quantization', () => {
     expect(types.get('fc.b_quantized')).toBe(6 /* INT32 */);
 
     const optimizedPath = join(dir, 'small-optimized.onnx');
-    const quantized = await runModel(model, INPUT, DIMS, undefined, { graphOptimizationLevel: 'all', optimizedModelFilePath: optimizedPath, logSeverityLevel: 3 });
+    const quantized = await runModel(model, INPUT, DIMS, undefined, {
+      graphOptimizationLevel: 'all',
+      optimizedModelFilePath: optimizedPath,
+      logSeverityLevel: 3,
+    });
     const optimized = opTypes(await loadModel(optimizedPath));
     expect(optimized.filter((t) => t === 'QLinearConv')).toHaveLength(2);
     expect(optimized).toContain('QLinearAdd');
@@ -136,6 +144,8 @@ describe('QDQ quantization', () => {
   });
 
   it('names an unknown --keep node', async () => {
-    await expect(quantizeModel(smallModel(), syntheticSource(1, SMALL_DIMS, 1), { ...DEFAULT_QUANTIZE_OPTIONS, keep: ['nope'] })).rejects.toMatchObject({ code: 'BAD_PARAMETER' });
+    await expect(quantizeModel(smallModel(), syntheticSource(1, SMALL_DIMS, 1), { ...DEFAULT_QUANTIZE_OPTIONS, keep: ['nope'] })).rejects.toMatchObject({
+      code: 'BAD_PARAMETER',
+    });
   });
 });

@@ -70,9 +70,18 @@ export async function quantizeModel(model: Model, source: CalibrationSource, opt
   const fp32Outputs = new Map(plan.weighted.map(({ node }) => [node, node.output?.[0] ?? '']));
   insertQdq(model, plan, { ranges, weightZeroPoint: options.weightZeroPoint, weightBits: options.weightBits });
   const biasCorrected =
-    fp32 === undefined ? 0 : await correctBiases(fp32, model, plan.weighted.map(({ node }) => ({ node, fp32Output: fp32Outputs.get(node) ?? '' })), source, options.batchSize);
+    fp32 === undefined
+      ? 0
+      : await correctBiases(
+          fp32,
+          model,
+          plan.weighted.map(({ node }) => ({ node, fp32Output: fp32Outputs.get(node) ?? '' })),
+          source,
+          options.batchSize,
+        );
   model.producerName = 'swarmserve-quantize';
-  model.docString = `${model.docString ?? ''}\nQDQ int8 (weights per channel, ${options.weightZeroPoint}, ${options.weightBits} bits; activations uint8 per tensor, ${options.method}${options.method === 'percentile' ? ` ${options.percentile}` : ''}) calibrated on ${source.count} items`.trim();
+  model.docString =
+    `${model.docString ?? ''}\nQDQ int8 (weights per channel, ${options.weightZeroPoint}, ${options.weightBits} bits; activations uint8 per tensor, ${options.method}${options.method === 'percentile' ? ` ${options.percentile}` : ''}) calibrated on ${source.count} items`.trim();
   return {
     foldedBatchNorms,
     foldedPads,
@@ -91,15 +100,28 @@ export interface QuantizeVersionResult extends QuantizeReport {
 }
 
 /** Quantizes a repository model's version into a new version directory beside it. */
-export async function quantizeVersion(entry: ModelEntry, version: string | undefined, calibrationDirs: string | readonly string[], outVersion: string | undefined, options: QuantizeOptions): Promise<QuantizeVersionResult> {
+export async function quantizeVersion(
+  entry: ModelEntry,
+  version: string | undefined,
+  calibrationDirs: string | readonly string[],
+  outVersion: string | undefined,
+  options: QuantizeOptions,
+): Promise<QuantizeVersionResult> {
   const from = version ?? entry.defaultVersion;
   const source = entry.versions.find((v) => v.version === from);
-  if (source === undefined) throw new ServeError('VERSION_NOT_FOUND', `model "${entry.name}" has no version ${from} (versions: ${entry.versions.map((v) => v.version).join(', ')})`);
+  if (source === undefined)
+    throw new ServeError('VERSION_NOT_FOUND', `model "${entry.name}" has no version ${from} (versions: ${entry.versions.map((v) => v.version).join(', ')})`);
   const last = Number(entry.versions.at(-1)?.version ?? '0');
   const target = outVersion ?? String(last + 1);
   if (!/^\d+$/.test(target)) throw new ServeError('BAD_PARAMETER', `--out-version must be a number, got "${target}"`);
   const path = join(entry.dir, target, MODEL_FILE);
-  if (await access(path).then(() => true, () => false)) throw new ServeError('BAD_PARAMETER', `${path} already exists: choose another --out-version or remove it`);
+  if (
+    await access(path).then(
+      () => true,
+      () => false,
+    )
+  )
+    throw new ServeError('BAD_PARAMETER', `${path} already exists: choose another --out-version or remove it`);
   const photos = await photoSource(calibrationDirs, entry.config.preprocess);
   const model = await loadModel(source.onnxPath);
   const report = await quantizeModel(model, photos, options);

@@ -40,7 +40,8 @@ describe('per-channel int8 weights', () => {
       it(`${mode}, ${bits} bits: one scale per output channel, error within half a step, values in [${low}, ${high}] using the range`, () => {
         const q = quantizeWeight(w, dims, 0, mode, bits);
         expect(q.scales).toHaveLength(4);
-        for (let i = 0; i < w.length; i++) expect(Math.abs(dequant(q, i) - (w[i] as number))).toBeLessThanOrEqual((q.scales[Math.floor(i / 18)] as number) / 2 + 1e-6);
+        for (let i = 0; i < w.length; i++)
+          expect(Math.abs(dequant(q, i) - (w[i] as number))).toBeLessThanOrEqual((q.scales[Math.floor(i / 18)] as number) / 2 + 1e-6);
         expect(Math.min(...q.values, ...q.zeroPoints)).toBeGreaterThanOrEqual(low);
         expect(Math.max(...q.values, ...q.zeroPoints)).toBeLessThanOrEqual(high);
         // The whole range is used: the largest magnitude lands on its end.

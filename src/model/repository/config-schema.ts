@@ -20,7 +20,10 @@ export const preprocessSchema = z.strictObject({
   layout: z.enum(['NCHW', 'NHWC']),
   channelOrder: z.enum(['RGB', 'BGR']).default('RGB'),
   /** value = (pixel * scale - mean[c]) / std[c], pixel in 0..255. */
-  scale: z.number().positive().default(1 / 255),
+  scale: z
+    .number()
+    .positive()
+    .default(1 / 255),
   mean: rgbTriple.default([0, 0, 0]),
   std: rgbTriple.default([1, 1, 1]).refine((s) => s.every((v) => v !== 0), 'std values must be non-zero'),
   /** Colour used by letterbox padding, 0..255. */

@@ -71,9 +71,11 @@ export async function loadModel(name: string, dir: string): Promise<ModelEntry> 
   }
   const config = parseOrThrow(modelConfigSchema, raw, configPath);
   const labelsPath = join(dir, config.postprocess.labels);
-  const labels = (await readFile(labelsPath, 'utf8').catch(() => {
-    throw new ServeError('CONFIG_INVALID', `${configPath}: postprocess.labels: cannot read ${labelsPath}`);
-  }))
+  const labels = (
+    await readFile(labelsPath, 'utf8').catch(() => {
+      throw new ServeError('CONFIG_INVALID', `${configPath}: postprocess.labels: cannot read ${labelsPath}`);
+    })
+  )
     .split('\n')
     .map((l) => l.trim())
     .filter((l) => l.length > 0);
@@ -83,7 +85,10 @@ export async function loadModel(name: string, dir: string): Promise<ModelEntry> 
   }
   const versions = await findVersions(dir);
   if (versions.length === 0) {
-    throw new ServeError('CONFIG_INVALID', `${dir} has no version (expected ${dir}/<version>/${MODEL_FILE}; run "swarmserve models prepare" for the bundled models)`);
+    throw new ServeError(
+      'CONFIG_INVALID',
+      `${dir} has no version (expected ${dir}/<version>/${MODEL_FILE}; run "swarmserve models prepare" for the bundled models)`,
+    );
   }
   const defaultVersion = config.defaultVersion ?? (versions.at(-1) as ModelVersion).version;
   if (!versions.some((v) => v.version === defaultVersion)) {

@@ -116,7 +116,13 @@ export class RedisConsumer implements JobConsumer {
   async complete(delivery: Delivery, outcome: JobOutcome): Promise<CompleteResult> {
     if (!(delivery instanceof RedisDelivery)) throw new ServeError('INTERNAL', 'a delivery from another transport was completed here');
     try {
-      const done = await this.withRetry(delivery.job, () => this.main.eval(COMPLETE, [delivery.stream, delivery.replyTo], [GROUP, delivery.entryId, String(REPLY_TTL_MS), ...encodeReply(delivery.job.id, outcome)]));
+      const done = await this.withRetry(delivery.job, () =>
+        this.main.eval(
+          COMPLETE,
+          [delivery.stream, delivery.replyTo],
+          [GROUP, delivery.entryId, String(REPLY_TTL_MS), ...encodeReply(delivery.job.id, outcome)],
+        ),
+      );
       return Number(done) === 1 ? 'completed' : 'duplicate';
     } finally {
       this.held.get(delivery.stream)?.delete(delivery.entryId);
@@ -147,7 +153,19 @@ export class RedisConsumer implements JobConsumer {
 
   private async readGroup(reader: Reader, stream: string, maxItems: number, waitMs: number): Promise<unknown> {
     reader.clientId ??= str(await reader.link.send(['CLIENT', 'ID']));
-    const args = ['XREADGROUP', 'GROUP', GROUP, this.workerId, 'COUNT', String(maxItems), 'BLOCK', String(Math.max(1, Math.ceil(waitMs))), 'STREAMS', stream, '>'];
+    const args = [
+      'XREADGROUP',
+      'GROUP',
+      GROUP,
+      this.workerId,
+      'COUNT',
+      String(maxItems),
+      'BLOCK',
+      String(Math.max(1, Math.ceil(waitMs))),
+      'STREAMS',
+      stream,
+      '>',
+    ];
     try {
       return await reader.link.send(args);
     } catch (err) {
@@ -179,7 +197,11 @@ export class RedisConsumer implements JobConsumer {
       this.lastReclaim.set(key, Date.now());
       const cursor = this.reclaimCursor.get(stream) ?? '0-0';
       const forgetAfter = this.options.forgetConsumersAfterMs ?? Math.max(CONSUMER_FORGET_MS, this.options.reclaimIdleMs * 4);
-      const [next, claimed] = (await this.main.eval(RECLAIM, [stream], [GROUP, this.workerId, String(this.options.reclaimIdleMs), String(RECLAIM_BATCH), String(forgetAfter), cursor])) as [unknown, Array<[unknown, unknown, unknown]>];
+      const [next, claimed] = (await this.main.eval(
+        RECLAIM,
+        [stream],
+        [GROUP, this.workerId, String(this.options.reclaimIdleMs), String(RECLAIM_BATCH), String(forgetAfter), cursor],
+      )) as [unknown, Array<[unknown, unknown, unknown]>];
       // XAUTOCLAIM scans the pending list in pages: go on from where this page ended.
       this.reclaimCursor.set(stream, str(next) || '0-0');
       const deliveries: RedisDelivery[] = [];
@@ -192,7 +214,8 @@ export class RedisConsumer implements JobConsumer {
         }
         deliveries.push(...(await this.deliveries(key, stream, [entry], n)));
       }
-      if (deliveries.length > 0) this.options.logger.warn({ key, jobs: deliveries.length, ids: deliveries.map((d) => d.job.requestId) }, 'took over jobs of a worker presumed dead');
+      if (deliveries.length > 0)
+        this.options.logger.warn({ key, jobs: deliveries.length, ids: deliveries.map((d) => d.job.requestId) }, 'took over jobs of a worker presumed dead');
       this.reclaimed.set(key, [...(this.reclaimed.get(key) ?? []), ...deliveries]);
     }
     const list = this.reclaimed.get(key) ?? [];
@@ -211,8 +234,13 @@ export class RedisConsumer implements JobConsumer {
       const decoded = decodeJob(fieldMap(flat), model, version);
       if ('unreadable' in decoded) {
         this.options.logger.warn({ stream, entryId, reason: decoded.unreadable }, 'unreadable job message; answering PROTOCOL_MISMATCH');
-        const error = { code: 'PROTOCOL_MISMATCH' as const, message: `This worker cannot read the job: ${decoded.unreadable}. Retry; a rolling update may be in progress.` };
-        await this.main.eval(COMPLETE, [stream, decoded.replyTo], [GROUP, entryId, String(REPLY_TTL_MS), ...encodeReply(decoded.jobId, { ok: false, error })]).catch(() => undefined);
+        const error = {
+          code: 'PROTOCOL_MISMATCH' as const,
+          message: `This worker cannot read the job: ${decoded.unreadable}. Retry; a rolling update may be in progress.`,
+        };
+        await this.main
+          .eval(COMPLETE, [stream, decoded.replyTo], [GROUP, entryId, String(REPLY_TTL_MS), ...encodeReply(decoded.jobId, { ok: false, error })])
+          .catch(() => undefined);
         continue;
       }
       // Redis stamped the entry id with its own clock at enqueue; mapped into ours through
@@ -232,9 +260,16 @@ export class RedisConsumer implements JobConsumer {
     const fields = fieldMap(flat);
     const jobId = str(fields.get('jid'));
     const replyTo = str(fields.get('reply'));
-    const error = { code: 'JOB_FAILED' as const, message: `The job was delivered ${deliveries} times and never completed (its workers died while running it); it was moved to the dead-letter stream ${this.keys.deadLetter}.` };
+    const error = {
+      code: 'JOB_FAILED' as const,
+      message: `The job was delivered ${deliveries} times and never completed (its workers died while running it); it was moved to the dead-letter stream ${this.keys.deadLetter}.`,
+    };
     this.options.logger.error({ stream, entryId, requestId: str(fields.get('rid')), deliveries }, 'job moved to the dead-letter stream');
-    await this.main.eval(DEAD_LETTER, [stream, replyTo, this.keys.deadLetter], [GROUP, entryId, String(REPLY_TTL_MS), String(deliveries), this.workerId, ...encodeReply(jobId, { ok: false, error })]);
+    await this.main.eval(
+      DEAD_LETTER,
+      [stream, replyTo, this.keys.deadLetter],
+      [GROUP, entryId, String(REPLY_TTL_MS), String(deliveries), this.workerId, ...encodeReply(jobId, { ok: false, error })],
+    );
   }
 
   /** Resets the idle time of every job this worker holds, so no peer reclaims a long batch. */

@@ -47,7 +47,6 @@ function makeClient(options: RedisConnectionOptions, name: string, state: { conn
 
 type Client = ReturnType<typeof makeClient>;
 
-
 export class RedisLink {
   private failing = false;
   private everReady = false;
@@ -60,7 +59,11 @@ export class RedisLink {
   ) {
     client.on('error', (err: unknown) => {
       // Log once per failure streak; node-redis reconnects by itself.
-      if (!this.failing) options.logger.warn({ err: String(err), connection: name }, this.client.isReady || this.everReady ? 'Redis connection lost; reconnecting' : 'cannot connect to Redis yet; retrying');
+      if (!this.failing)
+        options.logger.warn(
+          { err: String(err), connection: name },
+          this.client.isReady || this.everReady ? 'Redis connection lost; reconnecting' : 'cannot connect to Redis yet; retrying',
+        );
       this.failing = true;
     });
     client.on('ready', () => {
@@ -80,7 +83,11 @@ export class RedisLink {
     } catch (err) {
       link.destroy();
       const reason = (err as Error).message.replace(/\.+$/, '');
-      if (isAuthFailure(err)) throw new ServeError('CONFIG_INVALID', `Redis at ${redactRedisUrl(options.url)} refused to log in (${reason}). Check the password in --redis or --redis-password-file.`);
+      if (isAuthFailure(err))
+        throw new ServeError(
+          'CONFIG_INVALID',
+          `Redis at ${redactRedisUrl(options.url)} refused to log in (${reason}). Check the password in --redis or --redis-password-file.`,
+        );
       throw new ServeError('QUEUE_UNAVAILABLE', `Cannot connect to Redis at ${redactRedisUrl(options.url)} (${reason}).`);
     }
     state.connected = true;
@@ -162,7 +169,8 @@ export function unavailable(): ServeError {
 /** A failed Redis call, as the caller should see it. */
 export function redisError(err: unknown): ServeError {
   if (err instanceof ServeError) return err;
-  if (isOutOfMemory(err)) return new ServeError('QUEUE_FULL', 'The queue is out of memory (Redis maxmemory reached); retry later.', { headers: { 'retry-after': '1' } });
+  if (isOutOfMemory(err))
+    return new ServeError('QUEUE_FULL', 'The queue is out of memory (Redis maxmemory reached); retry later.', { headers: { 'retry-after': '1' } });
   return unavailable();
 }
 
@@ -178,4 +186,3 @@ export function streamEntries(reply: unknown): Array<[string, unknown]> {
     return [str(pair[0]), pair[1]];
   });
 }
-

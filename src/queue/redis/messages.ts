@@ -8,7 +8,24 @@ import { str, type RedisArg } from './link.js';
 /** Job entry fields, in XADD order. The body is raw bytes (never base64). */
 export function encodeJob(jobId: string, replyTo: string, request: JobRequest, timeoutMs: number): RedisArg[] {
   const { payload } = request;
-  const fields: RedisArg[] = ['v', String(PROTOCOL_VERSION), 'jid', jobId, 'rid', request.requestId, 'reply', replyTo, 'ttl', String(Math.max(0, Math.round(timeoutMs))), 'topk', String(request.topK), 'out', request.wantOutput === true ? '1' : '0', 'kind', payload.kind];
+  const fields: RedisArg[] = [
+    'v',
+    String(PROTOCOL_VERSION),
+    'jid',
+    jobId,
+    'rid',
+    request.requestId,
+    'reply',
+    replyTo,
+    'ttl',
+    String(Math.max(0, Math.round(timeoutMs))),
+    'topk',
+    String(request.topK),
+    'out',
+    request.wantOutput === true ? '1' : '0',
+    'kind',
+    payload.kind,
+  ];
   if (payload.kind === 'image') fields.push('ct', payload.contentType);
   else fields.push('dtype', payload.dtype, 'shape', payload.shape.join(','));
   fields.push('body', Buffer.from(payload.bytes.buffer, payload.bytes.byteOffset, payload.bytes.byteLength));
@@ -27,7 +44,8 @@ export function decodeJob(fields: Map<string, Buffer>, model: string, version: s
   const jobId = get('jid');
   const replyTo = get('reply');
   const v = get('v');
-  if (v !== String(PROTOCOL_VERSION)) return { unreadable: `job message of protocol version ${v === '' ? '(none)' : v}; this worker speaks version ${PROTOCOL_VERSION}`, jobId, replyTo };
+  if (v !== String(PROTOCOL_VERSION))
+    return { unreadable: `job message of protocol version ${v === '' ? '(none)' : v}; this worker speaks version ${PROTOCOL_VERSION}`, jobId, replyTo };
   const body = fields.get('body') ?? Buffer.alloc(0);
   const kind = get('kind');
   let payload: JobPayload;
@@ -35,7 +53,15 @@ export function decodeJob(fields: Map<string, Buffer>, model: string, version: s
   else if (kind === 'tensor') {
     const dtype = get('dtype');
     if (dtype !== 'float32') return { unreadable: `tensor dtype "${dtype}"`, jobId, replyTo };
-    payload = { kind: 'tensor', dtype, shape: get('shape').split(',').filter((d) => d !== '').map(Number), bytes: body };
+    payload = {
+      kind: 'tensor',
+      dtype,
+      shape: get('shape')
+        .split(',')
+        .filter((d) => d !== '')
+        .map(Number),
+      bytes: body,
+    };
   } else return { unreadable: `payload kind "${kind}"`, jobId, replyTo };
   const topK = Number(get('topk'));
   const timeoutMs = Number(get('ttl'));
@@ -63,7 +89,16 @@ export function decodeReply(fields: Map<string, Buffer>): { jobId: string; outco
   const jobId = str(fields.get('jid'));
   const v = str(fields.get('v'));
   if (v !== String(PROTOCOL_VERSION)) {
-    return { jobId, outcome: { ok: false, error: { code: 'PROTOCOL_MISMATCH', message: `A worker answered in protocol version ${v === '' ? '(none)' : v}; this gateway speaks version ${PROTOCOL_VERSION}. Retry; a rolling update may be in progress.` } } };
+    return {
+      jobId,
+      outcome: {
+        ok: false,
+        error: {
+          code: 'PROTOCOL_MISMATCH',
+          message: `A worker answered in protocol version ${v === '' ? '(none)' : v}; this gateway speaks version ${PROTOCOL_VERSION}. Retry; a rolling update may be in progress.`,
+        },
+      },
+    };
   }
   let json: ReplyJson;
   try {

@@ -100,7 +100,13 @@ export class RedisProducer implements JobProducer {
         this.cancel(waiter);
       }
     };
-    const group: Group = { key, stream: this.keys.jobs(key), bound: options.bound, open: requests.length, detach: () => signal?.removeEventListener('abort', onAbort) };
+    const group: Group = {
+      key,
+      stream: this.keys.jobs(key),
+      bound: options.bound,
+      open: requests.length,
+      detach: () => signal?.removeEventListener('abort', onAbort),
+    };
     const waiters: Waiter[] = [];
     // The executor runs at once: `waiters` is complete when map returns.
     const outcomes = requests.map(
@@ -235,7 +241,8 @@ export class RedisProducer implements JobProducer {
       ),
     );
     const lost = waiting.filter((w, i) => present[i] !== true && this.waiters.has(w.jobId));
-    if (lost.length > 0) this.options.logger.warn({ lost: lost.length, waiting: waiting.length }, 'Redis restarted and lost queued jobs; enqueueing them again');
+    if (lost.length > 0)
+      this.options.logger.warn({ lost: lost.length, waiting: waiting.length }, 'Redis restarted and lost queued jobs; enqueueing them again');
     else this.options.logger.info({ waiting: waiting.length }, 'Redis restarted; no job this gateway waits for was lost');
     // Each group's lost jobs go back together, all or nothing, as at submit.
     const groups = new Map<Group, Waiter[]>();

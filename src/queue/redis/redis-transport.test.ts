@@ -60,7 +60,7 @@ queueConformance('redis', transportFactory());
 
 async function pair(consumerOptions: Partial<RedisConsumerOptions> = {}) {
   const transport = track(await transportFactory(consumerOptions)());
-  return { transport, producer: (await transport.producer()), consumer: (await transport.consumer()) };
+  return { transport, producer: await transport.producer(), consumer: await transport.consumer() };
 }
 
 const ok: JobOutcome = { ok: true, predictions: [{ label: 'x', probability: 1 }], timings: { queueMs: 0, inferenceMs: 0, batchSize: 1 } };
@@ -69,7 +69,7 @@ describe('Redis transport', () => {
   it('keeps a long batch from being reclaimed while its worker lives', async () => {
     const { transport, producer } = await pair();
     const holder = track(await RedisConsumer.create({ url: redis.url, prefix: transport.prefix, logger, reclaimIdleMs: 1_000, maxDeliveries: 3 }));
-    const peer = (await transport.consumer());
+    const peer = await transport.consumer();
     const result = producer.submit(request('m', 'long'), { bound: 10 });
     const [delivery] = await holder.receive('m:1', 1, 2_000);
     expect(delivery).toBeDefined();
@@ -87,8 +87,8 @@ describe('Redis transport', () => {
   it('forgets the group consumers of workers that are gone, never one that holds a job', async () => {
     const { transport, producer } = await pair({ forgetConsumersAfterMs: 300, reclaimIdleMs: 60_000 });
     const stream = `${transport.prefix}:jobs:m:1`;
-    const holding = (await transport.consumer());
-    const idle = (await transport.consumer());
+    const holding = await transport.consumer();
+    const idle = await transport.consumer();
     void producer.submit(request('m', 'held'), { bound: 10 }).catch(() => undefined);
     expect(await holding.receive('m:1', 1, 2_000)).toHaveLength(1);
     const done = producer.submit(request('m', 'done'), { bound: 10 });
@@ -100,7 +100,7 @@ describe('Redis transport', () => {
     const consumersNow = async (): Promise<string[]> => ((await redis.command(['XINFO', 'CONSUMERS', stream, 'workers'])) as string[][]).map((c) => c[1]!);
     expect((await consumersNow()).sort()).toEqual([holding.workerId, idle.workerId].sort());
     await new Promise((r) => setTimeout(r, 400));
-    const janitor = (await transport.consumer());
+    const janitor = await transport.consumer();
     await janitor.receive('m:1', 1, 50);
     // The idle one is gone; the one that died holding a job stays until its job is taken over.
     expect(await consumersNow()).toContain(holding.workerId);
@@ -114,19 +114,25 @@ describe('Redis transport', () => {
     const result = producer.submit(request('m', 'poison'), { bound: 10 });
     // Two workers take it and "die" (close without completing).
     for (let i = 0; i < 2; i++) {
-      const doomed = (await transport.consumer());
+      const doomed = await transport.consumer();
       let got: unknown[] = [];
       const until = Date.now() + 10_000;
       while (got.length === 0 && Date.now() < until) got = await doomed.receive('m:1', 1, 100);
       expect(got).toHaveLength(1);
       await doomed.close();
     }
-    const survivor = (await transport.consumer());
+    const survivor = await transport.consumer();
     const until = Date.now() + 10_000;
     const delivered = [];
     while (Date.now() < until && delivered.length === 0) {
       delivered.push(...(await survivor.receive('m:1', 1, 100)));
-      const settled = await Promise.race([result.then(() => true, () => true), new Promise((r) => setTimeout(() => r(false), 1))]);
+      const settled = await Promise.race([
+        result.then(
+          () => true,
+          () => true,
+        ),
+        new Promise((r) => setTimeout(() => r(false), 1)),
+      ]);
       if (settled === true) break;
     }
     expect(delivered).toEqual([]);
@@ -143,7 +149,7 @@ describe('Redis transport', () => {
   it('judges deadlines by Redis time, whatever the worker clock says', async () => {
     for (const offset of [10_000, -10_000]) {
       const { transport, producer } = await pair({ now: () => Date.now() + offset });
-      const skewed = (await transport.consumer());
+      const skewed = await transport.consumer();
       const submitted = Date.now();
       void producer.submit(request('m', 'clock', { timeoutMs: 3_000 }), { bound: 10 }).catch(() => undefined);
       let deliveries: Awaited<ReturnType<RedisConsumer['receive']>> = [];
@@ -238,7 +244,13 @@ describe('Redis transport', () => {
     const own = track(await RedisServer.start());
     const connection = { url: own.url, prefix: 'restart', logger };
     const producer = track(await RedisProducer.create(connection));
-    const waiting = [producer.submit(request('m', 'a'), { bound: 10 }), ...producer.submitAll(['b', 'c', 'd'].map((id) => request('m', id)), { bound: 10 })];
+    const waiting = [
+      producer.submit(request('m', 'a'), { bound: 10 }),
+      ...producer.submitAll(
+        ['b', 'c', 'd'].map((id) => request('m', id)),
+        { bound: 10 },
+      ),
+    ];
     await new Promise((r) => setTimeout(r, 100));
     await own.restartEmpty();
     const back = Date.now();

@@ -27,13 +27,37 @@ export class RedisWorkerRegistry implements WorkerRegistry {
       const fields = fieldMap(flat);
       const num = (name: string): number => Number(str(fields.get(name))) || 0;
       const keys = str(fields.get('keys'));
-      return { id: str(id), host: str(fields.get('host')), pid: num('pid'), keys: keys === '' ? [] : keys.split(','), batches: num('batches'), items: num('items'), startedAt: num('startedAt'), lastSeen: num('lastSeen') };
+      return {
+        id: str(id),
+        host: str(fields.get('host')),
+        pid: num('pid'),
+        keys: keys === '' ? [] : keys.split(','),
+        batches: num('batches'),
+        items: num('items'),
+        startedAt: num('startedAt'),
+        lastSeen: num('lastSeen'),
+      };
     });
   }
 
   /** Writes this worker's heartbeat; it expires after the registry's expiry unless renewed. */
   async beat(info: Omit<WorkerInfo, 'lastSeen'>): Promise<void> {
-    const fields = ['id', info.id, 'host', info.host, 'pid', String(info.pid), 'keys', info.keys.join(','), 'batches', String(info.batches), 'items', String(info.items), 'startedAt', String(info.startedAt)];
+    const fields = [
+      'id',
+      info.id,
+      'host',
+      info.host,
+      'pid',
+      String(info.pid),
+      'keys',
+      info.keys.join(','),
+      'batches',
+      String(info.batches),
+      'items',
+      String(info.items),
+      'startedAt',
+      String(info.startedAt),
+    ];
     await this.link.eval(HEARTBEAT, [this.keys.worker(info.id), this.keys.workers], [info.id, String(this.options.expiryMs), ...fields]);
   }
 
