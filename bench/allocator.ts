@@ -1,4 +1,4 @@
-// `npm run bench:allocator`: what the worker's malloc tuning (src/worker/allocator.ts) costs
+// `npm run bench:allocator`: what the worker's malloc tuning (src/runtime/allocator.ts) costs
 // in speed and saves in memory, side by side in one run. The embedded server serving one
 // model to 64 closed-loop clients, started alternately with the tuning and with
 // --no-malloc-tuning (A B A B …, each a fresh process), reports images/s, p50 and the

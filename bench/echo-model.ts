@@ -6,11 +6,11 @@
 // though the doubles never load it.
 import { mkdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { GraphBuilder } from '../src/model/onnx/graph-builder.js';
+import { GraphBuilder } from '../src/onnx/graph-builder.js';
 import type { ModelEntry } from '../src/model/repository/contract.js';
 import type { BatchSession, DecoderFactory, ImageDecoder, SessionFactory } from '../src/worker/contract.js';
 import type { RunResult } from '../src/worker/model-session.js';
-import type { DecodedImage } from '../src/worker/preprocess.js';
+import type { DecodedImage } from '../src/runtime/preprocess.js';
 
 export const ECHO_MODEL = 'echo';
 /** Side of the square input the echo config declares: small, so batch buffers cost nothing. */

@@ -15,7 +15,7 @@
 // 6. Refits the constants without each calibration model in turn and prints the range of the
 //    bundled models' errors: the answer must not hinge on the choice of calibration models.
 // 7. Measures the bundled models again without the worker's malloc tuning
-//    (src/worker/allocator.ts) and prints what the tuning saves.
+//    (src/runtime/allocator.ts) and prints what the tuning saves.
 // 8. Measures the bundled models at 2 intra-op threads (the estimate assumes 1; no bound).
 // Writes everything to bench/results/planner-<ISO timestamp>.json (held-out rows under
 // `heldOut`). Exit code 1 if a bundled model's memory error exceeds 25 %.
@@ -34,7 +34,7 @@ import type { Calibration } from '../src/planner/contract.js';
 import { Estimator } from '../src/planner/estimate.js';
 import { fmtBytes, fmtCount, fmtSi } from '../src/planner/format.js';
 import { errorPct, median, runChild } from '../src/planner/measure.js';
-import { readOnnxGraph } from '../src/planner/onnx-graph.js';
+import { readOnnxGraph } from '../src/onnx/read-graph.js';
 
 const MODELS = ['resnet50', 'moderation'] as const;
 /** FP32 version 1 of each bundled model, and its INT8 version 2 when `swarmserve models quantize` has written it. */
@@ -308,7 +308,7 @@ async function main(): Promise<void> {
   }
 
   process.stdout.write(
-    "\n7. what the worker's malloc tuning (src/worker/allocator.ts) saves: the bundled models measured again without it (--no-malloc-tuning)\n",
+    "\n7. what the worker's malloc tuning (src/runtime/allocator.ts) saves: the bundled models measured again without it (--no-malloc-tuning)\n",
   );
   const allocator: Array<{
     model: string;

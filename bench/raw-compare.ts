@@ -10,9 +10,9 @@
 import { readFile } from 'node:fs/promises';
 import type { ModelVersion } from '../src/model/repository/contract.js';
 import { loadRepository } from '../src/model/repository/repository.js';
-import { afterModelLoad, beforeModelLoad, releaseFreeMemory } from '../src/worker/allocator.js';
+import { afterModelLoad, beforeModelLoad, releaseFreeMemory } from '../src/runtime/allocator.js';
 import { ModelSession } from '../src/worker/model-session.js';
-import { ImagePreprocessor } from '../src/worker/preprocess.js';
+import { ImagePreprocessor } from '../src/runtime/preprocess.js';
 import type { CompareOptions, CompareReport, CompareSide } from './raw.js';
 import { summarize } from './stats.js';
 

@@ -11,9 +11,9 @@
 
 import { readFile } from 'node:fs/promises';
 import { loadRepository } from '../src/model/repository/repository.js';
-import { afterModelLoad, beforeModelLoad, releaseFreeMemory } from '../src/worker/allocator.js';
+import { afterModelLoad, beforeModelLoad, releaseFreeMemory } from '../src/runtime/allocator.js';
 import { ModelSession } from '../src/worker/model-session.js';
-import { ImagePreprocessor } from '../src/worker/preprocess.js';
+import { ImagePreprocessor } from '../src/runtime/preprocess.js';
 import { compareVersions } from './raw-compare.js';
 import type { RawReport, RawResultMessage, RawRunMessage, RawRunOptions } from './raw.js';
 import { summarize } from './stats.js';

@@ -1,14 +1,10 @@
 import { readFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import type { Command } from 'commander';
 import { request } from 'undici';
-import { packageRoot } from '../config/paths.js';
+import { samplePhotoPath } from '../config/paths.js';
 import { addTlsClientOptions, tlsDispatcher, type TlsClientOptions } from './tls-client.js';
 
-/** The photo the CLI sends when none is named (darknet sample data, MIT; see its README). */
-export function samplePhotoPath(): string {
-  return join(packageRoot(), 'test', 'fixtures', 'images', 'dog.jpg');
-}
+export { samplePhotoPath } from '../config/paths.js';
 
 export function registerPredictCommand(program: Command): void {
   const command = program

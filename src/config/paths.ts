@@ -24,3 +24,8 @@ export function packageVersion(): string {
   version ??= (JSON.parse(readFileSync(join(packageRoot(), 'package.json'), 'utf8')) as { version: string }).version;
   return version;
 }
+
+/** The photo the CLI and the experiment send when none is named (darknet sample data, MIT; see its README). */
+export function samplePhotoPath(): string {
+  return join(packageRoot(), 'test', 'fixtures', 'images', 'dog.jpg');
+}

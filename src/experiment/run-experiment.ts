@@ -5,7 +5,7 @@
 import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ServeError } from '../common/errors.js';
-import { samplePhotoPath } from '../cli/predict-command.js';
+import { samplePhotoPath } from '../config/paths.js';
 import type { ExperimentOptions, ExperimentSummary, Scaler, StepRow, StepTiming } from './contract.js';
 import { cpuUsage, sampleCpu, type CpuSample } from '../common/proc-cpu.js';
 import { stepLine } from './format.js';

@@ -4,22 +4,12 @@
 // metrics are prefixed swarmserve_, `code` is the HTTP status, `error_code` ours.
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerBuildInfo } from '../common/build-info.js';
-import type { WorkerInfo } from '../queue/contract.js';
+import type { ProducerStats, WorkerInfo } from '../queue/contract.js';
 
 export interface QueueDepth {
   model: string;
   version: string;
   depth: number;
-}
-
-/** Counters a transport keeps on the gateway side (the Redis producer). */
-export interface ProducerStats {
-  /** Replies for jobs nobody waited for any more (caller gone, or answered before). */
-  lateReplies: number;
-  /** Jobs submitted again after the queue lost them (Redis restarted empty). */
-  reenqueued: number;
-  /** Waiting jobs answered QUEUE_UNAVAILABLE because they could not be submitted again. */
-  lostOnRestart: number;
 }
 
 export interface GatewayMetricSources {

@@ -11,7 +11,8 @@ import { HeldBytes, registerAdmission } from './admission.js';
 
 export { HeldBytes } from './admission.js';
 import type { GatewayOptions } from './contract.js';
-import { countRequest, sendError } from './errors.js';
+import { sendError } from '../common/http-errors.js';
+import { countRequest } from './errors.js';
 import { multipartLimits } from './form-parts.js';
 import { leavesBodyUnread, registerGzip } from './gzip.js';
 import { registerHome } from './home.js';

@@ -9,7 +9,7 @@ import { fileURLToPath } from 'node:url';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createLogger } from '../common/logger.js';
-import { encodeModel } from './quantize/onnx-model.js';
+import { encodeModel } from '../onnx/proto.js';
 import { prepareInt8 } from './prepare-int8.js';
 import { prepareBundledModels } from './prepare.js';
 import { loadRepository } from './repository/repository.js';

@@ -81,7 +81,7 @@ export async function prepareInt8(modelDir: string, name: string, photosDir: str
   // version 2 current keeps none of it on its heap.
   const [{ photoSource }, { loadModel, saveModel }, { DEFAULT_QUANTIZE_OPTIONS, quantizeModel }] = await Promise.all([
     import('./quantize/calibrate.js'),
-    import('./quantize/onnx-model.js'),
+    import('../onnx/proto.js'),
     import('./quantize/quantize.js'),
   ]);
   const entry = await loadEntry(name, modelDir);

@@ -2,12 +2,12 @@ import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bundledModelsDir } from '../config/paths.js';
-import { GraphBuilder, onnx } from '../model/onnx/graph-builder.js';
+import { GraphBuilder, onnx } from '../onnx/graph-builder.js';
 import { readTfjsArtifacts } from '../model/import/tfjs-layers.js';
 import { nsfwjsModelDir } from '../model/prepare.js';
 import { RESNET50_PARAMETER_COUNT } from '../model/build/resnet50.js';
 import { analyzeGraph, peakActivation } from './analyze.js';
-import { readOnnxGraph } from './onnx-graph.js';
+import { readOnnxGraph } from '../onnx/read-graph.js';
 
 const ones = (n: number): Float32Array => new Float32Array(n).fill(0.1);
 

@@ -3,7 +3,7 @@
 // memory at a batch size (tensors freed after their last use), and what the seed
 // document's per-layer formula would have estimated.
 import { ServeError } from '../common/errors.js';
-import { ELEMENT_BYTES, ELEMENT_TYPE_NAMES, FLOAT_TYPES, type ConstantTensor, type GraphNode, type OnnxGraph } from './onnx-graph.js';
+import { ELEMENT_BYTES, ELEMENT_TYPE_NAMES, FLOAT_TYPES, type ConstantTensor, type GraphNode, type OnnxGraph } from '../onnx/read-graph.js';
 import { inferShapes, operatorName, type GraphInference, type NodeInference, type NodeStatus, type TensorValue } from './shape-inference.js';
 
 export type DisplayDim = number | string;

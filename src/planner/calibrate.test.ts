@@ -6,7 +6,7 @@ import { CALIBRATION_MODELS } from './calibration-models.js';
 import { BUILT_IN_CALIBRATION } from './calibration.js';
 import type { Calibration } from './contract.js';
 import { Estimator } from './estimate.js';
-import { readOnnxGraph } from './onnx-graph.js';
+import { readOnnxGraph } from '../onnx/read-graph.js';
 
 const MiB = 2 ** 20;
 

@@ -16,7 +16,7 @@
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { LOAD_MMAP_THRESHOLD_BYTES } from '../worker/allocator.js';
+import { LOAD_MMAP_THRESHOLD_BYTES } from '../runtime/allocator.js';
 import { analyzeGraph, type GraphAnalysis } from './analyze.js';
 import { INT8_CALIBRATION_MODELS, buildInt8Model } from './calibration-int8.js';
 import { CALIBRATION_MODELS } from './calibration-models.js';
@@ -25,7 +25,7 @@ import { CALIBRATION_SCHEMA_ID, type Calibration } from './contract.js';
 import { Estimator, macSplit, weightStats, type WeightStats } from './estimate.js';
 import { errorPct, median, runChild } from './measure.js';
 import type { ChildResult } from './measure-child.js';
-import { readOnnxGraph } from './onnx-graph.js';
+import { readOnnxGraph } from '../onnx/read-graph.js';
 
 /** What a calibration records besides the fitted constants. */
 export type CalibrationBase = Pick<Calibration, 'schema' | 'source' | 'measuredAt' | 'machine' | 'mmapThresholdBytes'>;

@@ -3,7 +3,7 @@
 // on deterministic synthetic inputs — no photos and no bundled model are involved. The
 // calibration measures them for the speed of onnxruntime's integer kernels, which the float
 // models cannot tell.
-import { decodeModel, encodeModel } from '../model/quantize/onnx-model.js';
+import { decodeModel, encodeModel } from '../onnx/proto.js';
 import { DEFAULT_QUANTIZE_OPTIONS, quantizeModel } from '../model/quantize/quantize.js';
 import type { CalibrationSource } from '../model/quantize/calibrate.js';
 import { CALIBRATION_MODELS, type CalibrationModel } from './calibration-models.js';

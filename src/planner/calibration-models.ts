@@ -2,7 +2,7 @@
 // plans for): generic convolution blocks of vision networks at sizes unlike the bundled
 // models. Weights are deterministic pseudo-random, scaled so activations stay near 1
 // (no denormals, no overflow: timings are those of real weights).
-import { GraphBuilder, type Dim } from '../model/onnx/graph-builder.js';
+import { GraphBuilder, type Dim } from '../onnx/graph-builder.js';
 
 export interface CalibrationModel {
   name: string;

@@ -6,7 +6,7 @@ import { Command } from 'commander';
 import { afterAll, describe, expect, it, vi } from 'vitest';
 import { parseSize, registerPlanCommand } from '../cli/plan-command.js';
 import { ServeError } from '../common/errors.js';
-import { GraphBuilder } from '../model/onnx/graph-builder.js';
+import { GraphBuilder } from '../onnx/graph-builder.js';
 import { planReportSchema, type PlanReport } from './contract.js';
 import { stackConfigClientOrSkip } from '../../test/helpers/docker-cli.js';
 

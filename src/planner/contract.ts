@@ -24,7 +24,7 @@ export const calibrationSchema = z
       onnxruntime: z.string(),
     }),
     baselineBytes: bytes.describe('RSS of a worker process (Node, onnxruntime on a session thread, a one-node model loaded and run) before any real model'),
-    mmapThresholdBytes: count.describe("the worker's glibc mmap threshold while loading models (src/worker/allocator.ts): constants below it are 'small'"),
+    mmapThresholdBytes: count.describe("the worker's glibc mmap threshold while loading models (src/runtime/allocator.ts): constants below it are 'small'"),
     sessionBytes: z.number().describe('fixed RSS of one more loaded session'),
     smallTensorFactor: z.number().min(1).describe('resident bytes per stored byte of constants below the mmap threshold, after the load'),
     smallLoadFactor: z.number().min(1).describe('the same during the load (their copies stay on the heap until released)'),

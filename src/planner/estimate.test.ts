@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../model/onnx/graph-builder.js';
+import { GraphBuilder } from '../onnx/graph-builder.js';
 import { analyzeGraph } from './analyze.js';
 import { BUILT_IN_CALIBRATION } from './calibration.js';
 import { weightMemory, weightStats } from './estimate.js';
-import { readOnnxGraph } from './onnx-graph.js';
+import { readOnnxGraph } from '../onnx/read-graph.js';
 
 // Conv 4→64 3×3 (9,216 B) + BN (4 × 256 B), GlobalAveragePool, Gemm 64→10000 (2,560,000 B
 // weight, 40,000 B bias). Threshold 128 KiB: only the Gemm weight is large.

@@ -12,7 +12,7 @@
 //              the worker's warm-up (batch 1, batch B) and steady runs at batch B
 //   W = stored bytes of all constants, F = of fully-connected (Gemm/MatMul) weights and of
 //   8-bit quantized weights (both prepacked by their kernel, not rewritten), R = W − F,
-//   S = of tensors below the worker's mmap threshold while loading (src/worker/allocator.ts):
+//   S = of tensors below the worker's mmap threshold while loading (src/runtime/allocator.ts):
 //   glibc returns freed blocks above it at once; the copies of small tensors stay on the heap
 //   until the worker releases free memory after the load.
 //
@@ -21,7 +21,7 @@
 import { inferAt, parameterOwners, peakOf, type GraphAnalysis } from './analyze.js';
 import type { BatchEstimate, Calibration, MemoryEstimate } from './contract.js';
 import { planExecution, simulateWorkerArena, type ExecutionPlan } from './ort-memory.js';
-import { DataType } from './onnx-graph.js';
+import { DataType } from '../onnx/read-graph.js';
 import { operatorName } from './shape-inference.js';
 
 const EIGHT_BIT: ReadonlySet<number> = new Set([DataType.INT8, DataType.UINT8]);

@@ -11,7 +11,7 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { packageRoot } from '../config/paths.js';
 import { analyzeGraph, inferAt } from './analyze.js';
 import { planReportSchema, type PlanReport } from './contract.js';
-import { readOnnxGraph } from './onnx-graph.js';
+import { readOnnxGraph } from '../onnx/read-graph.js';
 import { fuseQdq } from './qdq-fusion.js';
 
 const ROOT = packageRoot();

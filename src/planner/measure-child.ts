@@ -12,9 +12,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { GraphBuilder } from '../model/onnx/graph-builder.js';
-import { afterModelLoad, beforeModelLoad, releaseFreeMemory } from '../worker/allocator.js';
-import { SessionThread } from '../worker/session-thread.js';
+import { GraphBuilder } from '../onnx/graph-builder.js';
+import { afterModelLoad, beforeModelLoad, releaseFreeMemory } from '../runtime/allocator.js';
+import { SessionThread } from '../runtime/session-thread.js';
 
 export interface ChildRequest {
   model: string;
@@ -27,7 +27,7 @@ export interface ChildRequest {
   maxRuns?: number;
   /** Sizes of symbolic dims other than the batch. */
   dims?: Record<string, number>;
-  /** The worker's malloc tuning (src/worker/allocator.ts); default true. */
+  /** The worker's malloc tuning (src/runtime/allocator.ts); default true. */
   mallocTuning?: boolean;
 }
 

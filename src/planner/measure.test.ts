@@ -2,14 +2,14 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../model/onnx/graph-builder.js';
+import { GraphBuilder } from '../onnx/graph-builder.js';
 import { leastSquares } from './calibrate.js';
 import { CALIBRATION_MODELS } from './calibration-models.js';
 import { BUILT_IN_CALIBRATION } from './calibration.js';
 import { planReportSchema } from './contract.js';
 import { median, percentile, runChild } from './measure.js';
 import { peakRssBytes } from './measure-child.js';
-import { mallocTuningAvailable } from '../worker/allocator.js';
+import { mallocTuningAvailable } from '../runtime/allocator.js';
 import { buildPlan } from './plan.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'swarmserve-measure-test-'));

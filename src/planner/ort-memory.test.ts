@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder } from '../model/onnx/graph-builder.js';
+import { GraphBuilder } from '../onnx/graph-builder.js';
 import { inferAt } from './analyze.js';
-import { readOnnxGraph } from './onnx-graph.js';
+import { readOnnxGraph } from '../onnx/read-graph.js';
 import { BfcArena, nchwcBlockFromCpuFlags, patternPeak, planExecution, replayFirstRun, simulateWorkerArena, type AllocationEvent } from './ort-memory.js';
 
 const MiB = 2 ** 20;

@@ -21,7 +21,7 @@
 //    previous; best fit by size then address; a chunk is split only when at least twice the
 //    request; freed neighbours coalesce). Region memory comes from mmap, so only pages a
 //    tensor has written count in RSS: the estimate is the bytes ever touched.
-import type { OnnxGraph } from './onnx-graph.js';
+import type { OnnxGraph } from '../onnx/read-graph.js';
 import { elementBytes } from './analyze.js';
 import { fuseQdq } from './qdq-fusion.js';
 import { operatorName, type GraphInference, type TensorValue } from './shape-inference.js';

@@ -11,7 +11,7 @@ import { analyzeGraph, type GraphAnalysis } from './analyze.js';
 import { PLAN_REPORT_SCHEMA_ID, type Calibration, type Measurement, type PlanReport } from './contract.js';
 import { Estimator } from './estimate.js';
 import { errorPct, median, percentile, runChild } from './measure.js';
-import { readOnnxGraph } from './onnx-graph.js';
+import { readOnnxGraph } from '../onnx/read-graph.js';
 import { recommend, type RecommendOptions } from './recommend.js';
 
 export interface ResolvedModel {

@@ -9,8 +9,8 @@
 // NHWC region, and an NHWC → NCHW Transpose written in the graph cancels against it.
 // QLinearConv also takes per-image scratch memory from the arena while it runs (indirection
 // or im2col buffer, int32 accumulators): `tempBytes`, from onnxruntime's qlinearconv.cc.
-import type { ConstantTensor, GraphNode, OnnxGraph } from './onnx-graph.js';
-import { DataType } from './onnx-graph.js';
+import type { ConstantTensor, GraphNode, OnnxGraph } from '../onnx/read-graph.js';
+import { DataType } from '../onnx/read-graph.js';
 import { operatorName, type GraphInference, type NodeInference, type TensorValue } from './shape-inference.js';
 
 const MS = 'com.microsoft';

@@ -7,8 +7,8 @@
 // kernels reuse the float handlers on their data operands; their MACs are 'int8'.
 // (shape-inference.ts passes the float handlers in: no import cycle.)
 import { InferenceError } from './inference-error.js';
-import { DataType } from './onnx-graph.js';
-import type { OpContext, OpHandler, OpResult, TensorValue } from './shape-inference.js';
+import { DataType } from '../onnx/read-graph.js';
+import type { OpContext, OpHandler, OpResult, TensorValue } from './op-types.js';
 
 export interface FloatHandlers {
   conv: OpHandler;

@@ -8,10 +8,10 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { analyzeGraph, inferAt } from './analyze.js';
 import { BUILT_IN_CALIBRATION } from './calibration.js';
 import { Estimator, weightStats } from './estimate.js';
-import { readOnnxGraph, type OnnxGraph } from './onnx-graph.js';
+import { readOnnxGraph, type OnnxGraph } from '../onnx/read-graph.js';
 import { planExecution } from './ort-memory.js';
 import { fuseQdq } from './qdq-fusion.js';
-import { INT32, INT8, QdqBuilder, UINT8, nhwcInputQdq, smallQdqCnn } from './qdq-test-graphs.js';
+import { INT32, INT8, QdqBuilder, UINT8, nhwcInputQdq, smallQdqCnn } from '../../test/helpers/qdq-graphs.js';
 import { KNOWN_OPERATORS, inferShapes, type GraphInference } from './shape-inference.js';
 
 const graphOf = (b: QdqBuilder): OnnxGraph => readOnnxGraph(b.toBytes());

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { GraphBuilder, type AttrValue } from '../model/onnx/graph-builder.js';
-import { readOnnxGraph } from './onnx-graph.js';
+import { GraphBuilder, type AttrValue } from '../onnx/graph-builder.js';
+import { readOnnxGraph } from '../onnx/read-graph.js';
 import { KNOWN_OPERATORS, broadcastShapes, inferShapes, windowOutput, type GraphInference } from './shape-inference.js';
 
 const zeros = (n: number): Float32Array => new Float32Array(n);

@@ -4,17 +4,11 @@
 // exported `x.view(x.size(0), -1)`-style shape arithmetic (Shape → Gather → Concat →
 // Reshape) resolves. An operator the planner does not know is reported, never skipped.
 import { InferenceError } from './inference-error.js';
-import { DataType, ELEMENT_TYPE_NAMES, type AttrValue, type ConstantTensor, type GraphNode, type OnnxGraph } from './onnx-graph.js';
+import { DataType, ELEMENT_TYPE_NAMES, type AttrValue, type ConstantTensor, type GraphNode, type OnnxGraph } from '../onnx/read-graph.js';
+import type { OpContext, OpHandler, TensorValue } from './op-types.js';
 import { quantizedHandlers } from './quantized-ops.js';
 
-/** A tensor as the planner sees it: element type, concrete shape, and values when small and known. */
-export interface TensorValue {
-  dtype: number;
-  shape: number[];
-  values?: number[] | undefined;
-  /** The integer element type behind a DequantizeLinear output: the tensor is stored (and, fused, computed) in that type. */
-  quantized?: number | undefined;
-}
+export type { OpContext, OpHandler, OpResult, TensorValue } from './op-types.js';
 
 export type NodeStatus = 'ok' | 'unknown-operator' | 'failed' | 'missing-input';
 
@@ -40,22 +34,6 @@ export interface GraphInference {
 }
 
 export { InferenceError };
-
-export interface OpResult {
-  outputs: Array<TensorValue | undefined>;
-  macs?: number;
-  macKind?: 'dense' | 'grouped';
-  macPrecision?: string;
-}
-
-export interface OpContext {
-  node: GraphNode;
-  opset: number;
-  /** By position; undefined for an absent optional input ('' in the graph). */
-  inputs: Array<TensorValue | undefined>;
-}
-
-export type OpHandler = (ctx: OpContext) => OpResult;
 
 const FOLD_LIMIT = 4096;
 

@@ -164,3 +164,13 @@ export interface WorkerRegistry {
   /** Workers whose last heartbeat is within the expiry. */
   liveWorkers(): Promise<WorkerInfo[]>;
 }
+
+/** Counters a transport keeps on the gateway side (the Redis producer). */
+export interface ProducerStats {
+  /** Replies for jobs nobody waited for any more (caller gone, or answered before). */
+  lateReplies: number;
+  /** Jobs submitted again after the queue lost them (Redis restarted empty). */
+  reenqueued: number;
+  /** Waiting jobs answered QUEUE_UNAVAILABLE because they could not be submitted again. */
+  lostOnRestart: number;
+}

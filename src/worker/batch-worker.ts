@@ -6,11 +6,11 @@
 // queue, only once the running batch is about to end ('just-in-time').
 import { ServeError, toWireError, type WireError } from '../common/errors.js';
 import { queueKey, type Delivery, type InferenceJob, type JobOutcome } from '../queue/contract.js';
-import { releaseFreeMemory } from './allocator.js';
+import { releaseFreeMemory } from '../runtime/allocator.js';
 import type { BatchSession, BatchWorkerOptions, ImageDecoder } from './contract.js';
 import { ModelSession } from './model-session.js';
-import { predictionsForRow } from './postprocess.js';
-import { ImagePreprocessor } from './preprocess.js';
+import { predictionsForRow } from '../runtime/postprocess.js';
+import { ImagePreprocessor } from '../runtime/preprocess.js';
 
 export type { BatchWorkerOptions } from './contract.js';
 

@@ -4,7 +4,7 @@ import type { Logger } from '../common/logger.js';
 import type { ModelEntry, ModelVersion } from '../model/repository/contract.js';
 import type { JobConsumer } from '../queue/contract.js';
 import type { RunResult } from './model-session.js';
-import type { DecodedImage } from './preprocess.js';
+import type { DecodedImage } from '../runtime/preprocess.js';
 
 /** An inference session that runs whole batches (ModelSession). */
 export interface BatchSession {
@@ -61,7 +61,7 @@ export interface BatchWorkerOptions {
    *   there for an idle peer instead of waiting behind this worker's running batch.
    */
   prefetch?: 'batch' | 'just-in-time';
-  /** Return the memory onnxruntime freed while loading before warming up (src/worker/allocator.ts). */
+  /** Return the memory onnxruntime freed while loading before warming up (src/runtime/allocator.ts). */
   releaseMemoryAfterLoad?: boolean;
   /** The worker's clock (epoch ms); deadlines of jobs are in it. */
   now?: () => number;

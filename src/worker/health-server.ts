@@ -3,7 +3,7 @@
 import Fastify, { LogController, type FastifyBaseLogger, type FastifyInstance } from 'fastify';
 import type { Registry } from 'prom-client';
 import { ServeError } from '../common/errors.js';
-import { sendError } from '../gateway/errors.js';
+import { sendError } from '../common/http-errors.js';
 
 /** GET /metrics, /health/live and /health/ready, with the gateway's error bodies. */
 export function buildHealthApp(

@@ -3,7 +3,7 @@
 // warmed up at load.
 import { ServeError } from '../common/errors.js';
 import type { ModelEntry, ModelVersion } from '../model/repository/contract.js';
-import { SessionThread } from './session-thread.js';
+import { SessionThread } from '../runtime/session-thread.js';
 
 export interface SessionOptions {
   intraOpThreads: number;

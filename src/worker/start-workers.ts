@@ -3,7 +3,7 @@
 import type { Logger } from '../common/logger.js';
 import type { ModelRepository } from '../model/repository/contract.js';
 import type { JobConsumer } from '../queue/contract.js';
-import { afterModelLoad, beforeModelLoad } from './allocator.js';
+import { afterModelLoad, beforeModelLoad } from '../runtime/allocator.js';
 import { BatchWorker } from './batch-worker.js';
 import type { BatchObserver, BatchWorkerOptions } from './contract.js';
 

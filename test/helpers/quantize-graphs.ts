@@ -1,8 +1,8 @@
 // Small graphs and helpers shared by the quantizer's tests (built with the project's graph builder).
 import ort from 'onnxruntime-node';
-import { GraphBuilder } from '../../src/model/onnx/graph-builder.js';
+import { GraphBuilder } from '../../src/onnx/graph-builder.js';
 import type { CalibrationSource } from '../../src/model/quantize/calibrate.js';
-import { decodeModel, encodeModel, graphOf, type Model } from '../../src/model/quantize/onnx-model.js';
+import { decodeModel, encodeModel, graphOf, type Model } from '../../src/onnx/proto.js';
 
 /** Deterministic pseudo-random numbers in [-1, 1). */
 export function randomFloats(count: number, seed: number, scale = 1): Float32Array {

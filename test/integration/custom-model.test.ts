@@ -7,10 +7,10 @@ import { join } from 'node:path';
 import ort from 'onnxruntime-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedServer } from '../../src/embedded/embedded-server.js';
-import { GraphBuilder } from '../../src/model/onnx/graph-builder.js';
+import { GraphBuilder } from '../../src/onnx/graph-builder.js';
 import { loadRepository } from '../../src/model/repository/repository.js';
-import { softmax } from '../../src/worker/postprocess.js';
-import { ImagePreprocessor } from '../../src/worker/preprocess.js';
+import { softmax } from '../../src/runtime/postprocess.js';
+import { ImagePreprocessor } from '../../src/runtime/preprocess.js';
 import { PHOTOS, photo } from '../helpers/images.js';
 import { startServer } from '../helpers/server.js';
 

@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServeError } from '../../common/errors.js';
 import { packageVersion } from '../../config/paths.js';
 import type { CatalogModel, GatewayOptions } from '../contract.js';
-import { toServeError } from '../errors.js';
+import { toServeError } from '../../common/http-errors.js';
 import { enterInFlight } from '../predict-route.js';
 import { readInferRequest } from './infer-request.js';
 import { buildInferResponse } from './infer-response.js';

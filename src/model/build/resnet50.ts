@@ -24,7 +24,7 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { dirname } from 'node:path';
 
-import { GraphBuilder } from '../onnx/graph-builder.js';
+import { GraphBuilder } from '../../onnx/graph-builder.js';
 
 /** torchvision's `sum(p.numel() for p in resnet50().parameters())`. */
 export const RESNET50_PARAMETER_COUNT = 25_557_032;

@@ -3,7 +3,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { ServeError } from '../../common/errors.js';
-import { ImagePreprocessor } from '../../worker/preprocess.js';
+import { ImagePreprocessor } from '../../runtime/preprocess.js';
 import { listImageFiles } from '../image-files.js';
 import type { ModelEntry, ModelVersion } from '../repository/contract.js';
 import { checkBounds, compareOutputs, DEFAULT_LOW_MARGIN, type Bounds, type ImageOutputs } from './compare.js';

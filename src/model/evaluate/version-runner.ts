@@ -3,10 +3,10 @@
 // behind them.
 import ort from 'onnxruntime-node';
 import { ServeError } from '../../common/errors.js';
-import { softmax } from '../../worker/postprocess.js';
+import { softmax } from '../../runtime/postprocess.js';
 import type { ModelEntry, ModelVersion } from '../repository/contract.js';
 import { withOutputs } from '../quantize/calibrate.js';
-import { encodeModel, graphOf, loadModel } from '../quantize/onnx-model.js';
+import { encodeModel, graphOf, loadModel } from '../../onnx/proto.js';
 import type { VersionOutput } from './compare.js';
 
 export class VersionRunner {

@@ -8,7 +8,7 @@ import { fileURLToPath } from 'node:url';
 import * as tf from '@tensorflow/tfjs';
 import ort from 'onnxruntime-node';
 import sharp from 'sharp';
-import { onnx } from '../onnx/graph-builder.js';
+import { onnx } from '../../onnx/graph-builder.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   dequantizeWeights,

@@ -9,7 +9,7 @@
 import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
-import { GraphBuilder, onnx, type AttrValue, type Dim } from '../onnx/graph-builder.js';
+import { GraphBuilder, onnx, type AttrValue, type Dim } from '../../onnx/graph-builder.js';
 
 // ---------------------------------------------------------------------------------------------
 // Artifacts

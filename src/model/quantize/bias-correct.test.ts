@@ -1,6 +1,6 @@
 // The weight-rounding shift ΔW·E[x] against a brute-force sum, for each weight layout.
 import { describe, expect, it } from 'vitest';
-import { onnx, type Node } from './onnx-model.js';
+import { onnx, type Node } from '../../onnx/proto.js';
 import { weightErrorShift } from './bias-correct.js';
 import { quantizeWeight } from './qdq.js';
 import { randomFloats } from '../../../test/helpers/quantize-graphs.js';

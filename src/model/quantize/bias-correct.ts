@@ -5,7 +5,7 @@
 // goes back into its int32 bias, so corrections never double count an upstream error.
 import ort from 'onnxruntime-node';
 import { withOutputs, type CalibrationSource } from './calibrate.js';
-import { attrInt, DataType, dimsOf, encodeModel, floatsOf, graphOf, type Model, type Node, type Tensor } from './onnx-model.js';
+import { attrInt, DataType, dimsOf, encodeModel, floatsOf, graphOf, type Model, type Node, type Tensor } from '../../onnx/proto.js';
 
 export interface CorrectedNode {
   node: Node;

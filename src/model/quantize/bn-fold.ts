@@ -1,7 +1,7 @@
 // Folds each BatchNormalization that follows a Conv into that Conv's weights and bias
 // (exact in real arithmetic): the quantized Conv then carries the BN for free, and the
 // per-channel weight scales see the weights the model really multiplies by.
-import { consumersOf, dimsOf, floatTensor, floatsOf, graphOf, type Model, type Node, type Tensor, attrFloat } from './onnx-model.js';
+import { consumersOf, dimsOf, floatTensor, floatsOf, graphOf, type Model, type Node, type Tensor, attrFloat } from '../../onnx/proto.js';
 
 /** Folds in place; returns how many BatchNormalization nodes were folded. */
 export function foldBatchNorms(model: Model): number {

@@ -4,9 +4,9 @@ import ort from 'onnxruntime-node';
 import { readFile } from 'node:fs/promises';
 import { ServeError } from '../../common/errors.js';
 import { listImageFiles } from '../image-files.js';
-import { ImagePreprocessor } from '../../worker/preprocess.js';
+import { ImagePreprocessor } from '../../runtime/preprocess.js';
 import type { PreprocessConfig } from '../repository/config-schema.js';
-import { DataType, encodeModel, graphOf, type Model } from './onnx-model.js';
+import { DataType, encodeModel, graphOf, type Model } from '../../onnx/proto.js';
 import { TensorStats } from './ranges.js';
 
 /** Calibration inputs: `count` items, each written into a batch buffer on demand. */

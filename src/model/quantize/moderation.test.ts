@@ -9,7 +9,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadModel as loadEntry } from '../repository/repository.js';
 import type { ModelEntry } from '../repository/contract.js';
 import { filesSource, type CalibrationSource } from './calibrate.js';
-import { loadModel, type Model } from './onnx-model.js';
+import { loadModel, type Model } from '../../onnx/proto.js';
 import { DEFAULT_QUANTIZE_OPTIONS, quantizeModel, type QuantizeOptions } from './quantize.js';
 import { argmax, cosine, runModel } from '../../../test/helpers/quantize-graphs.js';
 

@@ -2,7 +2,7 @@
 // TF-style 'same' padding imports as Pad→Conv; a standalone Pad would stay a float op
 // between a DequantizeLinear and a QuantizeLinear, costing two conversions of a large
 // activation, where the folded Conv pads inside QLinearConv for free.
-import { onnx, attrString, consumersOf, DataType, graphOf, num, type Model, type Node, type Tensor, floatsOf } from './onnx-model.js';
+import { onnx, attrString, consumersOf, DataType, graphOf, num, type Model, type Node, type Tensor, floatsOf } from '../../onnx/proto.js';
 import { dropUnusedInitializers } from './bn-fold.js';
 
 /** Folds in place; returns how many Pad nodes were folded. */

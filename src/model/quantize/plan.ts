@@ -2,7 +2,7 @@
 // observed): which nodes run quantized, which Relu/Clip fold into their producer's
 // range, which activations get a QuantizeLinear→DequantizeLinear pair.
 import { ServeError } from '../../common/errors.js';
-import { attrFloat, attrInt, attrString, consumersOf, describeNode, floatsOf, graphOf, type Model, type Node, num } from './onnx-model.js';
+import { attrFloat, attrInt, attrString, consumersOf, describeNode, floatsOf, graphOf, type Model, type Node, num } from '../../onnx/proto.js';
 
 /** Quantized kernels with an int8 weight (per output channel) and an int32 bias. */
 const WEIGHTED = new Set(['Conv', 'Gemm', 'MatMul']);

@@ -18,7 +18,7 @@ import {
   type Node,
   type Tensor,
   uint8Tensor,
-} from './onnx-model.js';
+} from '../../onnx/proto.js';
 import type { QuantizationPlan } from './plan.js';
 import { uint8Params } from './ranges.js';
 

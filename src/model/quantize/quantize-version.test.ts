@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ModelSession } from '../../worker/model-session.js';
 import { loadRepository } from '../repository/repository.js';
 import type { ModelEntry } from '../repository/contract.js';
-import { encodeModel } from './onnx-model.js';
+import { encodeModel } from '../../onnx/proto.js';
 import { DEFAULT_QUANTIZE_OPTIONS, quantizeVersion } from './quantize.js';
 import { smallModel } from '../../../test/helpers/quantize-graphs.js';
 

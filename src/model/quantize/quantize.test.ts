@@ -7,8 +7,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ServeError } from '../../common/errors.js';
 import { foldBatchNorms } from './bn-fold.js';
 import { foldPads } from './pad-fold.js';
-import { GraphBuilder } from '../onnx/graph-builder.js';
-import { decodeModel, graphOf, loadModel, type Model } from './onnx-model.js';
+import { GraphBuilder } from '../../onnx/graph-builder.js';
+import { decodeModel, graphOf, loadModel, type Model } from '../../onnx/proto.js';
 import { DEFAULT_QUANTIZE_OPTIONS, quantizeModel } from './quantize.js';
 import { SMALL_DIMS, cosine, randomFloats, runModel, smallModel, syntheticSource } from '../../../test/helpers/quantize-graphs.js';
 

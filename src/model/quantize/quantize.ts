@@ -9,7 +9,7 @@ import { foldBatchNorms } from './bn-fold.js';
 import { collectStats, photoSource, type CalibrationSource } from './calibrate.js';
 import { foldPads } from './pad-fold.js';
 import { correctBiases } from './bias-correct.js';
-import { decodeModel, encodeModel, loadModel, saveModel, type Model } from './onnx-model.js';
+import { decodeModel, encodeModel, loadModel, saveModel, type Model } from '../../onnx/proto.js';
 import { planQuantization } from './plan.js';
 import { insertQdq, type WeightBits, type WeightMode } from './qdq.js';
 import type { RangeMethod } from './ranges.js';

@@ -1,13 +1,14 @@
 // Small QDQ and QLinear graphs for the planner's tests, written with the project's graph
 // builder; 8-bit and int32 initializers and com.microsoft nodes are added to its proto.
-import type onnxProto from 'onnx-proto';
-import { GraphBuilder, onnx, type AttrValue, type Dim } from '../model/onnx/graph-builder.js';
+
+import { GraphBuilder, onnx, type AttrValue, type Dim } from '../../src/onnx/graph-builder.js';
+import type { Graph, Tensor } from '../../src/onnx/proto.js';
 
 const DT = onnx.TensorProto.DataType;
 
 export class QdqBuilder {
   readonly g: GraphBuilder;
-  private readonly extra: onnxProto.onnx.ITensorProto[] = [];
+  private readonly extra: Tensor[] = [];
   private readonly microsoft = new Set<string>();
 
   constructor(name: string) {
@@ -70,7 +71,7 @@ export class QdqBuilder {
 
   toBytes(): Uint8Array {
     const model = this.g.toModel();
-    const graph = model.graph as onnxProto.onnx.IGraphProto;
+    const graph = model.graph as Graph;
     graph.initializer = [...(graph.initializer ?? []), ...this.extra];
     for (const node of graph.node ?? []) if ((node.output ?? []).some((o: string) => this.microsoft.has(o))) node.domain = 'com.microsoft';
     if (this.microsoft.size > 0) model.opsetImport = [...(model.opsetImport ?? []), { domain: 'com.microsoft', version: 1 }];

@@ -2,11 +2,8 @@
 // with decoded attributes, graph inputs/outputs with their declared dims, and constants
 // (initializers and Constant nodes) with their element counts, byte sizes and, for the small
 // ones (shapes, axes, pads, scales, scalar bounds), their values.
-import onnxProto from 'onnx-proto';
 import { ServeError } from '../common/errors.js';
-
-const { onnx } = onnxProto;
-const DT = onnx.TensorProto.DataType;
+import { DataType as DT, decodeModel, num, onnx, type Attribute, type Model, type Tensor, type ValueInfo } from './proto.js';
 
 /** ONNX element type (TensorProto.DataType) → bytes per element. */
 export const ELEMENT_BYTES: Readonly<Record<number, number>> = {
@@ -93,16 +90,16 @@ export interface OnnxGraph {
 
 /** Decodes a serialized ModelProto. */
 export function readOnnxGraph(bytes: Uint8Array, source = 'model'): OnnxGraph {
-  let model: onnxProto.onnx.ModelProto;
+  let model: Model;
   try {
-    model = onnx.ModelProto.decode(bytes);
+    model = decodeModel(bytes);
   } catch (err) {
     throw new ServeError('BAD_PARAMETER', `${source} is not an ONNX model: ${(err as Error).message}`);
   }
   const graph = model.graph;
   if (graph === null || graph === undefined || (graph.node ?? []).length === 0) throw new ServeError('BAD_PARAMETER', `${source} has no graph nodes`);
   const initializers = graph.initializer ?? [];
-  const opset = model.opsetImport.find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx');
+  const opset = (model.opsetImport ?? []).find((o) => (o.domain ?? '') === '' || o.domain === 'ai.onnx');
   const constants = new Map<string, ConstantTensor>();
   for (const init of initializers) constants.set(init.name ?? '', tensorFromProto(init, init.name ?? '', 'initializer'));
   const nodes: GraphNode[] = [];
@@ -144,14 +141,7 @@ export function readOnnxGraph(bytes: Uint8Array, source = 'model'): OnnxGraph {
   };
 }
 
-/** A protobuf int64 (a number, or a Long) as a number. */
-function num(v: unknown): number {
-  if (typeof v === 'number') return v;
-  if (typeof v === 'object' && v !== null && 'toNumber' in v && typeof v.toNumber === 'function') return Number((v as { toNumber(): unknown }).toNumber());
-  return Number(v);
-}
-
-function graphValue(v: onnxProto.onnx.IValueInfoProto): GraphValue {
+function graphValue(v: ValueInfo): GraphValue {
   const tensorType = v.type?.tensorType;
   const dims = tensorType?.shape?.dim?.map((d) => {
     if (d.dimValue !== null && d.dimValue !== undefined && num(d.dimValue) > 0) return num(d.dimValue);
@@ -165,7 +155,7 @@ function graphValue(v: onnxProto.onnx.IValueInfoProto): GraphValue {
   };
 }
 
-function attrValue(a: onnxProto.onnx.IAttributeProto): AttrValue | undefined {
+function attrValue(a: Attribute): AttrValue | undefined {
   const T = onnx.AttributeProto.AttributeType;
   switch (a.type) {
     case T.INT:
@@ -210,7 +200,7 @@ function constantNodeTensor(node: GraphNode, output: string): ConstantTensor | u
   return undefined;
 }
 
-function tensorFromProto(t: onnxProto.onnx.ITensorProto, name: string, origin: ConstantTensor['origin']): ConstantTensor {
+function tensorFromProto(t: Tensor, name: string, origin: ConstantTensor['origin']): ConstantTensor {
   const dims = (t.dims ?? []).map(num);
   const dataType = t.dataType ?? DT.FLOAT;
   const elementCount = dims.reduce((a, b) => a * b, 1);
@@ -228,7 +218,7 @@ function tensorFromProto(t: onnxProto.onnx.ITensorProto, name: string, origin: C
   };
 }
 
-function decodeValues(t: onnxProto.onnx.ITensorProto, dataType: number, count: number): number[] | undefined {
+function decodeValues(t: Tensor, dataType: number, count: number): number[] | undefined {
   const raw = t.rawData;
   if (raw !== null && raw !== undefined && raw.length > 0) {
     const view = new DataView(raw.buffer, raw.byteOffset, raw.byteLength);

@@ -1,5 +1,6 @@
-// Reading and writing ONNX models for the quantizer: decode/encode with onnx-proto and
-// the few tensor helpers the passes share (int64 fields decode as Long objects).
+// The ONNX protobuf in one place (onnx-proto): its types, decode/encode, and the few tensor
+// helpers the planner, the quantizer and the graph builder share (int64 fields decode as Long
+// objects).
 import { readFile, writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import onnxProto from 'onnx-proto';
@@ -10,6 +11,8 @@ export type Model = onnxProto.onnx.IModelProto;
 export type Graph = onnxProto.onnx.IGraphProto;
 export type Node = onnxProto.onnx.INodeProto;
 export type Tensor = onnxProto.onnx.ITensorProto;
+export type ValueInfo = onnxProto.onnx.IValueInfoProto;
+export type Attribute = onnxProto.onnx.IAttributeProto;
 
 export const DataType = onnx.TensorProto.DataType;
 
@@ -30,12 +33,12 @@ export async function saveModel(model: Model, path: string): Promise<void> {
   await writeFile(path, encodeModel(model));
 }
 
-/** A number from an int64 proto field (a Long object once decoded, a number once built by us). */
+/** A number from an int64 proto field (a Long object once decoded, a number once built by us; unset: 0). */
 export function num(value: unknown): number {
   if (typeof value === 'number') return value;
-  if (typeof value === 'object' && value !== null && 'toNumber' in value && typeof value.toNumber === 'function')
-    return Number((value as { toNumber(): number }).toNumber());
-  return 0;
+  if (value === null || value === undefined) return 0;
+  if (typeof value === 'object' && 'toNumber' in value && typeof value.toNumber === 'function') return Number((value as { toNumber(): number }).toNumber());
+  return Number(value);
 }
 
 export function graphOf(model: Model): Graph & { node: Node[]; initializer: Tensor[] } {

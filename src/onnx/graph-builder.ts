@@ -2,9 +2,8 @@
 // tests' generated models all write ONNX through it.
 import { writeFile, mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import onnxProto from 'onnx-proto';
+import { DataType, encodeModel, onnx, type Attribute, type Model, type Node, type Tensor, type ValueInfo } from './proto.js';
 
-const { onnx } = onnxProto;
 export { onnx };
 
 /** `{ float: x }` forces a FLOAT attribute when x is whole (e.g. alpha=1). */
@@ -16,10 +15,10 @@ const OPSET = 13;
 const IR_VERSION = 8;
 
 export class GraphBuilder {
-  private readonly nodes: onnxProto.onnx.INodeProto[] = [];
-  private readonly initializers: onnxProto.onnx.ITensorProto[] = [];
-  private readonly inputs: onnxProto.onnx.IValueInfoProto[] = [];
-  private readonly outputs: onnxProto.onnx.IValueInfoProto[] = [];
+  private readonly nodes: Node[] = [];
+  private readonly initializers: Tensor[] = [];
+  private readonly inputs: ValueInfo[] = [];
+  private readonly outputs: ValueInfo[] = [];
   private readonly usedNames = new Set<string>();
   private counter = 0;
 
@@ -53,7 +52,7 @@ export class GraphBuilder {
     this.initializers.push({
       name,
       dims,
-      dataType: onnx.TensorProto.DataType.FLOAT,
+      dataType: DataType.FLOAT,
       rawData: new Uint8Array(values.buffer, values.byteOffset, values.byteLength),
     });
     return name;
@@ -66,7 +65,7 @@ export class GraphBuilder {
     this.initializers.push({
       name,
       dims: [values.length],
-      dataType: onnx.TensorProto.DataType.INT64,
+      dataType: DataType.INT64,
       rawData: new Uint8Array(data.buffer),
     });
     return name;
@@ -91,7 +90,7 @@ export class GraphBuilder {
     return outputs;
   }
 
-  toModel(docString = ''): onnxProto.onnx.IModelProto {
+  toModel(docString = ''): Model {
     return {
       irVersion: IR_VERSION,
       producerName: 'swarmserve',
@@ -109,7 +108,7 @@ export class GraphBuilder {
   }
 
   toBytes(docString = ''): Uint8Array {
-    return onnx.ModelProto.encode(onnx.ModelProto.create(this.toModel(docString))).finish();
+    return encodeModel(this.toModel(docString));
   }
 
   async save(path: string, docString = ''): Promise<void> {
@@ -118,19 +117,19 @@ export class GraphBuilder {
   }
 }
 
-function valueInfo(name: string, dims: Dim[]): onnxProto.onnx.IValueInfoProto {
+function valueInfo(name: string, dims: Dim[]): ValueInfo {
   return {
     name,
     type: {
       tensorType: {
-        elemType: onnx.TensorProto.DataType.FLOAT,
+        elemType: DataType.FLOAT,
         shape: { dim: dims.map((d) => (typeof d === 'number' ? { dimValue: d } : { dimParam: d })) },
       },
     },
   };
 }
 
-function attribute(name: string, value: AttrValue): onnxProto.onnx.IAttributeProto {
+function attribute(name: string, value: AttrValue): Attribute {
   const T = onnx.AttributeProto.AttributeType;
   if (typeof value === 'string') return { name, type: T.STRING, s: new TextEncoder().encode(value) };
   if (typeof value === 'number') {
