@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Real photos for INT8 calibration and evaluation, from Debian packages (nothing from a
 # model or data hub): `apt-get download` + `dpkg -x`, no install and no root needed when
-# the apt lists are present. Then the selection (dist/src/model/photos/main.js): rule,
+# the apt lists are present. Then the selection (dist/tools/photos/main.js): rule,
 # reviewed exclusions, perceptual-hash dedupe, calibration/evaluation split, manifest.
 # Never run by `models prepare` or `npm start`. Usage: scripts/fetch-photos.sh [OUT_DIR]
 # (default .cache/photos). A second run reuses the downloaded .debs and extracted trees.
@@ -14,7 +14,7 @@ PACKAGES=(
   lomiri-wallpapers lomiri-wallpapers-16.04 lomiri-wallpapers-20.04
   python3-skimage python3-sklearn python-matplotlib-data
 )
-MAIN=dist/src/model/photos/main.js
+MAIN=dist/tools/photos/main.js
 if [ ! -f "$MAIN" ]; then
   echo "fetch-photos: $MAIN is missing; run 'npm run build' first" >&2
   exit 1

@@ -5,15 +5,15 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import type { PhotoManifest } from '../../src/model/photos/manifest.js';
-import { manifestProblems } from '../../src/model/photos/manifest.js';
-import { isSamePicture, pictureHash } from '../../src/model/photos/picture-hash.js';
+import type { PhotoManifest } from '../../tools/photos/manifest.js';
+import { manifestProblems } from '../../tools/photos/manifest.js';
+import { isSamePicture, pictureHash } from '../../tools/photos/picture-hash.js';
 import { ROOT } from '../helpers/process.js';
 
 const hasApt = ['apt-get', 'dpkg-deb'].every((tool) => spawnSync(tool, ['--version'], { stdio: 'ignore' }).status === 0);
 const required = process.env.CI === 'true';
 const OUT = join(ROOT, '.cache/photos');
-const MAIN = join(ROOT, 'dist/src/model/photos/main.js');
+const MAIN = join(ROOT, 'dist/tools/photos/main.js');
 
 function fetchPhotos(): { stdout: string; stderr: string } {
   const run = spawnSync('bash', ['scripts/fetch-photos.sh', OUT], { cwd: ROOT, encoding: 'utf8', timeout: 300_000 });

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 // Entry point of scripts/fetch-photos.sh once the packages are extracted:
-//   node dist/src/model/photos/main.js --extracted DIR --out DIR [--fixtures DIR]
+//   node dist/tools/photos/main.js --extracted DIR --out DIR [--fixtures DIR]
 // <extracted>/<package>/ is a `dpkg -x` tree, <extracted>/<package>.version its version.
 import { existsSync, readFileSync } from 'node:fs';
 import { readdir } from 'node:fs/promises';
