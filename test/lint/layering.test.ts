@@ -39,7 +39,10 @@ describe('import layering (npm run lint)', () => {
   }, 60_000);
 
   it('the queue importing from the gateway fails, naming the rule', async () => {
-    const path = await probe('src/queue/layering-probe.ts', "import type { GatewayMetrics } from '../gateway/metrics.js';\nexport type Probe = GatewayMetrics;\n");
+    const path = await probe(
+      'src/queue/layering-probe.ts',
+      "import type { GatewayMetrics } from '../gateway/metrics.js';\nexport type Probe = GatewayMetrics;\n",
+    );
     const { code, output } = await cruise(path);
     expect(output).toContain('queue-is-below-its-users');
     expect(code).not.toBe(0);
