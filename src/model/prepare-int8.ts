@@ -94,7 +94,12 @@ export async function prepareInt8(modelDir: string, name: string, logger: Logger
     `quantizing ${name} version ${FP32_VERSION} to INT8 version ${INT8_VERSION} from ${CALIBRATION_FILE} (measured on ${file.photos.items} photos)…`,
   );
   const model = await loadModel(fp32Path);
-  const report = quantizeWithCalibration(model, calibrationOf(file), file.settings);
+  let report: ReturnType<typeof quantizeWithCalibration>;
+  try {
+    report = quantizeWithCalibration(model, calibrationOf(file), file.settings);
+  } catch (err) {
+    return withoutBuild('stale-calibration', `${calibrationPath} does not fit: ${(err as Error).message}`);
+  }
   await mkdir(join(modelDir, INT8_VERSION), { recursive: true });
   // Write beside and rename, so a crash never leaves a half-written model behind.
   const partial = `${out}.partial-${process.pid}`;

@@ -77,7 +77,7 @@ describe('swarmserve CLI', () => {
   it('models list shows the bundled models and flags resnet50 as untrained', async () => {
     const res = await run(['models', 'list']);
     expect(res.code).toBe(0);
-    // Version 2 (INT8) is there when models prepare had the photos; version 1 stays the default.
+    // Version 2 (INT8) is there once models prepare ran (from the shipped calibration); version 1 stays the default.
     expect(res.stdout).toMatch(/^moderation\tversions 1(,2)? \(default 1\)\t5 labels\tNHWC 224×224/m);
     expect(res.stdout).toMatch(/^resnet50\t.*1000 labels\tNCHW 224×224.*untrained/m);
   });
