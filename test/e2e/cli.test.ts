@@ -125,6 +125,21 @@ describe('swarmserve CLI', () => {
     expect(again.stderr).toMatch(/BAD_PARAMETER: .*already exists/);
     const method = await run(['models', 'quantize', 'moderation', '-m', repo, '--version', '1', '--method', 'entropy', '--calibration', scratch]);
     expect(method.stderr).toMatch(/BAD_PARAMETER: --method must be one of minmax, percentile/);
+    const calibration = join(scratch, 'calibration.json');
+    const both = await run([
+      'models',
+      'quantize',
+      'moderation',
+      '-m',
+      repo,
+      '--calibration',
+      scratch,
+      '--write-calibration',
+      calibration,
+      '--out-version',
+      '3',
+    ]);
+    expect(both.stderr).toMatch(/BAD_PARAMETER: --write-calibration writes no version/);
   });
 
   it('plan resnet50 --format json: exact parameters and ≈4.1 G MACs from the graph', async () => {
