@@ -18,7 +18,7 @@ export function missingVersion(entry: ModelEntry): string | undefined {
   if (missing.length === 0) return undefined;
   return (
     `${entry.name}: no version ${missing.join(' or ')} (${entry.dir}/<version>/model.onnx; found: ${entry.versions.map((v) => v.version).join(', ') || 'none'}) — ` +
-    'run `npm run photos` (calibration photos), then `node dist/src/cli/main.js models prepare` (builds the INT8 version 2 from them)'
+    'run `node dist/src/cli/main.js models prepare` (builds the INT8 version 2 from models/<name>/int8-calibration.json, offline)'
   );
 }
 

@@ -5,9 +5,11 @@ import { bundledModelsDir } from '../config/paths.js';
 import { buildResnet50ToFile } from '../model/build/resnet50.js';
 import { importTfjsToFile } from '../model/import/tfjs-layers.js';
 import { prepareBundledModels } from '../model/prepare.js';
-import { defaultPhotosDir } from '../model/prepare-int8.js';
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { writeCalibrationFile } from '../model/quantize/calibration-file.js';
 import { loadRepository } from '../model/repository/repository.js';
-import { DEFAULT_QUANTIZE_OPTIONS, quantizeVersion } from '../model/quantize/quantize.js';
+import { calibrateVersion, DEFAULT_QUANTIZE_OPTIONS, quantizeVersion } from '../model/quantize/quantize.js';
 import { RANGE_METHODS, type RangeMethod } from '../model/quantize/ranges.js';
 import { WEIGHT_BITS, WEIGHT_MODES, type WeightBits, type WeightMode } from '../model/quantize/qdq.js';
 import { registerEvaluateCommand } from './models-evaluate-command.js';
@@ -18,15 +20,14 @@ export function registerModelsCommands(program: Command): void {
   models
     .command('prepare')
     .description(
-      'generate the bundled models where missing: version 1 (FP32) of moderation and resnet50, and their INT8 version 2 when the calibration photos are there (npm run photos)',
+      'generate the bundled models where missing: version 1 (FP32) of moderation and resnet50, and their INT8 version 2 from the calibration shipped beside each config.json (models/<name>/int8-calibration.json; no photos needed)',
     )
     .option('-m, --models <dir>', 'model repository [env: SWARMSERVE_MODELS]', process.env.SWARMSERVE_MODELS ?? bundledModelsDir())
-    .option('--photos <dir>', 'photo set of scripts/fetch-photos.sh [env: SWARMSERVE_PHOTOS]', defaultPhotosDir())
     .option('--no-int8', 'build no INT8 version 2')
     .option('--force', 'regenerate even if present', false)
-    .action(async (opts: { models: string; photos: string; int8: boolean; force: boolean }) => {
+    .action(async (opts: { models: string; int8: boolean; force: boolean }) => {
       const logger = createLogger('info');
-      const made = await prepareBundledModels(opts.models, logger, { force: opts.force, photosDir: opts.photos, int8: opts.int8 });
+      const made = await prepareBundledModels(opts.models, logger, { force: opts.force, int8: opts.int8 });
       if (made.length === 0) logger.info('bundled models already prepared');
     });
 
@@ -79,17 +80,36 @@ export function registerModelsCommands(program: Command): void {
     )
     .option('--batch-size <n>', 'calibration batch size', String(DEFAULT_QUANTIZE_OPTIONS.batchSize))
     .option('--no-bias-correction', "skip moving each layer's mean quantization shift into its bias")
+    .option(
+      '--write-calibration <file>',
+      'write what calibration measured (ranges, bias corrections, settings, digests) to FILE instead of a new version; models prepare builds version 2 of a bundled model from models/<name>/int8-calibration.json',
+    )
     .action(async (name: string, opts: QuantizeCliOptions) => {
       const repository = await loadRepository(opts.models, [name]);
       const entry = repository.models.get(name);
       if (entry === undefined) throw new ServeError('MODEL_NOT_FOUND', `no model "${name}" in ${repository.root}`);
       const started = performance.now();
       const tty = process.stderr.isTTY;
-      const result = await quantizeVersion(entry, opts.version, opts.calibration, opts.outVersion, {
+      const options = {
         ...parseQuantizeOptions(opts),
-        onProgress: (done, total) =>
+        onProgress: (done: number, total: number) =>
           process.stderr.write(`${tty ? '\r' : ''}calibrating ${entry.name}: ${done}/${total} photos${tty && done < total ? '' : '\n'}`),
-      });
+      };
+      if (opts.writeCalibration !== undefined) {
+        if (opts.outVersion !== undefined) throw new ServeError('BAD_PARAMETER', '--write-calibration writes no version: drop --out-version');
+        const version = opts.version ?? entry.defaultVersion;
+        const stamp = await readFile(join(entry.dir, version, '.generator'), 'utf8').then(
+          (s) => s.trim(),
+          () => null,
+        );
+        const { report, file } = await calibrateVersion(entry, version, opts.calibration, options, stamp);
+        await writeCalibrationFile(opts.writeCalibration, file);
+        process.stdout.write(
+          `wrote ${opts.writeCalibration}: calibration of ${entry.name} version ${version}, ${Object.keys(file.ranges).length} activation ranges, ${report.biasCorrected} bias corrections, measured on ${report.calibrationItems} photos in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
+        );
+        return;
+      }
+      const result = await quantizeVersion(entry, opts.version, opts.calibration, opts.outVersion, options);
       process.stdout.write(
         `wrote ${result.path} (version ${result.version}): ${result.foldedBatchNorms} BatchNormalization and ${result.foldedPads} Pad folded into Conv, ${result.foldedActivations} Relu/Clip folded into ranges, ${result.weightedNodes} nodes with int8 weights, ${result.quantizedActivations} uint8 activations, FP32 nodes: ${result.floatNodes.join(', ') || 'none'}, ${result.biasCorrected} biases corrected; calibrated on ${result.calibrationItems} photos in ${((performance.now() - started) / 1000).toFixed(1)} s\n`,
       );
@@ -124,6 +144,7 @@ interface QuantizeCliOptions {
   weightBits: string;
   batchSize: string;
   biasCorrection: boolean;
+  writeCalibration?: string;
 }
 
 function parseQuantizeOptions(opts: QuantizeCliOptions): {

@@ -1,42 +1,21 @@
 // The INT8 version 2 of each bundled model, quantized from its FP32 version 1 with the
-// calibration photos of scripts/fetch-photos.sh (docs/photos.md). Without those photos no
-// version 2 is built: never one calibrated on anything else.
+// calibration shipped beside its config.json (models/<name>/int8-calibration.json: ranges
+// and bias corrections measured on the photos of scripts/fetch-photos.sh, docs/photos.md).
+// No photos, no apt, no network: the same bytes on every run. Without a calibration file
+// that fits version 1, no version 2 is built: never one calibrated on anything else.
 import { createHash } from 'node:crypto';
 import { existsSync } from 'node:fs';
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
-import { basename, join } from 'node:path';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import type { Logger } from '../common/logger.js';
-import { packageRoot } from '../config/paths.js';
-import { listImageFiles } from './image-files.js';
-import { loadModel as loadEntry, MODEL_FILE } from './repository/repository.js';
+import { CALIBRATION_FILE, calibrationOf, parseCalibrationFile, QUANTIZER_GENERATOR, sha256File, type CalibrationFile } from './quantize/calibration-file.js';
+import { MODEL_FILE } from './repository/repository.js';
 
 export const INT8_VERSION = '2';
 export const FP32_VERSION = '1';
-/** Bump when the quantizer's output for the same inputs changes. */
-export const INT8_GENERATOR = 'quantize/3';
+/** Bump (in calibration-file.ts) when the quantizer's output for the same inputs changes. */
+export const INT8_GENERATOR = QUANTIZER_GENERATOR;
 const STAMP_FILE = '.generator';
-
-/** Where scripts/fetch-photos.sh writes by default; SWARMSERVE_PHOTOS or --photos override it. */
-export function defaultPhotosDir(): string {
-  return process.env.SWARMSERVE_PHOTOS ?? join(packageRoot(), '.cache', 'photos');
-}
-
-/**
- * The calibration directory of a photo set. Its flips and crops (calibration-augmented/)
- * are left out: on the bundled models they changed no evaluation figure beyond noise and
- * tripled the time (docs/quantization.md); `models quantize --calibration` takes both.
- */
-export function calibrationDirs(photosDir: string): string[] {
-  return [join(photosDir, 'calibration')].filter((d) => existsSync(d));
-}
-
-/** A digest of the calibration file names and sizes: a changed set means a new version 2. */
-async function calibrationDigest(dirs: readonly string[]): Promise<string> {
-  const hash = createHash('sha256');
-  for (const dir of dirs)
-    for (const file of await listImageFiles(dir, 'CALIBRATION_FAILED', 'calibration')) hash.update(`${basename(dir)}/${basename(file)}\n`);
-  return hash.digest('hex').slice(0, 16);
-}
 
 async function readStamp(dir: string): Promise<string | undefined> {
   const path = join(dir, STAMP_FILE);
@@ -45,63 +24,83 @@ async function readStamp(dir: string): Promise<string | undefined> {
 
 export interface Int8Outcome {
   model: string;
-  state: 'built' | 'current' | 'no-photos' | 'removed-stale';
+  /** no-calibration: no calibration file; stale-calibration: one measured on another version 1 or by another quantizer. */
+  state: 'built' | 'current' | 'no-calibration' | 'stale-calibration' | 'removed-stale';
   path: string;
+  /** Why no version 2 was built (stale-calibration, removed-stale). */
+  reason?: string;
+}
+
+/** How to rewrite a bundled model's calibration file (docs/quantization.md). */
+export function recalibrateCommand(name: string): string {
+  return `npm run photos && node dist/src/cli/main.js models quantize ${name} --version ${FP32_VERSION} --calibration .cache/photos/calibration --write-calibration models/${name}/${CALIBRATION_FILE}`;
+}
+
+/** Does the calibration file fit this version 1? undefined if it does, else why not. */
+async function mismatch(file: CalibrationFile, fp32Stamp: string, fp32Path: string): Promise<string | undefined> {
+  if (file.generator !== INT8_GENERATOR) return `it was measured by ${file.generator}, this quantizer is ${INT8_GENERATOR}`;
+  if (file.source.version !== FP32_VERSION) return `it was measured on version ${file.source.version}, not ${FP32_VERSION}`;
+  if (file.source.generator !== fp32Stamp)
+    return `it was measured on a version ${FP32_VERSION} made by ${file.source.generator ?? 'unknown'}, this one by ${fp32Stamp}`;
+  const sha = await sha256File(fp32Path);
+  if (file.source.sha256 !== sha)
+    return `version ${FP32_VERSION}'s model.onnx differs from the one it was measured on (sha256 ${sha.slice(0, 12)}…, not ${file.source.sha256.slice(0, 12)}…)`;
+  return undefined;
 }
 
 /**
- * Builds (or keeps) models/<name>/2 for one bundled model whose version 1 is prepared.
- * The stamp names the quantizer, version 1's generator and the calibration set; without
- * photos a version 2 made from the same version 1 is kept (e.g. baked into an image), one
- * made from an older version 1 is removed.
+ * Builds (or keeps) models/<name>/2 for one bundled model whose version 1 is prepared, from
+ * the calibration file beside its config.json (offline, deterministic: no photos, no
+ * onnxruntime). The stamp names the quantizer, version 1's generator and the calibration
+ * file's digest, so a changed file rebuilds it. Without a file that fits, a version 2 made
+ * from the same version 1 is kept (e.g. baked into an image), one made from an older
+ * version 1 is removed.
  */
-export async function prepareInt8(modelDir: string, name: string, photosDir: string, logger: Logger, force = false): Promise<Int8Outcome> {
+export async function prepareInt8(modelDir: string, name: string, logger: Logger, force = false): Promise<Int8Outcome> {
   const out = join(modelDir, INT8_VERSION, MODEL_FILE);
+  const fp32Path = join(modelDir, FP32_VERSION, MODEL_FILE);
   const fp32Stamp = (await readStamp(join(modelDir, FP32_VERSION))) ?? 'unknown';
   const current = await readStamp(join(modelDir, INT8_VERSION));
-  const dirs = calibrationDirs(photosDir);
-  const havePhotos = existsSync(join(photosDir, 'manifest.json')) && dirs.length > 0;
-  if (!havePhotos) {
+  const calibrationPath = join(modelDir, CALIBRATION_FILE);
+  const withoutBuild = async (state: 'no-calibration' | 'stale-calibration', reason?: string): Promise<Int8Outcome> => {
     const sameSource = current?.split(' ')[1] === fp32Stamp && existsSync(out);
     if (sameSource) return { model: name, state: 'current', path: out };
     if (existsSync(out)) {
       await rm(join(modelDir, INT8_VERSION), { recursive: true, force: true });
-      logger.warn(
-        { model: name },
-        `removed ${name} version ${INT8_VERSION}: it was quantized from an older version ${FP32_VERSION} and there are no photos to quantize again`,
-      );
-      return { model: name, state: 'removed-stale', path: out };
+      const why = `it was quantized from an older version ${FP32_VERSION} and ${reason ?? `there is no ${CALIBRATION_FILE} to quantize again`}`;
+      logger.warn({ model: name }, `removed ${name} version ${INT8_VERSION}: ${why}`);
+      return { model: name, state: 'removed-stale', path: out, reason: why };
     }
-    return { model: name, state: 'no-photos', path: out };
-  }
-  const stamp = `${INT8_GENERATOR} ${fp32Stamp} ${await calibrationDigest(dirs)}`;
+    return { model: name, state, path: out, ...(reason === undefined ? {} : { reason }) };
+  };
+  if (!existsSync(calibrationPath)) return withoutBuild('no-calibration');
+  const text = await readFile(calibrationPath, 'utf8');
+  const stamp = `${INT8_GENERATOR} ${fp32Stamp} ${createHash('sha256').update(text).digest('hex').slice(0, 16)}`;
   if (existsSync(out) && current === stamp && !force) return { model: name, state: 'current', path: out };
+  let file: CalibrationFile;
+  try {
+    file = parseCalibrationFile(text, calibrationPath);
+  } catch (err) {
+    return withoutBuild('stale-calibration', (err as Error).message);
+  }
+  const why = await mismatch(file, fp32Stamp, fp32Path);
+  if (why !== undefined) return withoutBuild('stale-calibration', `${calibrationPath} does not fit: ${why}`);
   const started = performance.now();
   // The quantizer (onnx-proto, protobufjs…) is loaded only to build: a server that finds its
   // version 2 current keeps none of it on its heap.
-  const [{ photoSource }, { loadModel, saveModel }, { DEFAULT_QUANTIZE_OPTIONS, quantizeModel }] = await Promise.all([
-    import('./quantize/calibrate.js'),
-    import('../onnx/proto.js'),
-    import('./quantize/quantize.js'),
-  ]);
-  const entry = await loadEntry(name, modelDir);
-  const source = await photoSource(dirs, entry.config.preprocess);
+  const [{ loadModel, saveModel }, { quantizeWithCalibration }] = await Promise.all([import('../onnx/proto.js'), import('./quantize/quantize.js')]);
   logger.info(
     { model: name },
-    `quantizing ${name} version ${FP32_VERSION} to INT8 version ${INT8_VERSION} on ${source.count} calibration samples from ${photosDir}…`,
+    `quantizing ${name} version ${FP32_VERSION} to INT8 version ${INT8_VERSION} from ${CALIBRATION_FILE} (measured on ${file.photos.items} photos)…`,
   );
-  const model = await loadModel(join(modelDir, FP32_VERSION, MODEL_FILE));
-  let lastLogged = 0;
-  const report = await quantizeModel(model, source, {
-    ...DEFAULT_QUANTIZE_OPTIONS,
-    onProgress: (done, total) => {
-      // A line every ~25 % (a log, not a terminal: no carriage returns).
-      if (done === total || done - lastLogged >= total / 4) {
-        lastLogged = done;
-        logger.info({ model: name, done, total }, `calibrating ${name}: ${done}/${total}`);
-      }
-    },
-  });
+  const model = await loadModel(fp32Path);
+  let report: ReturnType<typeof quantizeWithCalibration>;
+  try {
+    report = quantizeWithCalibration(model, calibrationOf(file), file.settings);
+  } catch (err) {
+    return withoutBuild('stale-calibration', `${calibrationPath} does not fit: ${(err as Error).message}`);
+  }
+  await mkdir(join(modelDir, INT8_VERSION), { recursive: true });
   // Write beside and rename, so a crash never leaves a half-written model behind.
   const partial = `${out}.partial-${process.pid}`;
   try {

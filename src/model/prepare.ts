@@ -7,7 +7,7 @@ import { dirname, join, resolve } from 'node:path';
 import type { Logger } from '../common/logger.js';
 import { bundledModelsDir } from '../config/paths.js';
 import { MODEL_FILE } from './repository/repository.js';
-import { defaultPhotosDir, FP32_VERSION, INT8_VERSION, prepareInt8, type Int8Outcome } from './prepare-int8.js';
+import { FP32_VERSION, INT8_VERSION, prepareInt8, recalibrateCommand, type Int8Outcome } from './prepare-int8.js';
 
 export interface BundledModel {
   name: string;
@@ -49,8 +49,6 @@ export interface PrepareOptions {
   force?: boolean;
   /** Model names, or model:version pairs (as --only gives them); default: every bundled model. */
   only?: readonly string[];
-  /** The photo set of scripts/fetch-photos.sh (default .cache/photos, or SWARMSERVE_PHOTOS). */
-  photosDir?: string;
   /** false: build no INT8 version (the FP32 versions only). */
   int8?: boolean;
 }
@@ -62,13 +60,12 @@ function wanted(only: readonly string[] | undefined, name: string, version: stri
 
 /**
  * Generates each bundled model whose directory exists in `modelsDir` but has no ONNX file
- * yet (version 1, FP32), then its INT8 version 2 from the calibration photos when they are
- * there (docs/quantization.md). Returns the files written.
+ * yet (version 1, FP32), then its INT8 version 2 from the calibration file shipped beside
+ * its config.json (docs/quantization.md). Returns the files written.
  */
 export async function prepareBundledModels(modelsDir: string, logger: Logger, options: PrepareOptions = {}): Promise<string[]> {
   const made: string[] = [];
   const int8: Int8Outcome[] = [];
-  const photosDir = options.photosDir ?? defaultPhotosDir();
   for (const model of BUNDLED_MODELS) {
     const needFp32 = wanted(options.only, model.name, FP32_VERSION);
     const needInt8 = options.int8 !== false && wanted(options.only, model.name, INT8_VERSION);
@@ -95,18 +92,16 @@ export async function prepareBundledModels(modelsDir: string, logger: Logger, op
       made.push(out);
     }
     if (needInt8) {
-      const outcome = await prepareInt8(modelDir, model.name, photosDir, logger, options.force === true);
+      const outcome = await prepareInt8(modelDir, model.name, logger, options.force === true);
       if (outcome.state === 'built') made.push(outcome.path);
       int8.push(outcome);
     }
   }
-  const missing = int8.filter((o) => o.state === 'no-photos' || o.state === 'removed-stale').map((o) => o.model);
-  if (missing.length > 0) {
-    logger.info(
-      { photos: photosDir, models: missing },
-      `no calibration photos in ${photosDir}: INT8 version ${INT8_VERSION} of ${missing.join(', ')} not built (version ${FP32_VERSION}, FP32, serves as usual). To build it: npm run photos (Debian/Ubuntu apt), then swarmserve models prepare`,
+  for (const o of int8.filter((o) => o.state !== 'built' && o.state !== 'current'))
+    logger.warn(
+      { model: o.model, state: o.state },
+      `INT8 version ${INT8_VERSION} of ${o.model} not built (version ${FP32_VERSION}, FP32, serves as usual): ${o.reason ?? 'no calibration file'}. To measure it again from photos: ${recalibrateCommand(o.model)}`,
     );
-  }
   return made;
 }
 

@@ -77,7 +77,7 @@ describe('swarmserve CLI', () => {
   it('models list shows the bundled models and flags resnet50 as untrained', async () => {
     const res = await run(['models', 'list']);
     expect(res.code).toBe(0);
-    // Version 2 (INT8) is there when models prepare had the photos; version 1 stays the default.
+    // Version 2 (INT8) is there once models prepare ran (from the shipped calibration); version 1 stays the default.
     expect(res.stdout).toMatch(/^moderation\tversions 1(,2)? \(default 1\)\t5 labels\tNHWC 224×224/m);
     expect(res.stdout).toMatch(/^resnet50\t.*1000 labels\tNCHW 224×224.*untrained/m);
   });
@@ -125,6 +125,21 @@ describe('swarmserve CLI', () => {
     expect(again.stderr).toMatch(/BAD_PARAMETER: .*already exists/);
     const method = await run(['models', 'quantize', 'moderation', '-m', repo, '--version', '1', '--method', 'entropy', '--calibration', scratch]);
     expect(method.stderr).toMatch(/BAD_PARAMETER: --method must be one of minmax, percentile/);
+    const calibration = join(scratch, 'calibration.json');
+    const both = await run([
+      'models',
+      'quantize',
+      'moderation',
+      '-m',
+      repo,
+      '--calibration',
+      scratch,
+      '--write-calibration',
+      calibration,
+      '--out-version',
+      '3',
+    ]);
+    expect(both.stderr).toMatch(/BAD_PARAMETER: --write-calibration writes no version/);
   });
 
   it('plan resnet50 --format json: exact parameters and ≈4.1 G MACs from the graph', async () => {

@@ -1,5 +1,6 @@
 // The INT8 acceptance, read from `swarmserve models evaluate --json`: version 2 (built by
-// `models prepare` from the calibration photos) against version 1 on the evaluation
+// `models prepare` from the shipped calibration, measured on the calibration photos:
+// int8-calibration.test.ts) against version 1 on the evaluation
 // photos, which calibration never saw; and a deliberately bad quantization (activation
 // ranges from one blank image) that must fail the same bounds. Needs the photo set
 // (scripts/fetch-photos.sh, run by `npm test`'s set-up): skipped with a message without it,

@@ -4,6 +4,7 @@
 // simulated in float, optimizations off) on the calibration data; each layer's own shift
 // goes back into its int32 bias, so corrections never double count an upstream error.
 import ort from 'onnxruntime-node';
+import { ServeError } from '../../common/errors.js';
 import { withOutputs, type CalibrationSource } from './calibrate.js';
 import { attrInt, DataType, dimsOf, encodeModel, floatsOf, graphOf, type Model, type Node, type Tensor } from '../../onnx/proto.js';
 
@@ -63,25 +64,22 @@ async function channelMeans(model: Model, tensors: readonly string[], source: Ca
   return sums;
 }
 
-/**
- * Corrects the int32 biases of `nodes` in the QDQ model `quantized`; `fp32` is the
- * BN-folded float model the rewrite started from (for the float weights). Returns how many
- * nodes were corrected.
- */
-export async function correctBiases(
-  fp32: Model,
-  quantized: Model,
-  nodes: readonly CorrectedNode[],
-  source: CalibrationSource,
-  batchSize: number,
-): Promise<number> {
+/** A node's bias path (input 2 ← DequantizeLinear(int32 values, scales)) and weight path (input 1 ← DequantizeLinear(int8, scales, zero points)). */
+interface BiasTarget {
+  node: Node;
+  input: string;
+  values: Tensor;
+  biasScales: Tensor;
+  wq: Tensor;
+  wScales: Tensor;
+  wZero: Tensor;
+}
+
+function biasTargets(quantized: Model, nodes: readonly CorrectedNode[]): BiasTarget[] {
   const graph = graphOf(quantized);
   const inits = new Map(graph.initializer.map((t) => [t.name ?? '', t]));
-  const floatInits = new Map(graphOf(fp32).initializer.map((t) => [t.name ?? '', t]));
-  const floatNodes = new Map(graphOf(fp32).node.map((n) => [n.name ?? '', n]));
   const producers = new Map(graph.node.flatMap((n) => (n.output ?? []).map((o) => [o, n] as const)));
-  // Bias path: node input 2 ← DequantizeLinear(int32 values, scales); weight path: input 1 ← DequantizeLinear(int8, scales, zero points).
-  const targets = nodes.flatMap(({ node }) => {
+  return nodes.flatMap(({ node }) => {
     const biasDq = producers.get(node.input?.[2] ?? '');
     const weightDq = producers.get(node.input?.[1] ?? '');
     const values = inits.get(biasDq?.input?.[0] ?? '');
@@ -89,24 +87,61 @@ export async function correctBiases(
     const wq = inits.get(weightDq?.input?.[0] ?? '');
     const wScales = inits.get(weightDq?.input?.[1] ?? '');
     const wZero = inits.get(weightDq?.input?.[2] ?? '');
-    const w = floatInits.get(floatNodes.get(node.name ?? '')?.input?.[1] ?? '');
-    if (values?.dataType !== DataType.INT32 || biasScales === undefined || wq === undefined || wScales === undefined || wZero === undefined || w === undefined)
-      return [];
-    return [{ node, input: node.input?.[0] ?? '', values, biasScales, wq, wScales, wZero, w }];
+    if (values?.dataType !== DataType.INT32 || biasScales === undefined || wq === undefined || wScales === undefined || wZero === undefined) return [];
+    return [{ node, input: node.input?.[0] ?? '', values, biasScales, wq, wScales, wZero }];
   });
-  if (targets.length === 0) return 0;
+}
+
+/**
+ * Measures the bias correction of `nodes` in the QDQ model `quantized`: per node (by name),
+ * per output channel, the int32 amount its bias moves by. `fp32` is the BN-folded float
+ * model the rewrite started from (for the float weights). `quantized` is not changed.
+ */
+export async function measureBiasCorrections(
+  fp32: Model,
+  quantized: Model,
+  nodes: readonly CorrectedNode[],
+  source: CalibrationSource,
+  batchSize: number,
+): Promise<Map<string, number[]>> {
+  const floatInits = new Map(graphOf(fp32).initializer.map((t) => [t.name ?? '', t]));
+  const floatNodes = new Map(graphOf(fp32).node.map((n) => [n.name ?? '', n]));
+  const targets = biasTargets(quantized, nodes).flatMap((t) => {
+    const w = floatInits.get(floatNodes.get(t.node.name ?? '')?.input?.[1] ?? '');
+    return w === undefined ? [] : [{ ...t, w }];
+  });
+  const corrections = new Map<string, number[]>();
+  if (targets.length === 0) return corrections;
   const means = await channelMeans(quantized, [...new Set(targets.map((t) => t.input))], source, batchSize);
-  let corrected = 0;
   for (const t of targets) {
     const mean = means.get(t.input);
     if (mean === undefined) continue;
     const shift = weightErrorShift(t.node, floatsOf(t.w), dimsOf(t.w), int8Of(t.wq), floatsOf(t.wScales), int8Of(t.wZero), mean);
     if (shift === undefined) continue;
-    const values = int32Of(t.values);
     const scales = floatsOf(t.biasScales);
-    for (let c = 0; c < values.length; c++) {
-      values[c] = Math.max(-2147483647, Math.min(2147483647, (values[c] as number) + Math.round((shift[c] as number) / (scales[c] as number))));
-    }
+    corrections.set(
+      t.node.name ?? '',
+      Array.from(shift, (s, c) => Math.round(s / (scales[c] as number))),
+    );
+  }
+  return corrections;
+}
+
+/**
+ * Adds `corrections` (from measureBiasCorrections, or a calibration file) to the int32
+ * biases of `nodes` in the QDQ model. Returns how many nodes were corrected; a correction
+ * whose node has no int32 bias, or whose channel count differs, is an error.
+ */
+export function applyBiasCorrections(quantized: Model, nodes: readonly CorrectedNode[], corrections: ReadonlyMap<string, ArrayLike<number>>): number {
+  const targets = new Map(biasTargets(quantized, nodes).map((t) => [t.node.name ?? '', t]));
+  let corrected = 0;
+  for (const [name, delta] of corrections) {
+    const t = targets.get(name);
+    if (t === undefined) throw new ServeError('QUANTIZE_UNSUPPORTED', `bias correction for node "${name}", which has no quantized bias in this model`);
+    const values = int32Of(t.values);
+    if (values.length !== delta.length)
+      throw new ServeError('QUANTIZE_UNSUPPORTED', `bias correction for node "${name}": ${delta.length} channels, its bias has ${values.length}`);
+    for (let c = 0; c < values.length; c++) values[c] = Math.max(-2147483647, Math.min(2147483647, (values[c] as number) + (delta[c] as number)));
     t.values.rawData = new Uint8Array(values.buffer);
     t.values.int32Data = [];
     corrected++;
