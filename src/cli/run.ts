@@ -15,8 +15,8 @@ function commandPath(command: Command): string {
 /** Commander's own refusal (unknown option, missing argument, bad choice) as the coded usage error. */
 function usageError(command: Command, err: CommanderError): ServeError {
   const message = err.message.replace(/^error: /, '').replace(/\s*\n\s*/g, ' ');
-  const what = err.code === 'commander.help' ? `${commandPath(command)} needs a command (listed above)` : message;
-  return new ServeError('USAGE', `${what} (see ${commandPath(command)} --help)`);
+  if (err.code === 'commander.help') return new ServeError('USAGE', `${commandPath(command)} needs a command (listed above)`);
+  return new ServeError('USAGE', `${message} (see ${commandPath(command)} --help)`);
 }
 
 /**

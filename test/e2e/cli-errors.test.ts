@@ -78,3 +78,21 @@ describe('every CLI command: a bad invocation is one coded line and the document
     expect(exit, `${c.args.join(' ')}\n${stderr}`).toBe(c.exit);
   });
 });
+
+describe('health, the container HEALTHCHECK', () => {
+  it('loads no zod: its options use plain schemas (it runs every few seconds in every container)', async () => {
+    const hook = `data:text/javascript,${encodeURIComponent("export async function resolve(s, c, n) { if (s.includes('zod')) process.stderr.write('LOADS ' + s + '\\n'); return n(s, c); }")}`;
+    const { stderr } = await promisify(execFile)(process.execPath, [
+      '--no-warnings',
+      '--experimental-loader',
+      hook,
+      CLI,
+      'health',
+      '--timeout-ms',
+      '500',
+      'http://127.0.0.1:1/',
+    ]).catch((err: { stderr: string }) => err);
+    expect(stderr).toMatch(/ECONNREFUSED|connect/);
+    expect(stderr).not.toContain('LOADS');
+  });
+});
