@@ -15,7 +15,7 @@ import { failuresCsv, HistoryCsvWriter, statsCsv } from '../loadtest/locust-csv.
 import { unreachableReason } from '../loadtest/reachability.js';
 import { formatSummary } from '../loadtest/report.js';
 import { runLoad } from '../loadtest/run-load.js';
-import { LOAD_OPTIONS, resolveLoadConfig, type LoadCommandConfig } from './load-options.js';
+import { LOAD_OPTIONS, loadCommandConfig, type LoadCommandConfig } from './load-options.js';
 import { LoadLive } from './load-live.js';
 
 export const EXIT_FAILED = 1;
@@ -157,7 +157,7 @@ export function registerLoadCommand(program: Command): void {
     .command('load <BASE_URL>')
     .description('Locust-like load test of a running server: users (closed loop) or --rate (open loop); a Locust-style report, --csv, --json');
   addOptions(command, LOAD_OPTIONS).action(async (baseUrl: string, _opts: unknown, cmd: Command) => {
-    const config = resolveLoadConfig(baseUrl, cliFlags(cmd));
+    const config = loadCommandConfig(baseUrl, cliFlags(cmd));
     process.exitCode = await runLoadCommand(config);
   });
 }

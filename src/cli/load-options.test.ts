@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ServeError } from '../common/errors.js';
-import { resolveLoadConfig, targetUrl } from './load-options.js';
+import { loadCommandConfig, targetUrl } from './load-options.js';
 import { samplePhotoPath } from './predict-command.js';
 
 describe('load options', () => {
@@ -13,7 +13,7 @@ describe('load options', () => {
   });
 
   it('flag beats env var beats default; defaults as documented', () => {
-    const defaults = resolveLoadConfig('http://h:1', {}, {});
+    const defaults = loadCommandConfig('http://h:1', {}, {});
     expect(defaults).toMatchObject({
       users: 1,
       spawnRate: 1,
@@ -27,14 +27,14 @@ describe('load options', () => {
     expect(defaults.durationMs).toBeUndefined();
     expect(defaults.maxRequests).toBeUndefined();
     const env = { SWARMSERVE_LOAD_USERS: '7', SWARMSERVE_LOAD_WAIT: '0.5-5', SWARMSERVE_LOAD_JSON: '1', SWARMSERVE_LOAD_DURATION: '2m' };
-    expect(resolveLoadConfig('http://h:1', {}, env)).toMatchObject({ users: 7, wait: { minMs: 500, maxMs: 5_000 }, json: true, durationMs: 120_000 });
-    expect(resolveLoadConfig('http://h:1', { users: '9' }, env).users).toBe(9);
+    expect(loadCommandConfig('http://h:1', {}, env)).toMatchObject({ users: 7, wait: { minMs: 500, maxMs: 5_000 }, json: true, durationMs: 120_000 });
+    expect(loadCommandConfig('http://h:1', { users: '9' }, env).users).toBe(9);
   });
 
   it('one USAGE error (exit 2) naming every bad option, by flag or env var', () => {
     let err: unknown;
     try {
-      resolveLoadConfig('http://h:1', { users: '0', requests: '1.5' }, { SWARMSERVE_LOAD_SPAWN_RATE: 'fast' });
+      loadCommandConfig('http://h:1', { users: '0', requests: '1.5' }, { SWARMSERVE_LOAD_SPAWN_RATE: 'fast' });
     } catch (e) {
       err = e;
     }
@@ -48,9 +48,9 @@ describe('load options', () => {
   });
 
   it('rate excludes the users options, and max-in-flight needs rate', () => {
-    expect(() => resolveLoadConfig('http://h:1', { rate: '5', wait: '1' }, {})).toThrow(/--rate \(open loop\) cannot be combined with --wait/);
-    expect(() => resolveLoadConfig('http://h:1', { rate: '5' }, { SWARMSERVE_LOAD_USERS: '3' })).toThrow(/cannot be combined with --users/);
-    expect(() => resolveLoadConfig('http://h:1', { maxInFlight: '5' }, {})).toThrow(/--max-in-flight is for the open loop/);
-    expect(resolveLoadConfig('http://h:1', { rate: '5', maxInFlight: '5' }, {})).toMatchObject({ rate: 5, maxInFlight: 5 });
+    expect(() => loadCommandConfig('http://h:1', { rate: '5', wait: '1' }, {})).toThrow(/--rate \(open loop\) cannot be combined with --wait/);
+    expect(() => loadCommandConfig('http://h:1', { rate: '5' }, { SWARMSERVE_LOAD_USERS: '3' })).toThrow(/cannot be combined with --users/);
+    expect(() => loadCommandConfig('http://h:1', { maxInFlight: '5' }, {})).toThrow(/--max-in-flight is for the open loop/);
+    expect(loadCommandConfig('http://h:1', { rate: '5', maxInFlight: '5' }, {})).toMatchObject({ rate: 5, maxInFlight: 5 });
   });
 });

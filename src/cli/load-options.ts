@@ -152,7 +152,7 @@ export function targetUrl(baseUrl: string, path: string, model: string | undefin
 }
 
 /** The options, resolved as every command's are, then checked together: a USAGE error (exit 2), or CONFIG_INVALID (78) for a bad env var. */
-export function resolveLoadConfig(baseUrl: string, flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): LoadCommandConfig {
+export function loadCommandConfig(baseUrl: string, flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): LoadCommandConfig {
   let values;
   try {
     values = resolveOptions(LOAD_OPTIONS, flags, env);
