@@ -21,14 +21,14 @@ export interface TlsClientOptions {
   insecure?: boolean;
 }
 
-/** An undici dispatcher for the options, or undefined for the defaults; USAGE when --ca-file cannot be read. */
+/** An undici dispatcher for the options, or undefined for the defaults; CONFIG_INVALID (as for a server's TLS files) when --ca-file cannot be read. */
 export function tlsDispatcher(opts: TlsClientOptions): Dispatcher | undefined {
   if (opts.caFile === undefined && opts.insecure !== true) return undefined;
   let ca: Buffer | undefined;
   try {
     ca = opts.caFile === undefined ? undefined : readFileSync(opts.caFile);
   } catch (err) {
-    throw new ServeError('USAGE', `--ca-file ${opts.caFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new ServeError('CONFIG_INVALID', `--ca-file ${opts.caFile}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   return new Agent({ connect: { ...(ca === undefined ? {} : { ca }), rejectUnauthorized: opts.insecure !== true } });
 }
