@@ -1,6 +1,7 @@
 // `swarmserve load BASE_URL`: a Locust-like load test of a running server (docs/loadtest.md).
 // Exit codes: 0 the run passed, 1 failures above --max-failure-ratio (or no request completed),
-// 2 bad arguments, 3 the target did not answer before the load started, 130 a second Ctrl-C.
+// 2 bad arguments, 3 the target did not answer before the load started, 78 a bad env var, 130 a
+// second Ctrl-C (docs/errors.md: the convention of every command).
 
 import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';

@@ -1,6 +1,6 @@
 // The options of `swarmserve load`: one declaration each (flag, env var, schema), as every
-// command has; resolved into a checked config. A bad value is one line and exit 2, naming the
-// flag (or env var) and what was expected — the way Locust users expect a CLI to fail.
+// command has, by the one resolver; then checked together. A bad value is one line naming the
+// flag (exit 2) or env var (exit 78) and what was expected — the way Locust users expect a CLI to fail.
 
 import { z } from 'zod';
 import { ServeError } from '../common/errors.js';
