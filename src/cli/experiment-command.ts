@@ -1,40 +1,19 @@
 // `swarmserve experiment`: the scale-while-loading experiment (docs/experiment.md). Bad
-// arguments print one line and exit 2 (CliError); a scaler or gateway failure is a coded error (exit 1);
+// arguments are a USAGE error (exit 2); a scaler or gateway failure is a coded error (exit 1);
 // SIGINT/SIGTERM stop the load and everything the experiment started (a second one kills at
 // once), then exit 130/143.
-import { CommanderError, type Command } from 'commander';
+import type { Command } from 'commander';
 import { z } from 'zod';
-import { addOptions, cliFlags, type OptionTable, type OptionValues } from '../config/options.js';
+import { ServeError } from '../common/errors.js';
+import { parseDuration, parseWaitRange } from '../config/durations.js';
+import { booleanFlag, parsedBy } from '../config/option-schemas.js';
+import { addOptions, cliFlags, resolveOptions, type OptionTable, type OptionValues } from '../config/options.js';
 import type { ExperimentOptions, ExperimentSummary } from '../experiment/contract.js';
 import { textTable } from '../experiment/format.js';
 import { killAll } from '../experiment/processes.js';
 import { DEFAULT_WINDOW_MS, runExperiment } from '../experiment/run-experiment.js';
 import { targetLine } from '../experiment/targets.js';
-import { ArgumentError, MAX_REPLICAS, parseDuration, parseReplicas, parseWait } from '../experiment/schedule.js';
-import { CliError, EXIT_USAGE } from './cli-error.js';
-
-const flag = (fallback: boolean) =>
-  z
-    .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
-    .default(fallback)
-    .transform((v) => v === true || v === 'true' || v === '1');
-
-/** A string turned into a value by one of the schedule parsers; their message becomes the issue. */
-function parsed<T>(fallback: string | undefined, parse: (text: string) => T) {
-  return z
-    .string()
-    .optional()
-    .transform((text, ctx): T | undefined => {
-      const value = text ?? fallback;
-      if (value === undefined) return undefined;
-      try {
-        return parse(value);
-      } catch (err) {
-        ctx.addIssue({ code: 'custom', message: err instanceof Error ? err.message : String(err) });
-        return z.NEVER;
-      }
-    });
-}
+import { MAX_REPLICAS, parseReplicas } from '../experiment/schedule.js';
 
 function defaultOut(): string {
   return `experiment-${new Date().toISOString().replace(/[:.]/g, '').replace('T', '-').slice(0, 17)}.html`;
@@ -45,7 +24,7 @@ export const EXPERIMENT_OPTIONS = {
     flag: '--local',
     env: 'SWARMSERVE_EXPERIMENT_LOCAL',
     description: 'start Redis, a gateway and the workers here, as child processes, and stop them at the end',
-    schema: flag(false),
+    schema: booleanFlag(false),
   },
   swarm: {
     flag: '--swarm <service>',
@@ -69,8 +48,8 @@ export const EXPERIMENT_OPTIONS = {
   wait: {
     flag: '--wait <seconds>',
     env: 'SWARMSERVE_EXPERIMENT_WAIT',
-    description: "a user's think time between requests: 0 (closed loop) or a-b seconds",
-    schema: parsed('0', parseWait),
+    description: "a user's think time between requests: 0 (closed loop), a-b seconds (uniform, e.g. 1-5 or 500ms-2s), or one duration",
+    schema: parsedBy(parseWaitRange).optional(),
   },
   model: {
     flag: '-m, --model <name>',
@@ -94,25 +73,25 @@ export const EXPERIMENT_OPTIONS = {
     flag: '--replicas <list>',
     env: 'SWARMSERVE_EXPERIMENT_REPLICAS',
     description: 'worker count of each step, e.g. 1,2,3',
-    schema: parsed('1,2,3', parseReplicas),
+    schema: parsedBy(parseReplicas).default([1, 2, 3]),
   },
   step: {
     flag: '--step <duration>',
     env: 'SWARMSERVE_EXPERIMENT_STEP',
     description: 'length of each step, e.g. 60s, 2m',
-    schema: parsed('60s', (t) => parseDuration(t, '--step')),
+    schema: parsedBy(parseDuration).default(60_000),
   },
   settle: {
     flag: '--settle <duration>',
     env: 'SWARMSERVE_EXPERIMENT_SETTLE',
     description: "start of each step left out of its table row (warm-up, the previous step's backlog)",
-    schema: parsed('15s', (t) => parseDuration(t, '--settle')),
+    schema: parsedBy(parseDuration).default(15_000),
   },
   window: {
     flag: '--window <duration>',
     env: 'SWARMSERVE_EXPERIMENT_WINDOW',
     description: "sliding window of the chart's response times and requests/s",
-    schema: parsed(`${DEFAULT_WINDOW_MS / 1000}s`, (t) => parseDuration(t, '--window')),
+    schema: parsedBy(parseDuration).default(DEFAULT_WINDOW_MS),
   },
   targetRatio: {
     flag: '--target-ratio <x>',
@@ -143,7 +122,7 @@ export const EXPERIMENT_OPTIONS = {
     flag: '--no-restore',
     env: 'SWARMSERVE_EXPERIMENT_RESTORE',
     description: "with --swarm: leave the service at the last step's count (default: put it back as it was)",
-    schema: flag(true),
+    schema: booleanFlag(true),
   },
   out: {
     flag: '-o, --out <file>',
@@ -155,48 +134,29 @@ export const EXPERIMENT_OPTIONS = {
     flag: '--json',
     env: 'SWARMSERVE_EXPERIMENT_JSON',
     description: 'print the summary as JSON on stdout (progress stays on stderr)',
-    schema: flag(false),
+    schema: booleanFlag(false),
   },
 } satisfies OptionTable;
 
 type ExperimentFlags = OptionValues<typeof EXPERIMENT_OPTIONS>;
 
-/** Flag beats env var beats default, as for every command; but each bad value is one `--flag: why` line (ArgumentError: exit 2). */
-export function resolveExperimentFlags(flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): ExperimentFlags {
-  const problems: string[] = [];
-  const values: Record<string, unknown> = {};
-  for (const [key, spec] of Object.entries(EXPERIMENT_OPTIONS)) {
-    const fromFlag = flags[key] !== undefined;
-    const result = spec.schema.safeParse(fromFlag ? flags[key] : env[spec.env]);
-    if (result.success) values[key] = result.data;
-    else {
-      const name = spec.flag.split(' <')[0]?.split(', ').at(-1) ?? spec.flag;
-      const source = fromFlag ? name : `${spec.env} (${name})`;
-      // The schedule parsers' messages name the flag already.
-      problems.push(...result.error.issues.map((i) => (i.code === 'custom' && fromFlag ? i.message : `${source}: ${i.message}`)));
-    }
-  }
-  if (problems.length > 0) throw new ArgumentError(problems.join('; '));
-  return values as ExperimentFlags;
-}
-
-/** The options of runExperiment from the command line; ArgumentError on any inconsistency. */
+/** The options of runExperiment from the command line; a USAGE error on any inconsistency. */
 export function experimentOptions(url: string | undefined, o: ExperimentFlags): ExperimentOptions {
   if (o.local === (o.swarm !== undefined))
-    throw new ArgumentError('choose where the workers run: --local (processes on this machine) or --swarm SERVICE URL (a Docker Swarm service)');
+    throw new ServeError('USAGE', 'choose where the workers run: --local (processes on this machine) or --swarm SERVICE URL (a Docker Swarm service)');
   const gatewayUrl = url ?? o.url;
   if (o.local) {
-    if (gatewayUrl !== undefined) throw new ArgumentError('--local starts its own gateway: give no URL (--port picks its port)');
-    if (o.restore === false) throw new ArgumentError('--no-restore is for --swarm');
+    if (gatewayUrl !== undefined) throw new ServeError('USAGE', '--local starts its own gateway: give no URL (--port picks its port)');
+    if (o.restore === false) throw new ServeError('USAGE', '--no-restore is for --swarm');
   } else {
     if (gatewayUrl === undefined)
-      throw new ArgumentError(`--swarm ${o.swarm ?? ''} needs the gateway URL the load goes to (argument or --url), e.g. http://127.0.0.1:8080`);
+      throw new ServeError('USAGE', `--swarm ${o.swarm ?? ''} needs the gateway URL the load goes to (argument or --url), e.g. http://127.0.0.1:8080`);
     for (const [name, value] of [
       ['--port', o.port],
       ['--threads', o.threads],
       ['--models', o.models],
     ] as const) {
-      if (value !== undefined) throw new ArgumentError(`${name} is for --local (with --swarm, the service's own settings apply)`);
+      if (value !== undefined) throw new ServeError('USAGE', `${name} is for --local (with --swarm, the service's own settings apply)`);
     }
   }
   const target: ExperimentOptions['target'] = o.local
@@ -211,14 +171,14 @@ export function experimentOptions(url: string | undefined, o: ExperimentFlags): 
     target,
     users: o.users,
     ...(o.spawnRate === undefined ? {} : { spawnRate: o.spawnRate }),
-    ...(o.wait === undefined ? {} : { wait: o.wait }),
+    ...(o.wait === undefined || o.wait.maxMs === 0 ? {} : { wait: { minS: o.wait.minMs / 1000, maxS: o.wait.maxMs / 1000 } }),
     model: o.model,
     ...(o.version === undefined ? {} : { version: o.version }),
     ...(o.image === undefined ? {} : { image: o.image }),
-    replicas: o.replicas ?? [1, 2, 3],
-    stepMs: o.step ?? 60_000,
-    settleMs: o.settle ?? 15_000,
-    windowMs: o.window ?? DEFAULT_WINDOW_MS,
+    replicas: o.replicas,
+    stepMs: o.step,
+    settleMs: o.settle,
+    windowMs: o.window,
     ...(o.targetRatio === undefined ? {} : { targetRatio: o.targetRatio }),
     out: o.out ?? defaultOut(),
   };
@@ -245,21 +205,10 @@ export function registerExperimentCommand(program: Command): void {
     .description(
       'the scaling experiment: load at N users while the worker count follows --replicas, one --step each; then an HTML report with a chart and a table per step (--local or --swarm SERVICE URL)',
     );
-  // Commander's own usage errors (unknown option, missing value) exit 2 too; it has printed them.
-  command.exitOverride((err) => {
-    throw err.exitCode === 0 ? err : new CommanderError(EXIT_USAGE, err.code, err.message);
-  });
   addOptions(command, EXPERIMENT_OPTIONS).action(async (url: string | undefined, _opts: unknown, cmd: Command) => {
-    let options: ExperimentOptions;
-    let json: boolean;
-    try {
-      const o = resolveExperimentFlags(cliFlags(cmd));
-      json = o.json;
-      options = experimentOptions(url, o);
-    } catch (err) {
-      if (err instanceof ArgumentError) throw new CliError(`experiment: ${err.message}`, EXIT_USAGE);
-      throw err;
-    }
+    const o = resolveOptions(EXPERIMENT_OPTIONS, cliFlags(cmd));
+    const json = o.json;
+    const options = experimentOptions(url, o);
 
     const controller = new AbortController();
     let interrupted: NodeJS.Signals | undefined;
@@ -286,7 +235,6 @@ export function registerExperimentCommand(program: Command): void {
         process.exitCode = interrupted === 'SIGINT' ? 130 : 143;
         return;
       }
-      if (err instanceof ArgumentError) throw new CliError(`experiment: ${err.message}`, EXIT_USAGE);
       throw err;
     } finally {
       process.off('SIGINT', onSignal);

@@ -1,25 +1,27 @@
 // `swarmserve load BASE_URL`: a Locust-like load test of a running server (docs/loadtest.md).
 // Exit codes: 0 the run passed, 1 failures above --max-failure-ratio (or no request completed),
-// 2 bad arguments, 3 the target did not answer before the load started, 130 a second Ctrl-C.
+// 2 bad arguments, 3 the target did not answer before the load started, 78 a bad env var, 130 a
+// second Ctrl-C (docs/errors.md: the convention of every command).
 
 import { writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
-import { CommanderError, type Command } from 'commander';
+import type { Command } from 'commander';
+import { exitCodeOf, ServeError } from '../common/errors.js';
 import { sniffImageFormat } from '../common/image-format.js';
 import { addOptions, cliFlags } from '../config/options.js';
-import { encodeMultipart } from '../loadtest/closed-loop.js';
+import { encodeMultipart, LoadOptionsError } from '../loadtest/closed-loop.js';
 import type { LoadRequestBody, LoadRunOptions, LoadSummary } from '../loadtest/contract.js';
 import { failuresCsv, HistoryCsvWriter, statsCsv } from '../loadtest/locust-csv.js';
 import { unreachableReason } from '../loadtest/reachability.js';
 import { formatSummary } from '../loadtest/report.js';
 import { runLoad } from '../loadtest/run-load.js';
-import { CliError, EXIT_USAGE } from './cli-error.js';
-import { LOAD_OPTIONS, resolveLoadConfig, type LoadCommandConfig } from './load-options.js';
+import { LOAD_OPTIONS, loadCommandConfig, type LoadCommandConfig } from './load-options.js';
 import { LoadLive } from './load-live.js';
 
 export const EXIT_FAILED = 1;
-export const EXIT_UNREACHABLE = 3;
+export const EXIT_USAGE = exitCodeOf('USAGE');
+export const EXIT_UNREACHABLE = exitCodeOf('TARGET_UNREACHABLE');
 
 function errorCode(err: unknown): string {
   const code = (err as { code?: unknown }).code;
@@ -32,7 +34,7 @@ async function requestBody(path: string): Promise<LoadRequestBody> {
   try {
     data = await readFile(path);
   } catch (err) {
-    throw new CliError(`load: cannot read --image ${path} (${errorCode(err)})`, EXIT_USAGE);
+    throw new ServeError('USAGE', `load: cannot read --image ${path} (${errorCode(err)})`);
   }
   let contentType = 'application/octet-stream';
   try {
@@ -48,7 +50,7 @@ function openHistory(prefix: string | undefined): HistoryCsvWriter | undefined {
   try {
     return new HistoryCsvWriter(`${prefix}_stats_history.csv`);
   } catch (err) {
-    throw new CliError(`load: cannot write --csv ${prefix}_stats_history.csv (${errorCode(err)})`, EXIT_USAGE);
+    throw new ServeError('USAGE', `load: cannot write --csv ${prefix}_stats_history.csv (${errorCode(err)})`);
   }
 }
 
@@ -95,7 +97,7 @@ function writeCsv(prefix: string, summary: LoadSummary): void {
     try {
       writeFileSync(`${prefix}${suffix}`, text);
     } catch (err) {
-      throw new CliError(`load: cannot write ${prefix}${suffix} (${errorCode(err)})`, EXIT_FAILED);
+      throw new ServeError('WRITE_FAILED', `load: cannot write ${prefix}${suffix} (${errorCode(err)})`);
     }
   }
 }
@@ -115,7 +117,7 @@ function verdict(summary: LoadSummary, maxFailureRatio: number): { code: number;
 export async function runLoadCommand(config: LoadCommandConfig): Promise<number> {
   const body = await requestBody(config.image);
   const reason = await unreachableReason(config.baseUrl);
-  if (reason !== undefined) throw new CliError(`load: cannot reach ${config.baseUrl}: ${reason}`, EXIT_UNREACHABLE);
+  if (reason !== undefined) throw new ServeError('TARGET_UNREACHABLE', `load: cannot reach ${config.baseUrl}: ${reason}`);
 
   const history = openHistory(config.csv);
   const live = new LoadLive({ out: process.stderr, rate: config.rate, history });
@@ -136,6 +138,9 @@ export async function runLoadCommand(config: LoadCommandConfig): Promise<number>
   let summary: LoadSummary;
   try {
     summary = await runLoad(options, live, controller.signal);
+  } catch (err) {
+    // The engine's own check of its options (src/loadtest), stricter than none of ours should allow: still a usage error, coded.
+    throw err instanceof LoadOptionsError ? new ServeError('USAGE', `load: ${err.message}`) : err;
   } finally {
     live.stop();
     release();
@@ -152,14 +157,8 @@ export function registerLoadCommand(program: Command): void {
   const command = program
     .command('load <BASE_URL>')
     .description('Locust-like load test of a running server: users (closed loop) or --rate (open loop); a Locust-style report, --csv, --json');
-  addOptions(command, LOAD_OPTIONS)
-    // Bad usage is one line and exit 2 (commander's own errors exit 1 and add a hint line).
-    .showHelpAfterError(false)
-    .exitOverride((err) => {
-      throw err.exitCode === 0 ? err : new CommanderError(EXIT_USAGE, err.code, err.message);
-    })
-    .action(async (baseUrl: string, _opts: unknown, cmd: Command) => {
-      const config = resolveLoadConfig(baseUrl, cliFlags(cmd));
-      process.exitCode = await runLoadCommand(config);
-    });
+  addOptions(command, LOAD_OPTIONS).action(async (baseUrl: string, _opts: unknown, cmd: Command) => {
+    const config = loadCommandConfig(baseUrl, cliFlags(cmd));
+    process.exitCode = await runLoadCommand(config);
+  });
 }

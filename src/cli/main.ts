@@ -8,8 +8,7 @@ const program = new Command('swarmserve')
   .description('Serve deep-learning models as horizontally scalable microservices.')
   .version(packageVersion())
   // Program options (-V, --version) only before the command: after it, `load --version 2` is the model version.
-  .enablePositionalOptions()
-  .showHelpAfterError('(run with --help for usage)');
+  .enablePositionalOptions();
 
 type Register = (program: Command) => void;
 // Each command's modules, loaded only when that command runs (all of them for help, or a

@@ -4,6 +4,7 @@ import { availableParallelism, totalmem } from 'node:os';
 import type { Command } from 'commander';
 import { z } from 'zod';
 import { ServeError } from '../common/errors.js';
+import { booleanFlag } from '../config/option-schemas.js';
 import { addOptions, cliFlags, resolveOptions, type OptionTable } from '../config/options.js';
 import { bundledModelsDir } from '../config/paths.js';
 import { calibrate } from '../planner/calibrate.js';
@@ -11,12 +12,6 @@ import { BUILT_IN_CALIBRATION, readCalibration } from '../planner/calibration.js
 import { planReportJsonSchema, type Calibration } from '../planner/contract.js';
 import { fmtBytes, formatReport } from '../planner/format.js';
 import { buildPlan, resolveModel } from '../planner/plan.js';
-
-const flag = (fallback: boolean) =>
-  z
-    .union([z.boolean(), z.enum(['true', 'false', '1', '0'])])
-    .default(fallback)
-    .transform((v) => v === true || v === 'true' || v === '1');
 
 const UNITS: Record<string, number> = { '': 1, k: 2 ** 10, m: 2 ** 20, g: 2 ** 30, t: 2 ** 40 };
 
@@ -151,12 +146,12 @@ export const PLAN_OPTIONS = {
       .regex(/^[a-zA-Z0-9][a-zA-Z0-9_.-]*$/)
       .default('worker'),
   },
-  layers: { flag: '--no-layers', env: 'SWARMSERVE_PLAN_LAYERS', description: 'leave the per-layer table out of the table format', schema: flag(true) },
+  layers: { flag: '--no-layers', env: 'SWARMSERVE_PLAN_LAYERS', description: 'leave the per-layer table out of the table format', schema: booleanFlag(true) },
   measure: {
     flag: '--measure',
     env: 'SWARMSERVE_PLAN_MEASURE',
     description: 'also load and run the model at each batch size and compare',
-    schema: flag(false),
+    schema: booleanFlag(false),
   },
   measureSeconds: {
     flag: '--measure-seconds <s>',
@@ -168,7 +163,7 @@ export const PLAN_OPTIONS = {
     flag: '--calibrate',
     env: 'SWARMSERVE_PLAN_CALIBRATE',
     description: 'measure the estimate constants on generated models (≈ 30 s); with --calibration FILE, save them',
-    schema: flag(false),
+    schema: booleanFlag(false),
   },
   calibration: {
     flag: '--calibration <file>',
@@ -180,7 +175,7 @@ export const PLAN_OPTIONS = {
     flag: '--json-schema',
     env: 'SWARMSERVE_PLAN_JSON_SCHEMA',
     description: 'print the JSON Schema of --format json and exit',
-    schema: flag(false),
+    schema: booleanFlag(false),
   },
 } satisfies OptionTable;
 

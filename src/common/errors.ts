@@ -45,12 +45,22 @@ export const ERRORS = {
   },
   INFERENCE_FAILED: { status: 500, message: 'The model failed to run.' },
   INTERNAL: { status: 500, message: 'Internal server error.' },
-  CONFIG_INVALID: { status: 500, message: 'The configuration is invalid.' },
+  CONFIG_INVALID: { status: 500, message: 'The configuration is invalid.', exit: 78 },
+  // The command line (every command; never an HTTP answer — the status only ranks it):
+  USAGE: { status: 400, message: 'The command line is wrong: an unknown option, a missing or extra argument, or a value an option does not take.', exit: 2 },
+  TARGET_UNREACHABLE: { status: 503, message: 'The server the command talks to did not answer (connection refused, unknown host, TLS or timeout).', exit: 3 },
+  WRITE_FAILED: { status: 500, message: 'A file the command writes (a report, a CSV file, a model) could not be written.' },
   // `swarmserve experiment` (and the scalers the autoscaler will reuse):
   PROCESS_FAILED: { status: 500, message: 'A process the experiment started (redis-server, gateway or worker) failed to start, or exited.' },
   DOCKER_UNAVAILABLE: { status: 503, message: 'The Docker Engine API is unreachable, or this node is not a swarm manager.' },
   SERVICE_NOT_FOUND: { status: 404, message: 'No such Docker Swarm service.' },
   SCALE_TIMEOUT: { status: 504, message: 'The replicas asked for were not all running within the time allowed.' },
+  // `swarmserve models import-tfjs`:
+  IMPORT_FAILED: {
+    status: 422,
+    message:
+      'The TF.js model could not be imported: its model.json or weight shards are missing or unreadable, or it uses a layer or setting the importer does not convert.',
+  },
   // `swarmserve models quantize`:
   QUANTIZE_UNSUPPORTED: {
     status: 422,
@@ -63,9 +73,18 @@ export const ERRORS = {
     message:
       'Evaluation failed: the image directory is unreadable or empty, a photo could not be decoded, or a version could not be run or is not the same classifier.',
   },
-} as const satisfies Record<string, { status: number; message: string }>;
+} as const satisfies Record<string, { status: number; message: string; exit?: number }>;
 
 export type ErrorCode = keyof typeof ERRORS;
+
+/**
+ * The exit code of a CLI that stops on this error: 2 for a usage error, 78 (sysexits'
+ * EX_CONFIG) for invalid configuration, 3 for an unreachable target, 1 for any other failure.
+ */
+export function exitCodeOf(code: ErrorCode): number {
+  const entry: { status: number; message: string; exit?: number } = ERRORS[code];
+  return entry.exit ?? 1;
+}
 
 export function isErrorCode(value: string): value is ErrorCode {
   return Object.hasOwn(ERRORS, value);

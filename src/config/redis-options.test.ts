@@ -11,14 +11,14 @@ import { resolveWorkerConfig } from './worker-config.js';
 
 const URL = { SWARMSERVE_REDIS_URL: 'redis://redis:6379' };
 
-/** The ServeError a rejected resolve gives. */
-async function configError(promise: Promise<unknown>): Promise<ServeError> {
+/** The ServeError a rejected resolve gives: CONFIG_INVALID (exit 78) for the environment and files, USAGE (exit 2) for a flag. */
+async function configError(promise: Promise<unknown>, code = 'CONFIG_INVALID'): Promise<ServeError> {
   const err = await promise.then(
     () => undefined,
     (e: unknown) => e,
   );
   expect(err).toBeInstanceOf(ServeError);
-  expect((err as ServeError).code).toBe('CONFIG_INVALID');
+  expect((err as ServeError).code).toBe(code);
   return err as ServeError;
 }
 
@@ -41,8 +41,11 @@ describe.each([
   });
 
   it('a missing Redis URL names the flag and the env var', async () => {
-    for (const env of [{}, { SWARMSERVE_REDIS_URL: '' }]) {
-      const err = await configError(resolve({}, env));
+    for (const [env, code] of [
+      [{}, 'USAGE'],
+      [{ SWARMSERVE_REDIS_URL: '' }, 'CONFIG_INVALID'],
+    ] as const) {
+      const err = await configError(resolve({}, env), code);
       expect(err.message).toContain('--redis <url>');
       expect(err.message).toContain('SWARMSERVE_REDIS_URL');
     }
@@ -95,8 +98,9 @@ describe.each([
     expect((await configError(resolve({ redisPasswordFile: path }, URL))).message).toContain('empty');
   });
 
-  it('a bad prefix is refused', async () => {
-    await configError(resolve({ redisPrefix: 'has space' }, URL));
+  it('a bad prefix is refused: a usage error as a flag, a configuration error as an env var', async () => {
+    await configError(resolve({ redisPrefix: 'has space' }, URL), 'USAGE');
+    await configError(resolve({}, { ...URL, SWARMSERVE_REDIS_PREFIX: 'has space' }));
   });
 });
 

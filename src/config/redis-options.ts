@@ -5,7 +5,8 @@ import { z } from 'zod';
 import { ServeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
 import { REDIS_DEFAULTS, type RedisConnectionOptions } from '../queue/redis/options.js';
-import { intFrom, type OptionTable, type OptionValues } from './options.js';
+import { intFrom } from './option-schemas.js';
+import type { OptionTable, OptionValues } from './options.js';
 
 /** An env var set to "" (e.g. `SWARMSERVE_WORKER_ID=` in a compose file) means "not given", as an unset one does. */
 export const emptyIsUnset = <T extends z.ZodType>(schema: T) => z.preprocess((v) => (typeof v === 'string' && v.trim() === '' ? undefined : v), schema);

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import { bundledModelsDir } from './paths.js';
-import { intFrom, type OptionTable } from './options.js';
+import { intFrom } from './option-schemas.js';
+import type { OptionTable } from './options.js';
 import { SECURITY_OPTIONS } from './security-options.js';
 
 /** A switch that is on unless its --no- flag or its env var (false / 0) turns it off. */

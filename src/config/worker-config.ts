@@ -2,7 +2,8 @@
 // Redis options, the worker's own metrics/health listener and its delivery settings.
 import { z } from 'zod';
 import { REDIS_DEFAULTS } from '../queue/redis/options.js';
-import { intFrom, resolveOptions, type OptionTable, type OptionValues } from './options.js';
+import { intFrom } from './option-schemas.js';
+import { resolveOptions, type OptionTable, type OptionValues } from './options.js';
 import { REDIS_OPTIONS, completeRedisOptions, emptyIsUnset, type RedisSecret } from './redis-options.js';
 import { SERVE_OPTIONS } from './serve-config.js';
 

@@ -2,6 +2,7 @@
 // in-memory queue, in one process, no Redis. The main job that `swarmserve serve` starts.
 // Distributed mode composes the same two halves with the Redis transport instead.
 import { listenOrExplain, listeningUrl } from '../common/listen.js';
+import { drainAndClose } from '../common/drain.js';
 import type { FastifyInstance } from 'fastify';
 import { Registry } from 'prom-client';
 import type { Logger } from '../common/logger.js';
@@ -109,11 +110,13 @@ export class EmbeddedServer {
   }
 
   private async drain(): Promise<void> {
-    this.lifecycle.draining = true;
-    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), this.config.drainTimeoutMs).unref());
-    const outcome = await Promise.race([this.app.close().then(() => 'drained' as const), timeout]);
-    if (outcome === 'timeout') this.logger.warn(`drain timeout (${this.config.drainTimeoutMs} ms): answering what is left with SHUTTING_DOWN`);
-    await this.queue.close();
-    await Promise.all(this.workers.map((w) => w.close()));
+    await drainAndClose({
+      markDraining: () => (this.lifecycle.draining = true),
+      closeServer: () => this.app.close(),
+      drainTimeoutMs: this.config.drainTimeoutMs,
+      closeQueue: () => this.queue.close(),
+      closeWorkers: async () => void (await Promise.all(this.workers.map((w) => w.close()))),
+      logger: this.logger,
+    });
   }
 }

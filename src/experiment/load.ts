@@ -9,22 +9,22 @@ import { encodeMultipart } from '../loadtest/closed-loop.js';
 import type { LoadRequestBody, LoadSummary } from '../loadtest/contract.js';
 import { runLoad } from '../loadtest/run-load.js';
 import type { WaitTime } from './contract.js';
-import { ArgumentError } from './schedule.js';
+import { ServeError } from '../common/errors.js';
 import type { Timeline } from './timeline.js';
 
-/** The image file as a /predict multipart body; ArgumentError if it cannot be read or is not an image the server decodes. */
+/** The image file as a /predict multipart body; a USAGE error if it cannot be read or is not an image the server decodes. */
 export async function imageBody(path: string): Promise<LoadRequestBody> {
   let data: Buffer;
   try {
     data = await readFile(path);
   } catch (err) {
-    throw new ArgumentError(`--image ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
+    throw new ServeError('USAGE', `--image ${path}: cannot read it (${(err as NodeJS.ErrnoException).code ?? String(err)})`);
   }
   let format: string;
   try {
     format = sniffImageFormat(data);
   } catch {
-    throw new ArgumentError(`--image ${path}: not a JPEG, PNG, WebP, GIF or TIFF image`);
+    throw new ServeError('USAGE', `--image ${path}: not a JPEG, PNG, WebP, GIF or TIFF image`);
   }
   return encodeMultipart([{ name: 'img_file', filename: basename(path), contentType: `image/${format}`, data }]);
 }

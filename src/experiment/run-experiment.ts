@@ -14,7 +14,7 @@ import { imageBody, predictUrl, startLoad, type RunningLoad } from './load.js';
 import { pause } from './pause.js';
 import { LocalScaler } from './scaler-local.js';
 import { SwarmScaler } from './scaler-swarm.js';
-import { ArgumentError, MAX_REPLICAS, checkSchedule } from './schedule.js';
+import { MAX_REPLICAS, checkSchedule } from './schedule.js';
 import { workersLabel } from './svg-chart.js';
 import { Timeline } from './timeline.js';
 import { failuresByKind, slidingWindow, stepTable } from './timeline-stats.js';
@@ -25,20 +25,22 @@ const GATEWAY_READY_TIMEOUT_MS = 60_000;
 const RESTORE_TIMEOUT_MS = 60_000;
 
 function checkOptions(o: ExperimentOptions): void {
-  if (!Number.isInteger(o.users) || o.users < 1 || o.users > 10_000) throw new ArgumentError(`--users must be an integer from 1 to 10000 (got ${o.users})`);
-  if (o.spawnRate !== undefined && !(o.spawnRate > 0)) throw new ArgumentError(`--spawn-rate must be a number of users per second > 0 (got ${o.spawnRate})`);
+  if (!Number.isInteger(o.users) || o.users < 1 || o.users > 10_000)
+    throw new ServeError('USAGE', `--users must be an integer from 1 to 10000 (got ${o.users})`);
+  if (o.spawnRate !== undefined && !(o.spawnRate > 0))
+    throw new ServeError('USAGE', `--spawn-rate must be a number of users per second > 0 (got ${o.spawnRate})`);
   if (o.targetRatio !== undefined && !(o.targetRatio > 0 && o.targetRatio <= MAX_REPLICAS))
-    throw new ArgumentError(`--target-ratio must be a number > 0 and ≤ ${MAX_REPLICAS} (got ${o.targetRatio})`);
+    throw new ServeError('USAGE', `--target-ratio must be a number > 0 and ≤ ${MAX_REPLICAS} (got ${o.targetRatio})`);
   if (o.replicas.length === 0 || o.replicas.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_REPLICAS))
-    throw new ArgumentError(`--replicas must list worker counts 1…${MAX_REPLICAS} (got ${o.replicas.join(',')})`);
+    throw new ServeError('USAGE', `--replicas must list worker counts 1…${MAX_REPLICAS} (got ${o.replicas.join(',')})`);
   checkSchedule({ stepMs: o.stepMs, settleMs: o.settleMs, windowMs: o.windowMs ?? DEFAULT_WINDOW_MS });
-  if (o.model.trim() === '') throw new ArgumentError('--model must name a model');
+  if (o.model.trim() === '') throw new ServeError('USAGE', '--model must name a model');
   const dir = dirname(resolve(o.out));
   try {
     if (!statSync(dir).isDirectory()) throw new Error('not a directory');
     accessSync(dir, constants.W_OK);
   } catch {
-    throw new ArgumentError(`--out ${o.out}: cannot write in ${dir} (does the directory exist?)`);
+    throw new ServeError('USAGE', `--out ${o.out}: cannot write in ${dir} (does the directory exist?)`);
   }
   if (o.target.kind === 'swarm') {
     let url: URL | undefined;
@@ -48,7 +50,7 @@ function checkOptions(o: ExperimentOptions): void {
       // reported below
     }
     if (url === undefined || (url.protocol !== 'http:' && url.protocol !== 'https:'))
-      throw new ArgumentError(`--url "${o.target.url}" is not an http(s) URL of the gateway (e.g. http://127.0.0.1:8080)`);
+      throw new ServeError('USAGE', `--url "${o.target.url}" is not an http(s) URL of the gateway (e.g. http://127.0.0.1:8080)`);
   }
 }
 
@@ -126,7 +128,7 @@ async function openTarget(o: ExperimentOptions, progress: (line: string) => void
  * Runs the experiment and writes its report (HTML), chart (SVG) and timeline (JSON); resolves
  * with the summary. Whatever happens — success, error, abort — what the experiment started is
  * stopped (local) or put back (Swarm: the service's replica count, unless `restore: false`)
- * before it settles. Rejects with `ArgumentError` (bad options), a `ServeError` (a scaler or
+ * before it settles. Rejects with a USAGE `ServeError` (bad options), a `ServeError` (a scaler or
  * the gateway failed), or the abort reason.
  */
 export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSummary> {

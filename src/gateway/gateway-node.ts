@@ -3,6 +3,7 @@
 // repository's configs to validate and route requests but loads no model; it is ready
 // when Redis is reachable and every model version it routes to has a live worker.
 import { listenOrExplain, listeningUrl } from '../common/listen.js';
+import { drainAndClose } from '../common/drain.js';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import type { GatewayConfig } from '../config/gateway-config.js';
@@ -143,15 +144,19 @@ export class GatewayNode {
   }
 
   private async drain(): Promise<void> {
-    this.draining = true;
-    const { drainTimeoutMs } = this.config;
-    const timeout = new Promise<'timeout'>((r) => setTimeout(() => r('timeout'), drainTimeoutMs).unref());
-    const outcome = await Promise.race([this.app.close().then(() => 'drained' as const), timeout]);
-    if (outcome === 'timeout') this.logger.warn(`drain timeout (${drainTimeoutMs} ms): answering what is left with SHUTTING_DOWN`);
-    await this.liveWorkers.stop();
-    // Best effort from here: the process is leaving; a failure is worth a line, not a non-zero exit.
-    await this.producer.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the Redis producer failed'));
-    await this.registry.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the worker registry failed'));
+    await drainAndClose({
+      markDraining: () => (this.draining = true),
+      closeServer: () => this.app.close(),
+      drainTimeoutMs: this.config.drainTimeoutMs,
+      // Best effort after the drain: the process is leaving; a failure is worth a line, not a non-zero exit.
+      closeQueue: async () => {
+        await this.liveWorkers.stop();
+        await this.producer.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the Redis producer failed'));
+      },
+      // The workers are other processes: the gateway closes its view of them (the registry).
+      closeWorkers: () => this.registry.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the worker registry failed')),
+      logger: this.logger,
+    });
   }
 
   /** Logs readiness when it changes (e.g. "waiting: no live worker for resnet50:1", then "ready"). */

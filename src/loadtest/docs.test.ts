@@ -3,8 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { EXIT_USAGE } from '../cli/cli-error.js';
-import { EXIT_FAILED, EXIT_UNREACHABLE } from '../cli/load-command.js';
+import { EXIT_FAILED, EXIT_UNREACHABLE, EXIT_USAGE } from '../cli/load-command.js';
 import { LOAD_OPTIONS } from '../cli/load-options.js';
 import { packageRoot } from '../config/paths.js';
 import { HISTORY_COLUMNS, STATS_COLUMNS } from './locust-csv.js';

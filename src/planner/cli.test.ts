@@ -126,7 +126,7 @@ describe('swarmserve plan', () => {
       delete process.env.SWARMSERVE_PLAN_FORMAT;
       delete process.env.SWARMSERVE_PLAN_BATCH;
     }
-    await expect(plan([cnn, '--batch', '0,8'])).rejects.toMatchObject({ code: 'CONFIG_INVALID' });
+    await expect(plan([cnn, '--batch', '0,8'])).rejects.toMatchObject({ code: 'USAGE' });
     await expect(plan([cnn, '--node-memory', 'lots'])).rejects.toThrow(/not a memory size/);
     await expect(plan(['no-such-model'])).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
     // a version the repository model does not have (e.g. the INT8 version 2 before `models quantize`)

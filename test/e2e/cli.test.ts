@@ -58,14 +58,14 @@ describe('swarmserve CLI', () => {
     }
   });
 
-  it('a bad flag or env value fails fast with exit 78, the option named, and a hint', async () => {
+  it('a bad flag value fails fast with exit 2 (usage), a bad env value with 78 and a hint; the option named', async () => {
     const flag = await run(['serve', '--port', 'eighty']);
-    expect(flag.code).toBe(78);
-    expect(flag.stderr).toMatch(/CONFIG_INVALID[\s\S]*port/);
-    expect(flag.stderr).toMatch(/hint: .*--help/);
+    expect(flag.code).toBe(2);
+    expect(flag.stderr).toMatch(/USAGE: --port: /);
     const env = await run(['serve'], { SWARMSERVE_MAX_PIXELS: '-5' });
     expect(env.code).toBe(78);
-    expect(env.stderr).toMatch(/maxPixels/);
+    expect(env.stderr).toMatch(/CONFIG_INVALID: SWARMSERVE_MAX_PIXELS: /);
+    expect(env.stderr).toMatch(/hint: .*--help/);
   });
 
   it('an unreadable model repository is a clear start-up error', async () => {
@@ -93,7 +93,7 @@ describe('swarmserve CLI', () => {
     expect(built.stdout).toContain('25,557,032 parameters');
     expect(built.stdout).toMatch(/untrained/);
     const unknown = await run(['models', 'build', 'vgg16']);
-    expect(unknown.code).toBe(1);
+    expect(unknown.code).toBe(2);
     expect(unknown.stderr).toMatch(/unknown architecture "vgg16"/);
   });
 
@@ -124,7 +124,8 @@ describe('swarmserve CLI', () => {
     expect(again.code).toBe(1);
     expect(again.stderr).toMatch(/BAD_PARAMETER: .*already exists/);
     const method = await run(['models', 'quantize', 'moderation', '-m', repo, '--version', '1', '--method', 'entropy', '--calibration', scratch]);
-    expect(method.stderr).toMatch(/BAD_PARAMETER: --method must be one of minmax, percentile/);
+    expect(method.code).toBe(2);
+    expect(method.stderr).toMatch(/USAGE: --method: must be one of minmax, percentile/);
     const calibration = join(scratch, 'calibration.json');
     const both = await run([
       'models',
@@ -139,7 +140,8 @@ describe('swarmserve CLI', () => {
       '--out-version',
       '3',
     ]);
-    expect(both.stderr).toMatch(/BAD_PARAMETER: --write-calibration writes no version/);
+    expect(both.code).toBe(2);
+    expect(both.stderr).toMatch(/USAGE: --write-calibration writes no version/);
   });
 
   it('plan resnet50 --format json: exact parameters and ≈4.1 G MACs from the graph', async () => {

@@ -2,7 +2,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { ERRORS } from '../../src/common/errors.js';
+import { ERRORS, exitCodeOf, isErrorCode } from '../../src/common/errors.js';
 import { GATEWAY_OPTIONS } from '../../src/config/gateway-config.js';
 import type { OptionTable } from '../../src/config/options.js';
 import { REDIS_OPTIONS } from '../../src/config/redis-options.js';
@@ -33,9 +33,21 @@ function expectDocumented(table: OptionTable, heading: string): void {
 }
 
 describe('docs', () => {
-  it('errors.md lists every code with its status', () => {
+  it('errors.md lists every code with its status, and no code the table lacks', () => {
     const text = doc('errors.md');
     for (const [code, { status }] of Object.entries(ERRORS)) expect(text).toContain(`| \`${code}\` | ${status} |`);
+    // The other direction: every row `| \`CODE\` | status |` of the doc is a code of the table, with that status.
+    const documented = [...text.matchAll(/^\| `([A-Z][A-Z0-9_]*)` \| (\d{3}) \|/gm)].map(([, code, status]) => [code!, Number(status)] as const);
+    for (const [code, status] of documented) expect(isErrorCode(code) ? ERRORS[code].status : `${code}: not in src/common/errors.ts`, code).toBe(status);
+    expect(documented.length, 'one row per code').toBe(Object.keys(ERRORS).length);
+  });
+
+  it('errors.md gives the exit code of every code that has its own', () => {
+    const text = doc('errors.md');
+    for (const code of Object.keys(ERRORS).filter(isErrorCode)) {
+      const exit = exitCodeOf(code);
+      if (exit !== 1) expect(text, code).toMatch(new RegExp(`^\\| ${exit} \\| .* \\| \`${code}\` \\|$`, 'm'));
+    }
   });
 
   it('configuration.md lists every serve option with its env var', () => {

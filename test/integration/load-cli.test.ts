@@ -89,8 +89,8 @@ describe('swarmserve load', () => {
     const stub = await startStub((_req, _body, res) => answerOk(res));
     const cases: Array<[string[], RegExp]> = [
       [[stub.url, '--users', 'many'], /--users: expected an integer from 1 to 10000, got "many"/],
-      [[stub.url, '--wait', '5-1'], /--wait: expected seconds as A-B with A <= B/],
-      [[stub.url, '--duration', '10 parsecs'], /--duration: expected a duration such as 20s, 2m/],
+      [[stub.url, '--wait', '5-1'], /--wait: expected a wait range A-B with A <= B/],
+      [[stub.url, '--duration', '10 parsecs'], /--duration: expected a duration such as 20s, 1m30s/],
       [[stub.url, '--rate', '10', '--users', '5'], /--rate \(open loop\) cannot be combined with --users/],
       [[stub.url, '--max-in-flight', '5'], /--max-in-flight is for the open loop: it needs --rate/],
       [[stub.url, '--max-failure-ratio', '2'], /--max-failure-ratio: expected a number from 0 to 1/],
@@ -107,7 +107,7 @@ describe('swarmserve load', () => {
       expect(run.stdout).toBe('');
     }
     const env = await load([stub.url], { SWARMSERVE_LOAD_USERS: '0' });
-    expect(env.code).toBe(2);
+    expect(env.code).toBe(78); // a bad env var is invalid configuration (docs/errors.md)
     expect(env.stderr).toMatch(/SWARMSERVE_LOAD_USERS: expected an integer from 1 to 10000, got "0"/);
     expect(stub.received()).toBe(0);
   });
@@ -117,7 +117,7 @@ describe('swarmserve load', () => {
     const run = await load([`http://127.0.0.1:${port}`, '-n', '5']);
     expect(run.code).toBe(3);
     expect(run.stderr.trim()).toBe(
-      `swarmserve: load: cannot reach http://127.0.0.1:${port}: connection refused: is the server running, on that port? (ECONNREFUSED)`,
+      `swarmserve: TARGET_UNREACHABLE: load: cannot reach http://127.0.0.1:${port}: connection refused: is the server running, on that port? (ECONNREFUSED)`,
     );
     expect(run.stdout).toBe('');
   });

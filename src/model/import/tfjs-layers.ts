@@ -10,6 +10,7 @@ import { access, mkdir, readFile, writeFile } from 'node:fs/promises';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { GraphBuilder, onnx, type AttrValue, type Dim } from '../../onnx/graph-builder.js';
+import { ServeError } from '../../common/errors.js';
 
 // ---------------------------------------------------------------------------------------------
 // Artifacts
@@ -73,7 +74,7 @@ export async function readTfjsArtifacts(dir: string): Promise<TfjsArtifacts> {
     try {
       parsed = JSON.parse(await readFile(jsonPath, 'utf8'));
     } catch (err) {
-      throw new Error(`${jsonPath}: invalid JSON (${errorMessage(err)})`, { cause: err });
+      throw new ServeError('IMPORT_FAILED', `${jsonPath}: invalid JSON (${errorMessage(err)})`, { cause: err });
     }
     const model = asObject(parsed, jsonPath);
     const groups = parseManifest(model.weightsManifest ?? [], jsonPath);
@@ -84,7 +85,7 @@ export async function readTfjsArtifacts(dir: string): Promise<TfjsArtifacts> {
         try {
           shards.push(new Uint8Array(await readFile(shardPath)));
         } catch (err) {
-          throw new Error(`${jsonPath}: cannot read weight shard ${shardPath} (${errorMessage(err)})`, { cause: err });
+          throw new ServeError('IMPORT_FAILED', `${jsonPath}: cannot read weight shard ${shardPath} (${errorMessage(err)})`, { cause: err });
         }
       }
     }
@@ -99,7 +100,7 @@ export async function readTfjsArtifacts(dir: string): Promise<TfjsArtifacts> {
         resolved = require.resolve(abs);
         return require(resolved) as unknown;
       } catch (err) {
-        throw new Error(`${abs}: cannot load bundled module (${errorMessage(err)})`, { cause: err });
+        throw new ServeError('IMPORT_FAILED', `${abs}: cannot load bundled module (${errorMessage(err)})`, { cause: err });
       } finally {
         // The shard modules hold megabytes of base64: don't keep them in require's cache.
         if (resolved !== undefined) delete require.cache[resolved];
@@ -113,14 +114,14 @@ export async function readTfjsArtifacts(dir: string): Promise<TfjsArtifacts> {
         const shardPath = join(dir, `${path}.min.js`);
         const base64 = unwrapDefault(loadModule(shardPath));
         if (typeof base64 !== 'string') {
-          throw new Error(`${shardPath}: expected the module to export a base64 string, got ${typeof base64}`);
+          throw new ServeError('IMPORT_FAILED', `${shardPath}: expected the module to export a base64 string, got ${typeof base64}`);
         }
         shards.push(new Uint8Array(Buffer.from(base64, 'base64')));
       }
     }
     return { modelTopology: model.modelTopology, weightSpecs: groups.flatMap((g) => g.weights), weightData: concat(shards) };
   }
-  throw new Error(`${dir}: not a TF.js layers model directory (expected model.json, or an nsfwjs-style model.min.js bundle)`);
+  throw new ServeError('IMPORT_FAILED', `${dir}: not a TF.js layers model directory (expected model.json, or an nsfwjs-style model.min.js bundle)`);
 }
 
 const BYTES_PER_ELEMENT: Record<string, number> = { float32: 4, int32: 4, bool: 1, uint8: 1, uint16: 2, float16: 2 };
@@ -139,20 +140,23 @@ export function dequantizeWeights(artifacts: Pick<TfjsArtifacts, 'weightSpecs' |
     const q = spec.quantization;
     const storage = q ? q.dtype : spec.dtype;
     const bytesPer = BYTES_PER_ELEMENT[storage];
-    if (bytesPer === undefined) throw new Error(`weight ${spec.name}: unsupported storage dtype '${storage}'`);
+    if (bytesPer === undefined) throw new ServeError('IMPORT_FAILED', `weight ${spec.name}: unsupported storage dtype '${storage}'`);
     if (spec.dtype !== 'float32' && spec.dtype !== 'int32') {
-      throw new Error(`weight ${spec.name}: unsupported dtype '${spec.dtype}'`);
+      throw new ServeError('IMPORT_FAILED', `weight ${spec.name}: unsupported dtype '${spec.dtype}'`);
     }
     const byteLength = size * bytesPer;
     if (offset + byteLength > weightData.byteLength) {
-      throw new Error(`weight ${spec.name}: needs bytes [${offset}, ${offset + byteLength}) but the weight data has only ${weightData.byteLength}`);
+      throw new ServeError(
+        'IMPORT_FAILED',
+        `weight ${spec.name}: needs bytes [${offset}, ${offset + byteLength}) but the weight data has only ${weightData.byteLength}`,
+      );
     }
     const values = new Float32Array(size);
     if (q) {
       if (q.dtype === 'uint8' || q.dtype === 'uint16') {
         const { min, scale } = q;
         if (typeof min !== 'number' || typeof scale !== 'number') {
-          throw new Error(`weight ${spec.name}: ${q.dtype} quantization without min and scale`);
+          throw new ServeError('IMPORT_FAILED', `weight ${spec.name}: ${q.dtype} quantization without min and scale`);
         }
         const isInt = spec.dtype === 'int32';
         for (let i = 0; i < size; i++) {
@@ -161,10 +165,10 @@ export function dequantizeWeights(artifacts: Pick<TfjsArtifacts, 'weightSpecs' |
           values[i] = isInt ? Math.round(x) : x;
         }
       } else if (q.dtype === 'float16') {
-        if (spec.dtype !== 'float32') throw new Error(`weight ${spec.name}: float16 quantization of a ${spec.dtype} weight`);
+        if (spec.dtype !== 'float32') throw new ServeError('IMPORT_FAILED', `weight ${spec.name}: float16 quantization of a ${spec.dtype} weight`);
         for (let i = 0; i < size; i++) values[i] = halfToFloat(view.getUint16(offset + 2 * i, true));
       } else {
-        throw new Error(`weight ${spec.name}: unsupported quantization dtype '${String((q as { dtype: unknown }).dtype)}'`);
+        throw new ServeError('IMPORT_FAILED', `weight ${spec.name}: unsupported quantization dtype '${String((q as { dtype: unknown }).dtype)}'`);
       }
     } else if (spec.dtype === 'float32') {
       for (let i = 0; i < size; i++) values[i] = view.getFloat32(offset + 4 * i, true);
@@ -225,7 +229,7 @@ function parseTopology(topology: unknown): ParsedTopology {
     const seqName = typeof cfg === 'object' && cfg !== null && 'name' in cfg && typeof cfg.name === 'string' ? cfg.name : 'sequential';
     const rawLayers = Array.isArray(cfg) ? cfg : asArray(asObject(cfg, 'Sequential config').layers, 'Sequential config.layers');
     const layers = rawLayers.map((l, i) => parseLayer(l, i));
-    if (layers.length === 0) throw new Error('Sequential model has no layers');
+    if (layers.length === 0) throw new ServeError('IMPORT_FAILED', 'Sequential model has no layers');
     // Chain the layers; synthesize an InputLayer from the first layer's batch_input_shape.
     const chained: LayerDef[] = [];
     let prev: string;
@@ -235,7 +239,7 @@ function parseTopology(topology: unknown): ParsedTopology {
       prev = first.name;
     } else {
       const shape = first.config.batch_input_shape;
-      if (shape === undefined) throw new Error(`Sequential model: first layer "${first.name}" has no batch_input_shape`);
+      if (shape === undefined) throw new ServeError('IMPORT_FAILED', `Sequential model: first layer "${first.name}" has no batch_input_shape`);
       prev = `${first.name}__input`;
       chained.push({ name: prev, className: 'InputLayer', config: { batch_input_shape: shape, dtype: first.config.dtype ?? 'float32' }, inbound: [] });
       chained.push({ ...first, inbound: [[{ layer: prev, node: 0, tensor: 0 }]] });
@@ -267,7 +271,7 @@ function parseTopology(topology: unknown): ParsedTopology {
       kerasVersion,
     };
   }
-  throw new Error(`modelTopology: unsupported model class '${String(className)}' (expected Sequential, Model or Functional)`);
+  throw new ServeError('IMPORT_FAILED', `modelTopology: unsupported model class '${String(className)}' (expected Sequential, Model or Functional)`);
 }
 
 function parseLayer(raw: unknown, index: number): LayerDef {
@@ -275,10 +279,10 @@ function parseLayer(raw: unknown, index: number): LayerDef {
   const config = asObject(l.config ?? {}, `layer #${index} config`);
   const name = typeof l.name === 'string' ? l.name : typeof config.name === 'string' ? config.name : `layer_${index}`;
   const className = l.class_name;
-  if (typeof className !== 'string') throw new Error(`layer "${name}": missing class_name`);
+  if (typeof className !== 'string') throw new ServeError('IMPORT_FAILED', `layer "${name}": missing class_name`);
   const inbound = asArray(l.inbound_nodes ?? [], `layer "${name}" inbound_nodes`).map((node) => {
     if (!Array.isArray(node)) {
-      throw new Error(`layer "${name}" (${className}): unsupported inbound_nodes format (Keras 3 models are not supported)`);
+      throw new ServeError('IMPORT_FAILED', `layer "${name}" (${className}): unsupported inbound_nodes format (Keras 3 models are not supported)`);
     }
     return node.map((r) => parseRef(r, `layer "${name}" inbound_nodes`));
   });
@@ -286,7 +290,7 @@ function parseLayer(raw: unknown, index: number): LayerDef {
 }
 
 function parseRef(raw: unknown, what: string): InboundRef {
-  if (!Array.isArray(raw) || typeof raw[0] !== 'string') throw new Error(`${what}: malformed tensor reference ${JSON.stringify(raw)}`);
+  if (!Array.isArray(raw) || typeof raw[0] !== 'string') throw new ServeError('IMPORT_FAILED', `${what}: malformed tensor reference ${JSON.stringify(raw)}`);
   const node = typeof raw[1] === 'number' ? raw[1] : 0;
   const tensor = typeof raw[2] === 'number' ? raw[2] : 0;
   return { layer: raw[0], node, tensor };
@@ -296,7 +300,7 @@ function parseManifest(raw: unknown, what: string): ManifestGroup[] {
   return asArray(raw, `${what}: weightsManifest`).map((g, gi) => {
     const group = asObject(g, `${what}: weightsManifest[${gi}]`);
     const paths = asArray(group.paths, `${what}: weightsManifest[${gi}].paths`).map((p) => {
-      if (typeof p !== 'string') throw new Error(`${what}: weightsManifest[${gi}].paths must be strings`);
+      if (typeof p !== 'string') throw new ServeError('IMPORT_FAILED', `${what}: weightsManifest[${gi}].paths must be strings`);
       return p;
     });
     const weights = asArray(group.weights, `${what}: weightsManifest[${gi}].weights`).map((w) => parseWeightSpec(w, what));
@@ -307,18 +311,18 @@ function parseManifest(raw: unknown, what: string): ManifestGroup[] {
 function parseWeightSpec(raw: unknown, what: string): WeightSpec {
   const w = asObject(raw, `${what}: weight spec`);
   const { name, shape, dtype, quantization } = w;
-  if (typeof name !== 'string') throw new Error(`${what}: weight spec without a name`);
+  if (typeof name !== 'string') throw new ServeError('IMPORT_FAILED', `${what}: weight spec without a name`);
   if (!Array.isArray(shape) || !shape.every((d) => Number.isInteger(d) && (d as number) >= 0)) {
-    throw new Error(`${what}: weight ${name} has an invalid shape`);
+    throw new ServeError('IMPORT_FAILED', `${what}: weight ${name} has an invalid shape`);
   }
   if (dtype !== 'float32' && dtype !== 'int32' && dtype !== 'bool' && dtype !== 'string' && dtype !== 'complex64') {
-    throw new Error(`${what}: weight ${name} has unknown dtype ${String(dtype)}`);
+    throw new ServeError('IMPORT_FAILED', `${what}: weight ${name} has unknown dtype ${String(dtype)}`);
   }
   const spec: WeightSpec = { name, shape: shape as number[], dtype };
   if (quantization !== undefined && quantization !== null) {
     const q = asObject(quantization, `${what}: weight ${name} quantization`);
     if (q.dtype !== 'uint8' && q.dtype !== 'uint16' && q.dtype !== 'float16') {
-      throw new Error(`${what}: weight ${name} has unsupported quantization dtype ${String(q.dtype)}`);
+      throw new ServeError('IMPORT_FAILED', `${what}: weight ${name} has unsupported quantization dtype ${String(q.dtype)}`);
     }
     spec.quantization = { dtype: q.dtype };
     if (typeof q.min === 'number') spec.quantization.min = q.min;
@@ -362,7 +366,7 @@ class Converter {
   /** The value in Keras layout (transposing NCHW -> NHWC at most once). */
   keras(v: Value): string {
     if (v.keras === undefined) {
-      if (v.nchw === undefined) throw new Error('internal: value without a name');
+      if (v.nchw === undefined) throw new ServeError('IMPORT_FAILED', 'internal: value without a name');
       v.keras = this.b.node('Transpose', [v.nchw], { perm: TO_NHWC }, `${v.nchw}_nhwc`);
     }
     return v.keras;
@@ -370,9 +374,9 @@ class Converter {
 
   /** The rank-4 value in NCHW layout (transposing NHWC -> NCHW at most once). */
   nchw(v: Value): string {
-    if (v.shape.length !== 4) throw new Error(`expected a rank-4 input, got shape ${fmtShape(v.shape)}`);
+    if (v.shape.length !== 4) throw new ServeError('IMPORT_FAILED', `expected a rank-4 input, got shape ${fmtShape(v.shape)}`);
     if (v.nchw === undefined) {
-      if (v.keras === undefined) throw new Error('internal: value without a name');
+      if (v.keras === undefined) throw new ServeError('IMPORT_FAILED', 'internal: value without a name');
       v.nchw = this.b.node('Transpose', [v.keras], { perm: TO_NCHW }, `${v.keras}_nchw`);
     }
     return v.nchw;
@@ -386,9 +390,9 @@ class Converter {
   /** Looks up `<layer>/<weight>` (or a unique `.../<layer>/<weight>`) and checks its shape. */
   weight(layer: string, weight: string, shape: number[]): Float32Array {
     const w = this.findWeight(layer, weight);
-    if (!w) throw new Error(`missing weight ${layer}/${weight}`);
+    if (!w) throw new ServeError('IMPORT_FAILED', `missing weight ${layer}/${weight}`);
     if (w.shape.length !== shape.length || w.shape.some((d, i) => d !== shape[i])) {
-      throw new Error(`weight ${layer}/${weight} has shape [${w.shape.join(',')}], expected [${shape.join(',')}]`);
+      throw new ServeError('IMPORT_FAILED', `weight ${layer}/${weight} has shape [${w.shape.join(',')}], expected [${shape.join(',')}]`);
     }
     return w.values;
   }
@@ -400,7 +404,7 @@ class Converter {
   /** Weight shape, for layers whose weight shapes depend on their config (e.g. Dense on a dynamic input). */
   weightShape(layer: string, weight: string): number[] {
     const w = this.findWeight(layer, weight);
-    if (!w) throw new Error(`missing weight ${layer}/${weight}`);
+    if (!w) throw new ServeError('IMPORT_FAILED', `missing weight ${layer}/${weight}`);
     return w.shape;
   }
 
@@ -410,7 +414,7 @@ class Converter {
     if (!w) {
       const suffix = `/${exact}`;
       const matches = [...this.weights.keys()].filter((k) => k.endsWith(suffix));
-      if (matches.length > 1) throw new Error(`weight ${exact} is ambiguous: ${matches.join(', ')}`);
+      if (matches.length > 1) throw new ServeError('IMPORT_FAILED', `weight ${exact} is ambiguous: ${matches.join(', ')}`);
       if (matches.length === 1) w = this.weights.get(matches[0] as string);
     }
     return w;
@@ -429,7 +433,7 @@ class Converter {
   /** Applies a Keras activation by name; keeps the input's layout. */
   activation(x: Value, activation: unknown, stem: string): Value {
     const act = activation === undefined || activation === null ? 'linear' : activation;
-    if (typeof act !== 'string') throw new Error(`unsupported activation ${JSON.stringify(act)}`);
+    if (typeof act !== 'string') throw new ServeError('IMPORT_FAILED', `unsupported activation ${JSON.stringify(act)}`);
     if (act === 'linear') return x;
     const nchw = this.prefersNchw(x);
     const name = nchw ? this.nchw(x) : this.keras(x);
@@ -467,7 +471,7 @@ class Converter {
         return wrap(this.b.node('Mul', [name, sig], {}, stem));
       }
       default:
-        throw new Error(`unsupported activation '${act}'`);
+        throw new ServeError('IMPORT_FAILED', `unsupported activation '${act}'`);
     }
   }
 }
@@ -516,7 +520,7 @@ const LAYERS: Record<string, LayerFn> = {
   Reshape: convReshape,
   Add: (c, l, xs) => convMerge(c, l, xs, 'Sum'),
   Subtract: (c, l, xs) => {
-    if (xs.length !== 2) throw new Error(`expects exactly 2 inputs, got ${xs.length}`);
+    if (xs.length !== 2) throw new ServeError('IMPORT_FAILED', `expects exactly 2 inputs, got ${xs.length}`);
     return convMerge(c, l, xs, 'Sub');
   },
   Multiply: (c, l, xs) => convMerge(c, l, xs, 'Mul'),
@@ -537,36 +541,36 @@ const LAYERS: Record<string, LayerFn> = {
 export function importTfjsLayers(artifacts: TfjsArtifacts, options: ImportOptions = {}): ImportedModel {
   const inputName = options.inputName ?? 'input';
   const outputName = options.outputName ?? 'output';
-  if (inputName === outputName) throw new Error(`input and output names must differ (both '${inputName}')`);
+  if (inputName === outputName) throw new ServeError('IMPORT_FAILED', `input and output names must differ (both '${inputName}')`);
   const topo = parseTopology(artifacts.modelTopology);
   const weights = dequantizeWeights(artifacts);
 
-  if (topo.inputs.length !== 1) throw new Error(`expected a single-input model, got ${topo.inputs.length} inputs`);
-  if (topo.outputs.length !== 1) throw new Error(`expected a single-output model, got ${topo.outputs.length} outputs`);
+  if (topo.inputs.length !== 1) throw new ServeError('IMPORT_FAILED', `expected a single-input model, got ${topo.inputs.length} inputs`);
+  if (topo.outputs.length !== 1) throw new ServeError('IMPORT_FAILED', `expected a single-output model, got ${topo.outputs.length} outputs`);
   const byName = new Map<string, LayerDef>();
   for (const l of topo.layers) {
-    if (byName.has(l.name)) throw new Error(`duplicate layer name "${l.name}"`);
+    if (byName.has(l.name)) throw new ServeError('IMPORT_FAILED', `duplicate layer name "${l.name}"`);
     byName.set(l.name, l);
   }
   const inputRef = topo.inputs[0] as InboundRef;
   const inputLayer = byName.get(inputRef.layer);
   if (!inputLayer || inputLayer.className !== 'InputLayer') {
-    throw new Error(`model input "${inputRef.layer}" is not an InputLayer`);
+    throw new ServeError('IMPORT_FAILED', `model input "${inputRef.layer}" is not an InputLayer`);
   }
   const batchShape = inputLayer.config.batch_input_shape;
   if (!Array.isArray(batchShape) || batchShape.length < 2) {
-    throw new Error(`InputLayer "${inputLayer.name}": missing or invalid batch_input_shape`);
+    throw new ServeError('IMPORT_FAILED', `InputLayer "${inputLayer.name}": missing or invalid batch_input_shape`);
   }
   const dtype = inputLayer.config.dtype;
   if (dtype !== undefined && dtype !== null && dtype !== 'float32') {
-    throw new Error(`InputLayer "${inputLayer.name}": unsupported input dtype ${JSON.stringify(dtype)} (only float32)`);
+    throw new ServeError('IMPORT_FAILED', `InputLayer "${inputLayer.name}": unsupported input dtype ${JSON.stringify(dtype)} (only float32)`);
   }
   const inShape: Shape = batchShape.map((d, i) => (i > 0 && typeof d === 'number' ? d : null));
   const inDims: Dim[] = inShape.map((d, i) => d ?? (i === 0 ? 'N' : (['N', 'H', 'W', 'C'][i] ?? `d${i}`)));
 
   const c = new Converter(topo.name, weights);
   c.b.input(inputName, inDims);
-  if (c.b.uniqueName(outputName) !== outputName) throw new Error(`cannot reserve output name '${outputName}'`);
+  if (c.b.uniqueName(outputName) !== outputName) throw new ServeError('IMPORT_FAILED', `cannot reserve output name '${outputName}'`);
 
   const memo = new Map<string, Value[]>();
   memo.set(`${inputLayer.name}#0`, [{ shape: inShape, keras: inputName }]);
@@ -577,28 +581,29 @@ export function importTfjsLayers(artifacts: TfjsArtifacts, options: ImportOption
     let outs = memo.get(key);
     if (!outs) {
       const layer = byName.get(ref.layer);
-      if (!layer) throw new Error(`reference to unknown layer "${ref.layer}"`);
-      if (layer.className === 'InputLayer') throw new Error(`InputLayer "${layer.name}" is not the model input (multi-input models are not supported)`);
-      if (visiting.has(key)) throw new Error(`cycle through layer "${layer.name}"`);
+      if (!layer) throw new ServeError('IMPORT_FAILED', `reference to unknown layer "${ref.layer}"`);
+      if (layer.className === 'InputLayer')
+        throw new ServeError('IMPORT_FAILED', `InputLayer "${layer.name}" is not the model input (multi-input models are not supported)`);
+      if (visiting.has(key)) throw new ServeError('IMPORT_FAILED', `cycle through layer "${layer.name}"`);
       const inbound = layer.inbound[ref.node];
-      if (!inbound) throw new Error(`layer "${layer.name}" (${layer.className}) has no inbound node #${ref.node}`);
+      if (!inbound) throw new ServeError('IMPORT_FAILED', `layer "${layer.name}" (${layer.className}) has no inbound node #${ref.node}`);
       visiting.add(key);
       const inputs = inbound.map(resolveRef);
       visiting.delete(key);
       const fn = LAYERS[layer.className];
       if (!fn) {
-        throw new Error(`unsupported layer "${layer.name}" of class "${layer.className}" (supported: ${Object.keys(LAYERS).join(', ')})`);
+        throw new ServeError('IMPORT_FAILED', `unsupported layer "${layer.name}" of class "${layer.className}" (supported: ${Object.keys(LAYERS).join(', ')})`);
       }
       try {
         checkChannelsLast(layer.config);
         outs = [fn(c, layer, inputs)];
       } catch (err) {
-        throw new Error(`layer "${layer.name}" (${layer.className}): ${errorMessage(err)}`, { cause: err });
+        throw new ServeError('IMPORT_FAILED', `layer "${layer.name}" (${layer.className}): ${errorMessage(err)}`, { cause: err });
       }
       memo.set(key, outs);
     }
     const out = outs[ref.tensor];
-    if (!out) throw new Error(`layer "${ref.layer}" has no output tensor #${ref.tensor}`);
+    if (!out) throw new ServeError('IMPORT_FAILED', `layer "${ref.layer}" has no output tensor #${ref.tensor}`);
     return out;
   };
 
@@ -619,8 +624,12 @@ export function importTfjsLayers(artifacts: TfjsArtifacts, options: ImportOption
 /** Reads a TF.js layers model from `dir`, converts it and writes the ONNX file to `outPath`. */
 export async function importTfjsToFile(dir: string, outPath: string): Promise<ImportedModel> {
   const imported = importTfjsLayers(await readTfjsArtifacts(dir));
-  await mkdir(dirname(outPath), { recursive: true });
-  await writeFile(outPath, imported.bytes);
+  try {
+    await mkdir(dirname(outPath), { recursive: true });
+    await writeFile(outPath, imported.bytes);
+  } catch (err) {
+    throw new ServeError('WRITE_FAILED', `${outPath}: ${errorMessage(err)}`, { cause: err });
+  }
   return imported;
 }
 
@@ -636,7 +645,7 @@ interface SpatialParams {
 
 function spatialParams(cfg: Json, kernelKey: string): SpatialParams {
   const padding = cfg.padding ?? 'valid';
-  if (padding !== 'same' && padding !== 'valid') throw new Error(`unsupported padding ${JSON.stringify(padding)}`);
+  if (padding !== 'same' && padding !== 'valid') throw new ServeError('IMPORT_FAILED', `unsupported padding ${JSON.stringify(padding)}`);
   const kernel = intPair(cfg[kernelKey], kernelKey);
   return {
     kernel,
@@ -671,7 +680,7 @@ function spatialAttrs(p: SpatialParams, h: number | null, w: number | null): { a
       if (size === null) out.push(null);
       else {
         const o = Math.floor((size - eff) / s) + 1;
-        if (o < 1) throw new Error(`window ${eff} larger than input size ${size}`);
+        if (o < 1) throw new ServeError('IMPORT_FAILED', `window ${eff} larger than input size ${size}`);
         out.push(o);
       }
     } else if (size === null) {
@@ -704,9 +713,9 @@ function kerasKernelToOnnx(k: Float32Array, kh: number, kw: number, cin: number,
 }
 
 function channels(v: Value): number {
-  if (v.shape.length !== 4) throw new Error(`expected a rank-4 (NHWC) input, got shape ${fmtShape(v.shape)}`);
+  if (v.shape.length !== 4) throw new ServeError('IMPORT_FAILED', `expected a rank-4 (NHWC) input, got shape ${fmtShape(v.shape)}`);
   const ch = v.shape[3];
-  if (typeof ch !== 'number') throw new Error('the channel dimension must be static');
+  if (typeof ch !== 'number') throw new ServeError('IMPORT_FAILED', 'the channel dimension must be static');
   return ch;
 }
 
@@ -740,7 +749,7 @@ function convConv2D(c: Converter, l: LayerDef, [x]: Value[]): Value {
   const cin = channels(v);
   const filters = requireInt(cfg, 'filters');
   const groups = optNumber(cfg, 'groups') ?? 1;
-  if (cin % groups !== 0 || filters % groups !== 0) throw new Error(`groups=${groups} does not divide channels ${cin}/${filters}`);
+  if (cin % groups !== 0 || filters % groups !== 0) throw new ServeError('IMPORT_FAILED', `groups=${groups} does not divide channels ${cin}/${filters}`);
   const [kh, kw] = p.kernel;
   const kernel = c.weight(l.name, 'kernel', [kh, kw, cin / groups, filters]);
   const bias = useBias(cfg) ? c.weight(l.name, 'bias', [filters]) : undefined;
@@ -834,10 +843,10 @@ function convBatchNorm(c: Converter, l: LayerDef, [x]: Value[]): Value {
   const axisList: unknown = cfg.axis;
   const axisRaw: unknown = Array.isArray(axisList) && axisList.length === 1 ? (axisList as unknown[])[0] : (axisList ?? -1);
   const axis = normalizeAxis(axisRaw, rank);
-  if (axis !== rank - 1) throw new Error(`only normalization over the last (channel) axis is supported, got axis ${String(axisRaw)}`);
-  if (rank !== 2 && rank !== 4) throw new Error(`only rank-2 and rank-4 inputs are supported, got shape ${fmtShape(v.shape)}`);
+  if (axis !== rank - 1) throw new ServeError('IMPORT_FAILED', `only normalization over the last (channel) axis is supported, got axis ${String(axisRaw)}`);
+  if (rank !== 2 && rank !== 4) throw new ServeError('IMPORT_FAILED', `only rank-2 and rank-4 inputs are supported, got shape ${fmtShape(v.shape)}`);
   const ch = v.shape[rank - 1];
-  if (typeof ch !== 'number') throw new Error('the channel dimension must be static');
+  if (typeof ch !== 'number') throw new ServeError('IMPORT_FAILED', 'the channel dimension must be static');
   const epsilon = optNumber(cfg, 'epsilon') ?? 1e-3;
   const scale = cfg.scale === false ? new Float32Array(ch).fill(1) : c.weight(l.name, 'gamma', [ch]);
   const center = cfg.center === false ? new Float32Array(ch) : c.weight(l.name, 'beta', [ch]);
@@ -861,7 +870,7 @@ function convReLU(c: Converter, l: LayerDef, [x]: Value[]): Value {
   const slope = optNumber(cfg, 'negative_slope') ?? 0;
   const threshold = optNumber(cfg, 'threshold') ?? 0;
   if (slope !== 0 || threshold !== 0) {
-    throw new Error(`unsupported config negative_slope=${slope}, threshold=${threshold} (only 0 is supported)`);
+    throw new ServeError('IMPORT_FAILED', `unsupported config negative_slope=${slope}, threshold=${threshold} (only 0 is supported)`);
   }
   if (maxValue === undefined) return sameLayout(c, v, (n) => c.b.node('Relu', [n], {}, l.name));
   return sameLayout(c, v, (n) => c.b.node('Clip', [n, c.scalar(0), c.scalar(maxValue)], {}, l.name));
@@ -882,7 +891,7 @@ function padPairs(raw: unknown, what: string): [[number, number], [number, numbe
       ];
     return [intPair(a, what), intPair(b, what)];
   }
-  throw new Error(`invalid ${what} ${JSON.stringify(raw)}`);
+  throw new ServeError('IMPORT_FAILED', `invalid ${what} ${JSON.stringify(raw)}`);
 }
 
 function convZeroPadding(c: Converter, l: LayerDef, [x]: Value[]): Value {
@@ -938,19 +947,20 @@ function convFlatten(c: Converter, l: LayerDef, [x]: Value[]): Value {
 function convReshape(c: Converter, l: LayerDef, [x]: Value[]): Value {
   const v = one(x);
   const target = asArray(l.config.target_shape, 'target_shape').map((d) => {
-    if (typeof d !== 'number' || !Number.isInteger(d) || d === 0 || d < -1) throw new Error(`invalid target_shape ${JSON.stringify(l.config.target_shape)}`);
+    if (typeof d !== 'number' || !Number.isInteger(d) || d === 0 || d < -1)
+      throw new ServeError('IMPORT_FAILED', `invalid target_shape ${JSON.stringify(l.config.target_shape)}`);
     return d;
   });
-  if (target.filter((d) => d === -1).length > 1) throw new Error('target_shape can contain at most one -1');
+  if (target.filter((d) => d === -1).length > 1) throw new ServeError('IMPORT_FAILED', 'target_shape can contain at most one -1');
   const total = product(v.shape.slice(1));
   const known = target.filter((d) => d !== -1).reduce((a, b) => a * b, 1);
   let shape: Shape = target.map((d) => (d === -1 ? null : d));
   if (total !== null) {
     if (target.includes(-1)) {
-      if (total % known !== 0) throw new Error(`cannot reshape ${fmtShape(v.shape)} to [${target.join(',')}]`);
+      if (total % known !== 0) throw new ServeError('IMPORT_FAILED', `cannot reshape ${fmtShape(v.shape)} to [${target.join(',')}]`);
       shape = target.map((d) => (d === -1 ? total / known : d));
     } else if (known !== total) {
-      throw new Error(`cannot reshape ${fmtShape(v.shape)} to [${target.join(',')}]`);
+      throw new ServeError('IMPORT_FAILED', `cannot reshape ${fmtShape(v.shape)} to [${target.join(',')}]`);
     }
   }
   const shapeInit = c.b.int64Tensor(`${l.name}/shape`, [0, ...target]);
@@ -959,9 +969,10 @@ function convReshape(c: Converter, l: LayerDef, [x]: Value[]): Value {
 }
 
 function convMerge(c: Converter, l: LayerDef, xs: Value[], op: 'Sum' | 'Sub' | 'Mul' | 'Mean' | 'Max' | 'Min'): Value {
-  if (xs.length < 2) throw new Error(`expects at least 2 inputs, got ${xs.length}`);
+  if (xs.length < 2) throw new ServeError('IMPORT_FAILED', `expects at least 2 inputs, got ${xs.length}`);
   const rank = (xs[0] as Value).shape.length;
-  if (xs.some((x) => x.shape.length !== rank)) throw new Error(`inputs of different ranks: ${xs.map((x) => fmtShape(x.shape)).join(' ')}`);
+  if (xs.some((x) => x.shape.length !== rank))
+    throw new ServeError('IMPORT_FAILED', `inputs of different ranks: ${xs.map((x) => fmtShape(x.shape)).join(' ')}`);
   const shape = mergeShapes(xs.map((x) => x.shape));
   // Stay in NCHW for rank-4 tensors unless every input is already in Keras layout.
   const useNchw = rank === 4 && xs.some((x) => x.nchw !== undefined);
@@ -975,11 +986,12 @@ function convMerge(c: Converter, l: LayerDef, xs: Value[], op: 'Sum' | 'Sub' | '
 }
 
 function convConcat(c: Converter, l: LayerDef, xs: Value[]): Value {
-  if (xs.length < 2) throw new Error(`expects at least 2 inputs, got ${xs.length}`);
+  if (xs.length < 2) throw new ServeError('IMPORT_FAILED', `expects at least 2 inputs, got ${xs.length}`);
   const rank = (xs[0] as Value).shape.length;
-  if (xs.some((x) => x.shape.length !== rank)) throw new Error(`inputs of different ranks: ${xs.map((x) => fmtShape(x.shape)).join(' ')}`);
+  if (xs.some((x) => x.shape.length !== rank))
+    throw new ServeError('IMPORT_FAILED', `inputs of different ranks: ${xs.map((x) => fmtShape(x.shape)).join(' ')}`);
   const axis = normalizeAxis(l.config.axis ?? -1, rank);
-  if (axis === 0) throw new Error('concatenation over the batch axis is not supported');
+  if (axis === 0) throw new ServeError('IMPORT_FAILED', 'concatenation over the batch axis is not supported');
   const shape: Shape = [...(xs[0] as Value).shape];
   shape[axis] = xs.reduce<number | null>((acc, x) => {
     const d = x.shape[axis];
@@ -1014,13 +1026,14 @@ function sameLayout(c: Converter, v: Value, emit: (name: string) => string): Val
 }
 
 function one(x: Value | undefined): Value {
-  if (!x) throw new Error('expects exactly one input');
+  if (!x) throw new ServeError('IMPORT_FAILED', 'expects exactly one input');
   return x;
 }
 
 function checkChannelsLast(cfg: Json): void {
   const df = cfg.data_format;
-  if (df !== undefined && df !== null && df !== 'channels_last') throw new Error(`unsupported data_format ${JSON.stringify(df)} (only channels_last)`);
+  if (df !== undefined && df !== null && df !== 'channels_last')
+    throw new ServeError('IMPORT_FAILED', `unsupported data_format ${JSON.stringify(df)} (only channels_last)`);
 }
 
 function useBias(cfg: Json): boolean {
@@ -1029,14 +1042,14 @@ function useBias(cfg: Json): boolean {
 
 function kerasAxisToNchw(axis: number): number {
   const a = KERAS_AXIS_TO_NCHW[axis];
-  if (a === undefined) throw new Error(`invalid axis ${axis}`);
+  if (a === undefined) throw new ServeError('IMPORT_FAILED', `invalid axis ${axis}`);
   return a;
 }
 
 function normalizeAxis(raw: unknown, rank: number): number {
-  if (typeof raw !== 'number' || !Number.isInteger(raw)) throw new Error(`invalid axis ${JSON.stringify(raw)}`);
+  if (typeof raw !== 'number' || !Number.isInteger(raw)) throw new ServeError('IMPORT_FAILED', `invalid axis ${JSON.stringify(raw)}`);
   const a = raw < 0 ? raw + rank : raw;
-  if (a < 0 || a >= rank) throw new Error(`axis ${raw} out of range for rank ${rank}`);
+  if (a < 0 || a >= rank) throw new ServeError('IMPORT_FAILED', `axis ${raw} out of range for rank ${rank}`);
   return a;
 }
 
@@ -1047,7 +1060,7 @@ function mergeShapes(shapes: Shape[]): Shape {
     for (const s of shapes) {
       const d = s[i] ?? null;
       if (d === null || d === 1) continue;
-      if (dim !== null && dim !== d) throw new Error(`incompatible shapes ${shapes.map(fmtShape).join(' ')}`);
+      if (dim !== null && dim !== d) throw new ServeError('IMPORT_FAILED', `incompatible shapes ${shapes.map(fmtShape).join(' ')}`);
       dim = d;
     }
     if (dim === null && shapes.every((s) => s[i] === 1)) dim = 1;
@@ -1073,29 +1086,29 @@ function intPair(raw: unknown, what: string): [number, number] {
   if (Array.isArray(raw) && raw.length === 2 && raw.every((d) => typeof d === 'number' && Number.isInteger(d))) {
     return [raw[0] as number, raw[1] as number];
   }
-  throw new Error(`invalid ${what} ${JSON.stringify(raw)} (expected an int or a pair of ints)`);
+  throw new ServeError('IMPORT_FAILED', `invalid ${what} ${JSON.stringify(raw)} (expected an int or a pair of ints)`);
 }
 
 function optNumber(cfg: Json, key: string): number | undefined {
   const v = cfg[key];
   if (v === undefined || v === null) return undefined;
-  if (typeof v !== 'number') throw new Error(`invalid ${key} ${JSON.stringify(v)}`);
+  if (typeof v !== 'number') throw new ServeError('IMPORT_FAILED', `invalid ${key} ${JSON.stringify(v)}`);
   return v;
 }
 
 function requireInt(cfg: Json, key: string): number {
   const v = cfg[key];
-  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new Error(`invalid ${key} ${JSON.stringify(v)}`);
+  if (typeof v !== 'number' || !Number.isInteger(v) || v <= 0) throw new ServeError('IMPORT_FAILED', `invalid ${key} ${JSON.stringify(v)}`);
   return v;
 }
 
 function asObject(v: unknown, what: string): Json {
-  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new Error(`${what}: expected an object`);
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new ServeError('IMPORT_FAILED', `${what}: expected an object`);
   return v as Json;
 }
 
 function asArray(v: unknown, what: string): unknown[] {
-  if (!Array.isArray(v)) throw new Error(`${what}: expected an array`);
+  if (!Array.isArray(v)) throw new ServeError('IMPORT_FAILED', `${what}: expected an array`);
   return v as unknown[];
 }
 
