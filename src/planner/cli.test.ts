@@ -9,6 +9,7 @@ import { ServeError } from '../common/errors.js';
 import { GraphBuilder } from '../model/onnx/graph-builder.js';
 import { planReportSchema, type PlanReport } from './contract.js';
 import { stackConfigClientOrSkip } from '../../test/helpers/docker-cli.js';
+import { writeTinyModel } from '../../test/helpers/tiny-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'swarmserve-plan-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -130,7 +131,9 @@ describe('swarmserve plan', () => {
     await expect(plan([cnn, '--node-memory', 'lots'])).rejects.toThrow(/not a memory size/);
     await expect(plan(['no-such-model'])).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
     // a version the repository model does not have (e.g. the INT8 version 2 before `models quantize`)
-    await expect(plan(['resnet50', '--model-version', '99'])).rejects.toMatchObject({
+    const repo = join(dir, 'models');
+    await writeTinyModel(repo, { name: 'tiny', classes: 3 });
+    await expect(plan(['tiny', '-m', repo, '--model-version', '99'])).rejects.toMatchObject({
       code: 'VERSION_NOT_FOUND',
       message: expect.stringMatching(/no version 99 \(versions: 1/) as unknown,
     });
