@@ -15,12 +15,12 @@ import { defineConfig } from 'vitest/config';
 // analyze-bundled.test.ts), so the rest stays in the fast loop.
 const NEEDS: Record<string, string[]> = {
   'redis-server': ['redis-transport', 'distributed-nodes', 'long-batch', 'predict-errors-distributed', 'metrics-docs'],
-  'the bundled models (models prepare)': ['analyze-bundled', 'moderation', 'prepare-int8', 'oip', 'oip-queue'],
+  'the bundled models (models prepare)': ['analyze-bundled', 'cli-compose', 'moderation', 'prepare-int8', 'oip', 'oip-queue'],
   'the photo set (.cache/photos) and models/*/2': ['int8-measure', 'int8-evaluate'],
   'the network and apt (Debian packages)': ['photos-fetch'],
   'dist/ (the compiled CLI or a compiled child process)': ['child', 'measure', 'load-cli', 'load-locust'],
   'locust (python3-locust)': ['load-locust'],
-  'the docker CLI (docker stack config)': ['swarm-stack'],
+  'the docker CLI (docker stack config)': ['swarm-stack', 'cli-compose'],
   // Needs nothing, but TF.js's pure-JS CPU backend on the real MobileNetV2 takes ≈ 25 s of CPU.
   'half a minute of CPU': ['tfjs-layers-nsfwjs'],
 };
