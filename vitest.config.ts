@@ -51,6 +51,8 @@ if (stale.length > 0) throw new Error(`${relative(process.cwd(), join(root, 'vit
 
 export default defineConfig({
   test: {
+    // test/helpers/project-times.ts: each project's wall time at the end of a run of several.
+    reporters: ['default', './test/helpers/project-times.ts'],
     testTimeout: 60_000,
     hookTimeout: 120_000,
     projects: [
