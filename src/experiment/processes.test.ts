@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, onTestFinished } from 'vitest';
 import { ServeError } from '../common/errors.js';
 import { ManagedProcess, findOnPath, freePort, livePids } from './processes.js';
 
@@ -11,6 +11,7 @@ describe('ManagedProcess', () => {
       '-e',
       "process.on('SIGTERM', () => { console.log('draining'); process.exit(0); }); console.log('up'); setInterval(() => {}, 1000);",
     ]);
+    onTestFinished(() => polite.stop(1_000).then(() => undefined));
     await polite.waitForLine(/^up$/, 10_000);
     expect(livePids()).toContain(polite.pid);
     expect(await polite.stop(5_000)).toEqual({ code: 0, signal: null });
@@ -22,6 +23,7 @@ describe('ManagedProcess', () => {
       '-e',
       "process.on('SIGTERM', () => console.log('ignored')); console.log('up'); setInterval(() => {}, 1000);",
     ]);
+    onTestFinished(() => stubborn.stop(1_000).then(() => undefined));
     await stubborn.waitForLine(/^up$/, 10_000);
     const t0 = performance.now();
     expect(await stubborn.stop(300)).toEqual({ code: null, signal: 'SIGKILL' });

@@ -1,15 +1,11 @@
-import { execFileSync } from 'node:child_process';
-import { existsSync, statSync } from 'node:fs';
 import http from 'node:http';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it } from 'vitest';
 import { after } from '../../test/helpers/http-stub.js';
-import { runLoadInChildProcess } from './child.js';
+import { expectConsistent } from '../../test/helpers/load-report.js';
 import { encodeMultipart, LoadOptionsError, runClosedLoop } from './closed-loop.js';
-import type { LoadOptions, LoadReport, LoadRequestBody } from './contract.js';
+import type { LoadOptions, LoadRequestBody } from './contract.js';
 
 // ---------------------------------------------------------------------------------------------
 // A tiny HTTP server whose behaviour each test sets.
@@ -53,22 +49,6 @@ function answer(res: ServerResponse, status: number): void {
 }
 
 const IMAGE: LoadRequestBody = { body: new Uint8Array([0xff, 0xd8, 0xff, 0xe0, 1, 2, 3, 4, 0, 255]), contentType: 'image/jpeg' };
-
-function sum(counts: Record<string, number>): number {
-  return Object.values(counts).reduce((a, b) => a + b, 0);
-}
-
-function expectConsistent(report: LoadReport): void {
-  expect(report.ok + report.errors).toBe(report.requests);
-  expect(sum(report.statusCounts)).toBe(report.requests);
-  const { mean, p50, p90, p95, p99, max } = report.latencyMs;
-  expect(p50).toBeLessThanOrEqual(p90);
-  expect(p90).toBeLessThanOrEqual(p95);
-  expect(p95).toBeLessThanOrEqual(p99);
-  // HDR percentiles are bucket upper bounds (3 significant digits): allow 0.1% over the exact max.
-  expect(p99).toBeLessThanOrEqual(max * 1.001 + 0.001);
-  expect(mean).toBeLessThanOrEqual(max);
-}
 
 // ---------------------------------------------------------------------------------------------
 
@@ -274,94 +254,5 @@ describe('encodeMultipart', () => {
     const b = encodeMultipart([{ name: 'x', value: '1' }]);
     expect(a.contentType).not.toBe(b.contentType);
     expect(() => encodeMultipart([])).toThrow(LoadOptionsError);
-  });
-});
-
-// ---------------------------------------------------------------------------------------------
-
-describe('runLoadInChildProcess', () => {
-  const root = fileURLToPath(new URL('../../', import.meta.url));
-  const entry = join(root, 'dist/src/loadtest/load-process.js');
-  const modules = ['contract', 'closed-loop', 'child', 'load-process'];
-
-  /** The compiled child is missing, or older than one of the sources it is built from. */
-  function distIsStale(): boolean {
-    return modules.some((m) => {
-      const js = join(root, 'dist/src/loadtest', `${m}.js`);
-      return !existsSync(js) || statSync(js).mtimeMs < statSync(join(root, 'src/loadtest', `${m}.ts`)).mtimeMs;
-    });
-  }
-
-  beforeAll(() => {
-    if (!distIsStale()) return;
-    let output = '';
-    try {
-      execFileSync(process.execPath, [join(root, 'node_modules/typescript/bin/tsc'), '-p', 'tsconfig.build.json'], { cwd: root, stdio: 'pipe' });
-    } catch (err) {
-      // Type errors elsewhere in the tree make tsc exit non-zero but it still emits.
-      output = String((err as { stdout?: unknown }).stdout ?? err);
-    }
-    if (distIsStale()) throw new Error(`Could not build ${entry} with tsc -p tsconfig.build.json:\n${output}`);
-  }, 120_000);
-
-  it('runs the load in another process; the bodies cross IPC byte for byte', async () => {
-    const multipart = encodeMultipart([
-      { name: 'img_file', filename: 'eagle.jpg', contentType: 'image/jpeg', data: new Uint8Array(5000).map((_, i) => (i * 13) % 256) },
-    ]);
-    const bodies = [multipart, IMAGE];
-    let wrong = 0;
-    const pids = new Set<number>();
-    const server = await startServer((req, body, res) => {
-      pids.add(Number(req.headers['x-pid']));
-      const match = bodies.some((b) => b.contentType === req.headers['content-type'] && Buffer.from(b.body).equals(body));
-      if (!match) wrong++;
-      after(5, () => answer(res, match ? 200 : 400));
-    });
-
-    const report = await runLoadInChildProcess(
-      { url: server.url, concurrency: 4, durationMs: 600, warmupMs: 100, bodies, headers: { 'x-pid': String(process.pid) } },
-      { entry },
-    );
-    console.info(`child process: ${JSON.stringify(report)}`);
-    expectConsistent(report);
-    expect(wrong).toBe(0);
-    expect(report.ok).toBeGreaterThanOrEqual(10);
-    expect(Object.keys(report.statusCounts)).toEqual(['200']);
-    expect(report.latencyMs.p50).toBeGreaterThanOrEqual(5);
-    expect([...pids]).toEqual([process.pid]);
-  });
-
-  it('rejects bad options before forking, and a missing entry clearly', async () => {
-    const options: LoadOptions = { url: 'http://127.0.0.1:9/', concurrency: 0, durationMs: 100, warmupMs: 0, bodies: [IMAGE] };
-    await expect(runLoadInChildProcess(options, { entry })).rejects.toBeInstanceOf(LoadOptionsError);
-    await expect(runLoadInChildProcess({ ...options, concurrency: 1 }, { entry: join(root, 'dist/nope.js') })).rejects.toThrow(/entry not found/);
-  });
-
-  it('kills the child when it gives no report in time', async () => {
-    const server = await startServer(() => {
-      // never answers
-    });
-    const promise = runLoadInChildProcess({ url: server.url, concurrency: 2, durationMs: 30_000, warmupMs: 0, bodies: [IMAGE] }, { entry, timeoutMs: 800 });
-    const err = await promise.then(
-      () => undefined,
-      (e: unknown) => e,
-    );
-    expect(err).toBeInstanceOf(Error);
-    const message = (err as Error).message;
-    expect(message).toMatch(/gave no report within 800 ms; killed it/);
-    const pid = Number(/pid (\d+)/.exec(message)?.[1]);
-    expect(pid).toBeGreaterThan(0);
-    // Gone (once reaped): signal 0 only checks that the process exists.
-    const alive = (): boolean => {
-      try {
-        process.kill(pid, 0);
-        return true;
-      } catch {
-        return false;
-      }
-    };
-    const deadline = performance.now() + 3_000;
-    while (alive() && performance.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20));
-    expect(alive()).toBe(false);
   });
 });

@@ -79,7 +79,8 @@ describe('runLoad, users mode', () => {
     // timers are on time (late timers only lose some); never more than 15, since each user waits.
     expect(summary.requests).toBeGreaterThanOrEqual(8);
     expect(summary.requests).toBeLessThanOrEqual(15);
-    expect(summary.durationMs).toBeGreaterThanOrEqual(1_499);
+    // (A timer may fire a millisecond or so early: 1 498.9 ms was seen under load.)
+    expect(summary.durationMs).toBeGreaterThanOrEqual(1_490);
     expect(summary.durationMs).toBeLessThan(2_500);
   });
 

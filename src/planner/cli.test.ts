@@ -1,14 +1,13 @@
-import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Command } from 'commander';
-import { afterAll, describe, expect, it, vi } from 'vitest';
-import { parseSize, registerPlanCommand } from '../cli/plan-command.js';
+import { afterAll, describe, expect, it } from 'vitest';
+import { parseSize } from '../cli/plan-command.js';
 import { ServeError } from '../common/errors.js';
 import { GraphBuilder } from '../onnx/graph-builder.js';
 import { planReportSchema, type PlanReport } from './contract.js';
-import { stackConfigClientOrSkip } from '../../test/helpers/docker-cli.js';
+import { plan } from '../../test/helpers/plan-cli.js';
+import { writeTinyModel } from '../../test/helpers/tiny-model.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'swarmserve-plan-test-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
@@ -35,31 +34,6 @@ const unknown = modelFile('unknown', (g) => {
   g.output(g.node('Relu', [g.node('Mystery', [x])]), ['N', 4]);
 });
 
-/** Runs `swarmserve plan …` in-process; returns what it wrote. */
-async function plan(args: string[]): Promise<{ stdout: string; stderr: string }> {
-  const program = new Command('swarmserve').exitOverride();
-  registerPlanCommand(program);
-  let stdout = '';
-  let stderr = '';
-  const out = vi.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stdout += String(chunk);
-    return true;
-  });
-  const err = vi.spyOn(process.stderr, 'write').mockImplementation((chunk: string | Uint8Array) => {
-    stderr += String(chunk);
-    return true;
-  });
-  try {
-    await program.parseAsync(['node', 'swarmserve', 'plan', ...args]);
-  } finally {
-    out.mockRestore();
-    err.mockRestore();
-  }
-  return { stdout, stderr };
-}
-
-const docker = stackConfigClientOrSkip('planner compose validation');
-
 describe('swarmserve plan', () => {
   it('--format json: a report that matches the documented schema', async () => {
     const { stdout } = await plan([cnn, '--format', 'json', '--node-cpus', '4', '--node-memory', '8G']);
@@ -73,30 +47,6 @@ describe('swarmserve plan', () => {
     expect(report.recommendation?.replicasPerNode).toBe(4);
     expect(report.measurements).toBeNull();
     expect(report.layers.map((l) => l.op)).toEqual(['Conv', 'Relu', 'GlobalAveragePool', 'Flatten', 'Gemm']);
-  });
-
-  it.skipIf(docker === null)('--format compose: the snippet placed in a minimal stack file validates with docker stack config', async () => {
-    if (docker === null) return;
-    const { stdout } = await plan(['resnet50', '--format', 'compose', '--node-cpus', '8', '--node-memory', '16G', '--target-rps', '100', '--p95-ms', '2000']);
-    expect(stdout).toMatch(/^ {6}replicas: \d+$/m);
-    expect(stdout).toMatch(/^ {10}memory: \d+[MG]$/m);
-    const stack = join(dir, 'stack.yml');
-    writeFileSync(stack, stdout.replace(/^ {2}worker:$/m, '  worker:\n    image: swarmserve:latest'));
-    const placed = spawnSync(docker, ['stack', 'config', '-c', stack], { encoding: 'utf8' });
-    expect(placed.stderr).toBe('');
-    expect(placed.status).toBe(0);
-    expect(placed.stdout).toMatch(/max_replicas_per_node: \d+/);
-    expect(placed.stdout).toMatch(/SWARMSERVE_ONLY: resnet50/);
-    // and as an override file beside an existing stack file
-    const base = join(dir, 'base.yml');
-    const overlay = join(dir, 'plan.yml');
-    writeFileSync(base, 'version: "3.8"\nservices:\n  worker:\n    image: swarmserve:latest\n');
-    writeFileSync(overlay, stdout);
-    const merged = spawnSync(docker, ['stack', 'config', '-c', base, '-c', overlay], { encoding: 'utf8' });
-    expect(merged.status).toBe(0);
-    // the validator is strict: a wrong key is refused
-    writeFileSync(stack, stdout.replace('max_replicas_per_node:', 'max_replica_per_node:'));
-    expect(spawnSync(docker, ['stack', 'config', '-c', stack], { encoding: 'utf8' }).status).not.toBe(0);
   });
 
   it("table: layers, totals, the sizing article's formula and the recommendation", async () => {
@@ -130,7 +80,9 @@ describe('swarmserve plan', () => {
     await expect(plan([cnn, '--node-memory', 'lots'])).rejects.toThrow(/not a memory size/);
     await expect(plan(['no-such-model'])).rejects.toMatchObject({ code: 'MODEL_NOT_FOUND' });
     // a version the repository model does not have (e.g. the INT8 version 2 before `models quantize`)
-    await expect(plan(['resnet50', '--model-version', '99'])).rejects.toMatchObject({
+    const repo = join(dir, 'models');
+    await writeTinyModel(repo, { name: 'tiny', classes: 3 });
+    await expect(plan(['tiny', '-m', repo, '--model-version', '99'])).rejects.toMatchObject({
       code: 'VERSION_NOT_FOUND',
       message: expect.stringMatching(/no version 99 \(versions: 1/) as unknown,
     });

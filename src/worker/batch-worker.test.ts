@@ -1,4 +1,4 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { makeRepository } from '../../test/helpers/tiny-model.js';
 import { solidPng } from '../../test/helpers/images.js';
 import { loadRepository } from '../model/repository/repository.js';
@@ -34,12 +34,21 @@ beforeAll(async () => {
 });
 afterAll(async () => repo.cleanup());
 
+/** Closes the workers and the queue when the test ends, passed or failed (closing twice is harmless). */
+function closeAfterTest(queue: MemoryQueue, ...workers: BatchWorker[]): void {
+  onTestFinished(async () => {
+    await Promise.all(workers.map((w) => w.close()));
+    await queue.close();
+  });
+}
+
 async function startWorker(
   overrides: { maxBatchSize?: number; maxQueueDelayMs?: number } = {},
 ): Promise<{ queue: MemoryQueue; worker: BatchWorker; log: BatchLog }> {
   const queue = await MemoryQueue.create();
   const log = new BatchLog();
   const worker = await BatchWorker.create({ consumer: queue.consumer(), entry, version: entry.versions[0]!, metrics: log, ...overrides });
+  closeAfterTest(queue, worker);
   worker.start();
   return { queue, worker, log };
 }
@@ -143,16 +152,17 @@ describe('BatchWorker', () => {
 
   it('respects a batch dim fixed in the graph', async () => {
     const fixed = await makeRepository([{ name: 'fixed', classes: 3, fixedBatch: 1 }]);
+    onTestFinished(fixed.cleanup);
     const fixedEntry = (await loadRepository(fixed.root)).models.get('fixed')!;
     const queue = await MemoryQueue.create();
     const log = new BatchLog();
     const worker = await BatchWorker.create({ consumer: queue.consumer(), entry: fixedEntry, version: fixedEntry.versions[0]!, metrics: log });
+    closeAfterTest(queue, worker);
     worker.start();
     expect(worker.maxBatchSize).toBe(1);
     await Promise.all(Array.from({ length: 3 }, (_, i) => queue.submit({ ...job(`f${i}`), model: 'fixed' }, { bound: 64 })));
     expect(log.sizes).toEqual([1, 1, 1]);
     await worker.close();
-    await fixed.cleanup();
   });
 
   describe('prefetch while a batch runs (two workers share one queue)', () => {
@@ -177,6 +187,7 @@ describe('BatchWorker', () => {
       const common = { entry, version: entry.versions[0]!, maxBatchSize: 4, maxQueueDelayMs: 5, openSession: slowSession, prefetch };
       const busy = await BatchWorker.create({ ...common, consumer: queue.consumer(), metrics: busyLog });
       const idle = await BatchWorker.create({ ...common, consumer: queue.consumer(), metrics: idleLog });
+      closeAfterTest(queue, busy, idle);
       busy.start();
       // batches through the first worker alone, so it has timings to go by
       for (let round = 0; round < 2; round++) await Promise.all(Array.from({ length: 4 }, (_, i) => queue.submit(job(`warm${round}-${i}`), { bound: 64 })));

@@ -2,7 +2,7 @@
 // on a real redis-server, with tiny models. Readiness follows the workers' heartbeats,
 // requests flow gateway → Redis → worker, and a worker's drain takes it out of the registry.
 import { createServer } from 'node:net';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, onTestFinished } from 'vitest';
 import { createLogger } from '../../src/common/logger.js';
 import { resolveGatewayConfig } from '../../src/config/gateway-config.js';
 import { resolveWorkerConfig } from '../../src/config/worker-config.js';
@@ -76,40 +76,40 @@ describe('gateway and worker nodes', () => {
 
   it('serves once workers for every version heartbeat; drains a worker out of the registry', async () => {
     const tiny = await startWorker({ only: 'tiny:1', workerId: 'w-tiny' });
+    onTestFinished(() => tiny.close());
     expect(gateway.notReadyReason()).toBeDefined();
     const other = await startWorker({ only: 'other' });
-    try {
-      expect((await readiness(tiny.metricsUrl)).status).toBe(200);
-      expect(await (await fetch(`${tiny.metricsUrl}/health/live`)).json()).toEqual({ status: 'live' });
-      await until('the gateway to be ready', async () => (await readiness(url)).status === 200);
+    onTestFinished(() => other.close());
+    expect((await readiness(tiny.metricsUrl)).status).toBe(200);
+    expect(await (await fetch(`${tiny.metricsUrl}/health/live`)).json()).toEqual({ status: 'live' });
+    await until('the gateway to be ready', async () => (await readiness(url)).status === 200);
 
-      const response = await fetch(`${url}/predict`, { method: 'POST', body: photo('dog'), headers: { 'content-type': 'image/jpeg' } });
-      expect(response.status).toBe(200);
-      expect(await response.json()).toMatchObject({ success: true, model: 'tiny', version: '1' });
+    const response = await fetch(`${url}/predict`, { method: 'POST', body: photo('dog'), headers: { 'content-type': 'image/jpeg' } });
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ success: true, model: 'tiny', version: '1' });
 
-      const workerMetrics = await (await fetch(`${tiny.metricsUrl}/metrics`)).text();
-      expect(workerMetrics).toMatch(/swarmserve_batch_size_count\{model="tiny",version="1"\} 1/);
-      expect(workerMetrics).toContain('process_cpu_user_seconds_total');
-      const gatewayMetrics = await (await fetch(`${url}/metrics`)).text();
-      expect(gatewayMetrics).toMatch(/swarmserve_live_workers\{model="tiny",version="1"\} 1/);
+    const workerMetrics = await (await fetch(`${tiny.metricsUrl}/metrics`)).text();
+    expect(workerMetrics).toMatch(/swarmserve_batch_size_count\{model="tiny",version="1"\} 1/);
+    expect(workerMetrics).toContain('process_cpu_user_seconds_total');
+    const gatewayMetrics = await (await fetch(`${url}/metrics`)).text();
+    expect(gatewayMetrics).toMatch(/swarmserve_live_workers\{model="tiny",version="1"\} 1/);
 
-      await tiny.close();
-      await until('the gateway to see the worker gone', () => Promise.resolve(gateway.notReadyReason() === 'no live worker for tiny:1'));
-    } finally {
-      await tiny.close();
-      await other.close();
-    }
+    await tiny.close();
+    await until('the gateway to see the worker gone', () => Promise.resolve(gateway.notReadyReason() === 'no live worker for tiny:1'));
   });
 
   it('a taken metrics port is a coded start-up error, not a stack trace', async () => {
     const taken = createServer();
     await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
-    const port = (taken.address() as { port: number }).port;
-    await expect(startWorker({ metricsPort: String(port) })).rejects.toMatchObject({
-      code: 'CONFIG_INVALID',
-      message: expect.stringContaining('already in use') as unknown,
-    });
-    await new Promise((resolve) => taken.close(resolve));
+    try {
+      const port = (taken.address() as { port: number }).port;
+      await expect(startWorker({ metricsPort: String(port) })).rejects.toMatchObject({
+        code: 'CONFIG_INVALID',
+        message: expect.stringContaining('already in use') as unknown,
+      });
+    } finally {
+      await new Promise((resolve) => taken.close(resolve));
+    }
   });
 
   it('a worker that fails to start closes its listener again', async () => {
