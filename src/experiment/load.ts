@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { basename } from 'node:path';
 import { sniffImageFormat } from '../common/image-format.js';
-import { encodeMultipart } from '../loadtest/closed-loop.js';
+import { encodeMultipart } from '../loadtest/multipart.js';
 import type { LoadRequestBody, LoadSummary } from '../loadtest/contract.js';
 import { runLoad } from '../loadtest/run-load.js';
 import type { WaitTime } from './contract.js';

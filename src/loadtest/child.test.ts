@@ -10,7 +10,8 @@ import { afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { after, answerJson, closeAllStubs, startStub, type StubHandler } from '../../test/helpers/http-stub.js';
 import { expectConsistent } from '../../test/helpers/load-report.js';
 import { runLoadInChildProcess } from './child.js';
-import { encodeMultipart, LoadOptionsError } from './closed-loop.js';
+import { encodeMultipart } from './multipart.js';
+import { LoadOptionsError } from './validate.js';
 import type { LoadOptions, LoadRequestBody } from './contract.js';
 
 afterEach(closeAllStubs);

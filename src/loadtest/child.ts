@@ -7,7 +7,7 @@ import { fork } from 'node:child_process';
 import type { ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { LoadOptionsError, validateLoadOptions } from './closed-loop.js';
+import { LoadOptionsError, validateLoadOptions } from './validate.js';
 import type { LoadOptions, LoadReport } from './contract.js';
 
 /** Parent → child. */

@@ -4,7 +4,9 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { after } from '../../test/helpers/http-stub.js';
 import { expectConsistent } from '../../test/helpers/load-report.js';
-import { encodeMultipart, LoadOptionsError, runClosedLoop } from './closed-loop.js';
+import { runClosedLoop } from './closed-loop.js';
+import { encodeMultipart } from './multipart.js';
+import { LoadOptionsError } from './validate.js';
 import type { LoadOptions, LoadRequestBody } from './contract.js';
 
 // ---------------------------------------------------------------------------------------------

@@ -1,7 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { after, answerJson, answerOk, closeAllStubs, startStub } from '../../test/helpers/http-stub.js';
-import { LoadOptionsError } from './closed-loop.js';
+import { LoadOptionsError } from './validate.js';
 import type { LoadRequestBody, LoadResult, LoadRunOptions } from './contract.js';
 import { runLoad } from './run-load.js';
 

@@ -1,7 +1,7 @@
 // Checks `LoadRunOptions` (they may come from a CLI, a config file or another process) and
 // fills in the defaults, so the engine works on one fully-resolved shape.
 
-import { DEFAULT_REQUEST_TIMEOUT_MS, describeValue, isRecord, LoadOptionsError, payloadProblems, urlProblems } from './closed-loop.js';
+import { DEFAULT_REQUEST_TIMEOUT_MS, describeValue, isRecord, LoadOptionsError, payloadProblems, urlProblems } from './validate.js';
 import type { LoadRequestBody, LoadRunOptions } from './contract.js';
 
 export const DEFAULT_MAX_IN_FLIGHT = 1_000;

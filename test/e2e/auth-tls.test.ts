@@ -9,7 +9,7 @@ import { promisify } from 'node:util';
 import { gzipSync } from 'node:zlib';
 import { Agent, request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodeMultipart, type MultipartField } from '../../src/loadtest/closed-loop.js';
+import { encodeMultipart, type MultipartField } from '../../src/loadtest/multipart.js';
 import type { LoadRequestBody } from '../../src/loadtest/contract.js';
 import { Deployment, predict } from '../helpers/distributed.js';
 import { photo, solidPng } from '../helpers/images.js';
