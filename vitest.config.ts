@@ -15,7 +15,7 @@ import { defineConfig } from 'vitest/config';
 // analyze-bundled.test.ts), so the rest stays in the fast loop.
 const NEEDS: Record<string, string[]> = {
   'redis-server': ['redis-transport', 'distributed-nodes', 'long-batch', 'predict-errors-distributed', 'metrics-docs'],
-  'the bundled models (models prepare)': ['analyze-bundled', 'cli-compose', 'moderation', 'oip', 'oip-queue'],
+  'the bundled models (models prepare)': ['analyze-bundled', 'cli-compose', 'moderation', 'prepare-int8', 'oip', 'oip-queue'],
   'the photo set (.cache/photos) and models/*/2': ['int8-measure', 'int8-evaluate', 'int8-calibration'],
   'the network and apt (Debian packages)': ['photos-fetch'],
   'dist/ (the compiled CLI or a compiled child process)': ['child', 'measure', 'load-cli', 'load-locust'],
@@ -58,7 +58,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        // Mostly timers and loopback I/O: three files at a time on 2 cores (62 s with two, 49–51 s with three, quiet host).
+        // Mostly timers and loopback I/O: three files at a time on 2 cores (62 s with two, 44–51 s with three, quiet host).
         test: { name: 'unit', include: ALL, exclude: [...INTEGRATION, ...E2E], maxWorkers: 3, sequence: { groupOrder: 0 } },
       },
       {
