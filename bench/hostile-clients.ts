@@ -47,3 +47,13 @@ export function trickle(request: RawRequest, everyMs: number): () => void {
   }, everyMs);
   return () => clearInterval(timer);
 }
+
+/** Starts a /predict upload declaring a 10 MiB JPEG, of which only the first 3 bytes are sent: the slow-upload attack. */
+export function slowImageUpload(url: string): RawRequest {
+  return rawRequest(url, {
+    method: 'POST',
+    path: '/predict',
+    headers: { 'content-type': 'image/jpeg', 'content-length': String(10 * 1024 * 1024 - 1) },
+    initial: Buffer.from([0xff, 0xd8, 0xff]),
+  });
+}

@@ -14,7 +14,7 @@ import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { cpuLine, readCpuInfo } from './cpuinfo.js';
 import { MAIN_JS, ROOT, progress, runDriver, sleep } from './driver.js';
-import { rawRequest, trickle } from './hostile-clients.js';
+import { rawRequest, slowImageUpload, trickle } from './hostile-clients.js';
 import { procMemory } from './processes.js';
 import { markdownTable, writeResults } from './report.js';
 import { freePort, scrapeMetrics, startServer, type ServerHandle } from './served.js';
@@ -121,14 +121,7 @@ const ATTACKS: Attack[] = [
     name: '26 slow 10 MB uploads (a byte every 500 ms), until cut',
     goodAfterMs: 2_500,
     run: async (url) => {
-      const slow = Array.from({ length: 26 }, () =>
-        rawRequest(url, {
-          method: 'POST',
-          path: '/predict',
-          headers: { 'content-type': 'image/jpeg', 'content-length': String(10 * MiB - 1) },
-          initial: Buffer.from([0xff, 0xd8, 0xff]),
-        }),
-      );
+      const slow = Array.from({ length: 26 }, () => slowImageUpload(url));
       const stops = slow.map((s) => trickle(s, 500));
       try {
         const statuses = await Promise.all(slow.map((s) => s.status));

@@ -33,12 +33,19 @@ export function toServeError(err: unknown): ServeError {
   return new ServeError('INTERNAL', undefined, { cause: err });
 }
 
-export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+/** The coded error a request is answered with: mapped, logged when it is a fault, recorded on the request. */
+export function answerError(request: FastifyRequest, err: unknown): ServeError {
   const error = toServeError(err);
   if (error.status >= 500 && !QUIET_CODES.has(error.code)) {
     request.log.error({ err, code: error.code }, 'request failed');
   }
   request.errorCode = error.code;
+  return error;
+}
+
+/** Answers with the project's error body (`{"success": false, "error": {code, message}}`). */
+export function sendError(request: FastifyRequest, reply: FastifyReply, err: unknown): FastifyReply {
+  const error = answerError(request, err);
   return reply.code(error.status).headers(error.headers).send(error.toJSON());
 }
 

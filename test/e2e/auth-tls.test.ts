@@ -1,6 +1,6 @@
 // API keys, TLS, gzip bodies (raw and multipart) and GET / on the real CLI: `serve` with the moderation model,
 // and one distributed gateway.
-import { execFile, execFileSync, spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -14,6 +14,7 @@ import type { LoadRequestBody } from '../../src/loadtest/contract.js';
 import { Deployment, predict } from '../helpers/distributed.js';
 import { photo, solidPng } from '../helpers/images.js';
 import { CLI, ROOT, ensureBuilt, freePort, spawnServe, stopProcess, type ServeProcess } from '../helpers/process.js';
+import { writeTestCertificates } from '../helpers/tls-certs.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'swarmserve-auth-'));
 const at = (name: string): string => join(dir, name);
@@ -266,27 +267,7 @@ describe('serve over HTTPS (--tls-cert / --tls-key)', () => {
   });
 
   it('answers over https with the self-signed CA; swarmserve health and predict take --ca-file', async () => {
-    const openssl = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
-    openssl(['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('ca.key'), '-out', at('ca.crt'), '-days', '2', '-subj', '/CN=swarmserve-test-ca']);
-    openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=127.0.0.1']);
-    writeFileSync(at('ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost');
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      at('server.csr'),
-      '-CA',
-      at('ca.crt'),
-      '-CAkey',
-      at('ca.key'),
-      '-CAcreateserial',
-      '-out',
-      at('server.crt'),
-      '-days',
-      '2',
-      '-extfile',
-      at('ext'),
-    ]);
+    writeTestCertificates(dir);
 
     ensureBuilt();
     const port = await freePort();

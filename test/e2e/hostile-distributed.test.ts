@@ -7,7 +7,7 @@
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parsePrometheus } from '../../bench/served.js';
-import { rawRequest, trickle } from '../../bench/hostile-clients.js';
+import { rawRequest, slowImageUpload, trickle } from '../../bench/hostile-clients.js';
 import { Deployment, knownInputs, type KnownInput } from '../helpers/distributed.js';
 import type { CliProcess } from '../helpers/process.js';
 
@@ -112,14 +112,7 @@ describe('hostile clients against a gateway + worker', () => {
   });
 
   it('26 slow 10 MB uploads from one address: another address is served while they are open; each is cut with 408', async () => {
-    const slow = Array.from({ length: 26 }, () =>
-      rawRequest(gateway.url, {
-        method: 'POST',
-        path: '/predict',
-        headers: { 'content-type': 'image/jpeg', 'content-length': String(10 * MiB - 1) },
-        initial: Buffer.from([0xff, 0xd8, 0xff]),
-      }),
-    );
+    const slow = Array.from({ length: 26 }, () => slowImageUpload(gateway.url));
     const stops = slow.map((s) => trickle(s, 500));
     try {
       const outcome = await underAttack(

@@ -1,11 +1,12 @@
 // A real redis-server for integration tests: started on a free port in a temporary
 // directory, paused, restarted empty and stopped by the tests themselves.
-import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { existsSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { spawn, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createClient } from 'redis';
 import { freePort } from './process.js';
+import { writeTestCertificates } from './tls-certs.js';
 
 export interface RedisServerOptions {
   password?: string;
@@ -98,43 +99,7 @@ export class RedisServer {
 
   private makeCertificates(): string[] {
     const at = (name: string): string => join(this.dir, name);
-    if (!existsSync(at('server.crt'))) {
-      const openssl = (args: string[]): void => void execFileSync('openssl', args, { stdio: 'ignore' });
-      openssl([
-        'req',
-        '-x509',
-        '-newkey',
-        'rsa:2048',
-        '-nodes',
-        '-keyout',
-        at('ca.key'),
-        '-out',
-        at('ca.crt'),
-        '-days',
-        '2',
-        '-subj',
-        '/CN=swarmserve-test-ca',
-      ]);
-      openssl(['req', '-newkey', 'rsa:2048', '-nodes', '-keyout', at('server.key'), '-out', at('server.csr'), '-subj', '/CN=127.0.0.1']);
-      writeFileSync(at('ext'), 'subjectAltName=IP:127.0.0.1,DNS:localhost');
-      openssl([
-        'x509',
-        '-req',
-        '-in',
-        at('server.csr'),
-        '-CA',
-        at('ca.crt'),
-        '-CAkey',
-        at('ca.key'),
-        '-CAcreateserial',
-        '-out',
-        at('server.crt'),
-        '-days',
-        '2',
-        '-extfile',
-        at('ext'),
-      ]);
-    }
+    if (!existsSync(at('server.crt'))) writeTestCertificates(this.dir);
     return ['--tls-cert-file', at('server.crt'), '--tls-key-file', at('server.key'), '--tls-ca-cert-file', at('ca.crt'), '--tls-auth-clients', 'no'];
   }
 

@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { Agent, fetch as undiciFetch } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { EmbeddedServer } from '../../src/embedded/embedded-server.js';
-import { rawRequest, trickle, type RawRequest } from '../../bench/hostile-clients.js';
+import { rawRequest, slowImageUpload, trickle, type RawRequest } from '../../bench/hostile-clients.js';
 import { costOf, type AttackCost } from '../helpers/hostile.js';
 import { photo } from '../helpers/images.js';
 import { startServer } from '../helpers/server.js';
@@ -149,16 +149,7 @@ describe('OIP requests that cost far more than their size', () => {
 describe('slow uploads', () => {
   it('26 uploads of 10 MB sending a byte every 500 ms from one address: another address is served (not 503) while they are open; each is cut with 408 BODY_TIMEOUT; the held bytes return to 0', async () => {
     const { result, cost } = await costOf(async () => {
-      const slow = Array.from({ length: 26 }, () =>
-        track(
-          rawRequest(open.url, {
-            method: 'POST',
-            path: '/predict',
-            headers: { 'content-type': 'image/jpeg', 'content-length': String(10 * MiB - 1) },
-            initial: Buffer.from([0xff, 0xd8, 0xff]),
-          }),
-        ),
-      );
+      const slow = Array.from({ length: 26 }, () => track(slowImageUpload(open.url)));
       const stops = slow.map((s) => trickle(s, 500));
       try {
         // Once they are judged slow (1 s in), they hold what they sent, not what they declared.

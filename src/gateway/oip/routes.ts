@@ -7,7 +7,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { ServeError } from '../../common/errors.js';
 import { packageVersion } from '../../config/paths.js';
 import type { CatalogModel, GatewayOptions } from '../contract.js';
-import { toServeError } from '../../common/http-errors.js';
+import { answerError } from '../../common/http-errors.js';
 import { enterInFlight } from '../predict-route.js';
 import { readInferRequest } from './infer-request.js';
 import { buildInferResponse } from './infer-response.js';
@@ -58,11 +58,9 @@ function modelMetadata(model: CatalogModel, maxItems: number): Record<string, un
 export async function registerOip(app: FastifyInstance, options: GatewayOptions): Promise<void> {
   const maxItems = options.maxInferItems ?? DEFAULT_MAX_ITEMS;
   await app.register((oip, _opts, done) => {
+    // The protocol's error body is {"error": "<message>"}; the code is in the status and the metrics.
     oip.setErrorHandler((err, request, reply) => {
-      const error = toServeError(err);
-      if (error.status >= 500 && error.code !== 'QUEUE_FULL' && error.code !== 'DEADLINE_EXCEEDED' && error.code !== 'NOT_READY')
-        request.log.error({ err, code: error.code }, 'request failed');
-      request.errorCode = error.code;
+      const error = answerError(request, err);
       return reply.code(error.status).headers(error.headers).send({ error: error.message });
     });
     oip.removeAllContentTypeParsers();
