@@ -34,10 +34,23 @@ describe.each([
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('defaults: prefix and heartbeat timing', async () => {
+  it('defaults: prefix, heartbeat timing and liveness timeout', async () => {
     const config = await resolve({}, URL);
-    expect(config).toMatchObject({ redis: 'redis://redis:6379', redisPrefix: REDIS_DEFAULTS.prefix, heartbeatIntervalMs: 2000, heartbeatExpiryMs: 10000 });
+    expect(config).toMatchObject({
+      redis: 'redis://redis:6379',
+      redisPrefix: REDIS_DEFAULTS.prefix,
+      heartbeatIntervalMs: 2000,
+      heartbeatExpiryMs: 10000,
+      redisTimeoutMs: 5000,
+    });
     expect(config.redisPassword).toBeUndefined();
+    expect(redisConnection(config, createLogger('silent')).livenessTimeoutMs).toBe(5000);
+  });
+
+  it('the liveness timeout reaches the connection; below 1 s it is refused', async () => {
+    const config = await resolve({}, { ...URL, SWARMSERVE_REDIS_TIMEOUT_MS: '8000' });
+    expect(redisConnection(config, createLogger('silent')).livenessTimeoutMs).toBe(8000);
+    await configError(resolve({ redisTimeoutMs: '500' }, URL), 'USAGE');
   });
 
   it('a missing Redis URL names the flag and the env var', async () => {

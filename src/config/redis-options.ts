@@ -1,5 +1,6 @@
 // Options every distributed process (gateway and worker) shares: where Redis is, how to
-// log in, the key prefix, and the heartbeat timing, on which gateways and workers must agree.
+// log in, the key prefix, and the heartbeat timing, on which gateways and workers must agree;
+// and how long a silent Redis connection is waited for.
 import { readFile } from 'node:fs/promises';
 import { z } from 'zod';
 import { ServeError } from '../common/errors.js';
@@ -58,6 +59,13 @@ export const REDIS_OPTIONS = {
     description: 'a worker silent this long is not live (gateway readiness, metrics); must exceed the interval',
     schema: intFrom(200, 3_600_000, REDIS_DEFAULTS.heartbeatExpiryMs),
   },
+  redisTimeoutMs: {
+    flag: '--redis-timeout-ms <ms>',
+    env: 'SWARMSERVE_REDIS_TIMEOUT_MS',
+    description:
+      "a Redis connection silent this long while a command waits (beyond a blocking read's own wait) is taken as dead: closed, its commands failed, opened again",
+    schema: intFrom(1_000, 600_000, REDIS_DEFAULTS.livenessTimeoutMs),
+  },
 } satisfies OptionTable;
 
 export type RedisOptionValues = OptionValues<typeof REDIS_OPTIONS>;
@@ -95,7 +103,13 @@ async function readPasswordFile(path: string): Promise<string> {
 
 /** The connection part of every Redis transport's options. */
 export function redisConnection(config: RedisOptionValues & RedisSecret, logger: Logger): RedisConnectionOptions {
-  return { url: config.redis, prefix: config.redisPrefix, logger, ...(config.redisPassword === undefined ? {} : { password: config.redisPassword }) };
+  return {
+    url: config.redis,
+    prefix: config.redisPrefix,
+    logger,
+    livenessTimeoutMs: config.redisTimeoutMs,
+    ...(config.redisPassword === undefined ? {} : { password: config.redisPassword }),
+  };
 }
 
 export { redactRedisUrl } from '../queue/redis/options.js';

@@ -76,7 +76,7 @@ export class RedisConsumer implements JobConsumer {
     const main = await RedisLink.connect(options, 'swarmserve-worker');
     const subscriber = await main.duplicate('swarmserve-worker-cancel');
     const consumer = new RedisConsumer(options, main, subscriber);
-    await subscriber.client.subscribe(consumer.keys.cancelChannel, (jobId: string) => consumer.cancelled.set(jobId, Date.now()));
+    await subscriber.subscribe(consumer.keys.cancelChannel, (jobId) => consumer.cancelled.set(jobId, Date.now()));
     await consumer.syncClock();
     const holdEvery = Math.max(100, Math.floor(options.reclaimIdleMs / 3));
     consumer.timers.push(

@@ -9,6 +9,8 @@ export interface RedisConnectionOptions {
   /** Prefix of every key this deployment uses; processes sharing a prefix share queues. */
   prefix: string;
   logger: Logger;
+  /** Redis silent this long while a command waits (beyond a blocking read's own wait): the connection is taken as dead and opened again. */
+  livenessTimeoutMs?: number;
 }
 
 export interface RedisProducerOptions extends RedisConnectionOptions {
@@ -40,6 +42,10 @@ export const REDIS_DEFAULTS = {
   maxDeliveries: 3,
   heartbeatIntervalMs: 2_000,
   heartbeatExpiryMs: 10_000,
+  // Above what a healthy Redis can be silent for (a slow script, a fork for an AOF rewrite
+  // or snapshot, a disk stall of the AOF's fsync, ≈ 2 s at worst; a 3 s SIGSTOP in the e2e
+  // tests), below the ≈ 10 s Swarm takes to start Redis elsewhere when its node dies.
+  livenessTimeoutMs: 5_000,
 } as const;
 
 /** The URL with its password masked, for logs and messages. */
