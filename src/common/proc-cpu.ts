@@ -38,15 +38,14 @@ function machineTicks(): MachineTicks | undefined {
   }
 }
 
-/** utime + stime of one process (all its threads), in ticks. */
-function processTicks(pid: number): number | undefined {
+/** utime + stime of one process (all its threads), in ticks; with `reaped`, also its children it has waited for. */
+function processTicks(pid: number, reaped = false): number | undefined {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    // Fields after "(comm) ": state=3 … utime=14, stime=15 (1-based) → indices 11, 12.
-    const utime = Number(fields[11]);
-    const stime = Number(fields[12]);
-    return Number.isFinite(utime) && Number.isFinite(stime) ? utime + stime : undefined;
+    // Fields after "(comm) ": state=3 … utime=14, stime=15, cutime=16, cstime=17 (1-based) → indices 11-14.
+    const ticks = (reaped ? [11, 12, 13, 14] : [11, 12]).map((i) => Number(fields[i]));
+    return ticks.every(Number.isFinite) ? ticks.reduce((a, b) => a + b, 0) : undefined;
   } catch {
     return undefined;
   }
@@ -72,10 +71,14 @@ export interface CpuSample {
   processes: Map<string, number | undefined>;
 }
 
-/** Samples the machine and the named processes now. */
-export function sampleCpu(processes: Record<string, number | undefined>): CpuSample {
+/**
+ * Samples the machine and the named processes now. `reapedChildren`: count, in each
+ * process, its children that have exited and been waited for (short-lived helpers a
+ * long-lived process starts, such as the health checks a containerd shim runs).
+ */
+export function sampleCpu(processes: Record<string, number | undefined>, o: { reapedChildren?: boolean } = {}): CpuSample {
   const map = new Map<string, number | undefined>();
-  for (const [name, pid] of Object.entries(processes)) map.set(name, pid === undefined ? undefined : processTicks(pid));
+  for (const [name, pid] of Object.entries(processes)) map.set(name, pid === undefined ? undefined : processTicks(pid, o.reapedChildren));
   return { at: performance.now(), machine: machineTicks(), processes: map };
 }
 

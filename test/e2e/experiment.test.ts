@@ -15,6 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentSummary } from '../../src/experiment/contract.js';
 import { HOST_BUSY_CORES } from '../../src/experiment/format.js';
 import { CLI, ROOT, ensureBuilt } from '../helpers/process.js';
+import { processAlive } from '../swarm/exec.js';
 
 const RESULTS = join(ROOT, 'bench', 'results');
 const REPORT = join(RESULTS, 'experiment-e2e.html');
@@ -62,15 +63,6 @@ function track(run: Run): Run {
 function startedByIt(stderr: string): { pids: number[]; dir: string | undefined } {
   const pids = [...stderr.matchAll(/^local: (?:redis-server|gateway|worker \d+) pid (\d+)/gm)].map((m) => Number(m[1]));
   return { pids, dir: /data in (\S+)\)/.exec(stderr)?.[1] };
-}
-
-function alive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 async function waitFor(what: string, check: () => boolean, timeoutMs: number, run: Run): Promise<void> {
@@ -200,7 +192,7 @@ describe('swarmserve experiment --local (resnet50, 16 users, 1 → 2 workers)', 
   it('stops everything it started: no process left, its Redis directory removed', () => {
     const { pids, dir } = startedByIt(run.stderr());
     expect(pids).toHaveLength(4); // redis-server, gateway, 2 workers
-    expect(pids.filter(alive)).toEqual([]);
+    expect(pids.filter(processAlive)).toEqual([]);
     expect(dir).toBeDefined();
     expect(existsSync(dir ?? '/')).toBe(false);
   });
@@ -265,11 +257,11 @@ describe('swarmserve experiment: interrupts and bad arguments', () => {
     await waitFor('the load start', () => run.stderr().includes('\nload: 4 users'), 180_000, run);
     const { pids, dir } = startedByIt(run.stderr());
     expect(pids).toHaveLength(3); // redis-server, gateway, worker 1
-    expect(pids.every(alive)).toBe(true);
+    expect(pids.every(processAlive)).toBe(true);
     run.child.kill('SIGINT');
     expect(await run.exit).toBe(130);
     expect(run.stderr()).toContain('SIGINT: stopping the load and everything the experiment started');
-    expect(pids.filter(alive)).toEqual([]);
+    expect(pids.filter(processAlive)).toEqual([]);
     expect(existsSync(dir ?? '/')).toBe(false);
     expect(existsSync(out)).toBe(false);
   }, 300_000);

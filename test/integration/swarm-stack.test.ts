@@ -15,6 +15,7 @@ const swarmDir = join(import.meta.dirname, '..', '..', 'deploy', 'swarm');
 const stackFile = join(swarmDir, 'docker-compose.yml');
 const singleNode = join(swarmDir, 'single-node.yml');
 const noIpvs = join(swarmDir, 'test-no-ipvs.yml');
+const faultTimings = join(swarmDir, 'test-fault-timings.yml');
 
 type Yaml = string | null | Yaml[] | { [key: string]: Yaml };
 type Service = {
@@ -162,9 +163,10 @@ describe.skipIf(docker === null)('deploy/swarm stack file (docker stack config)'
     // one image: the command picks the role
     expect(stack.services.gateway!.command).toEqual(['node', 'dist/src/cli/main.js', 'gateway']);
     expect(stack.services.worker!.command).toEqual(['node', 'dist/src/cli/main.js', 'worker']);
-    // gateway on managers, workers on workers, Redis with its volume on a manager
+    // gateway on managers, workers on workers, Redis on the nodes labelled for it (not a manager's role)
     expect(stack.services.gateway!.deploy.placement?.constraints).toEqual(['node.role == manager']);
     expect(stack.services.worker!.deploy.placement?.constraints).toEqual(['node.role == worker']);
+    expect(stack.services.redis!.deploy.placement?.constraints).toEqual(['node.labels.swarmserve.redis == true']);
     expect(stack.services.gateway!.ports).toEqual([{ target: '8080', published: '8080', protocol: 'tcp' }]); // ingress (the default mode)
   });
 
@@ -264,6 +266,28 @@ describe.skipIf(docker === null)('deploy/swarm stack file (docker stack config)'
     // what the override does not touch stays as in production
     expect(stack.services.worker!.deploy.update_config?.failure_action).toBe('rollback');
     expect(Number(stack.services.worker!.deploy.resources?.limits?.memory)).toBe(560 * 1024 * 1024);
+  });
+
+  it('test override (fault timings, the multi-node test): timings only, no placement or limit changed', () => {
+    const production = stackConfig([stackFile, noIpvs]);
+    const stack = stackConfig([stackFile, noIpvs, faultTimings]);
+    for (const name of ['gateway', 'worker', 'redis']) {
+      const a = production.services[name]!;
+      const b = stack.services[name]!;
+      expect(b.deploy.placement, `${name}: placement`).toEqual(a.deploy.placement);
+      expect(b.deploy.resources, `${name}: resources`).toEqual(a.deploy.resources);
+      expect(b.deploy.replicas, `${name}: replicas`).toEqual(a.deploy.replicas);
+      expect(b.ports, `${name}: ports`).toEqual(a.ports);
+      expect(b.stop_grace_period, `${name}: stop_grace_period (the drain)`).toEqual(a.stop_grace_period);
+    }
+    const worker = stack.services.worker!;
+    expect(durationMs(worker.healthcheck?.interval)).toBeLessThan(durationMs(production.services.worker!.healthcheck?.interval));
+    // a check in the worker's 1-CPU quota can take seconds under load: production's timeout kept
+    expect(worker.healthcheck?.timeout).toBe(production.services.worker!.healthcheck?.timeout);
+    expect(worker.healthcheck?.test).toEqual(production.services.worker!.healthcheck?.test);
+    expect(Number(worker.environment?.SWARMSERVE_RECLAIM_IDLE_MS)).toBeLessThan(Number(envFile().SWARMSERVE_RECLAIM_IDLE_MS));
+    expect(worker.deploy.update_config?.order).toBe('start-first');
+    expect(worker.deploy.update_config?.failure_action).toBe('rollback');
   });
 
   it('the validator is strict: a misspelt key is refused', () => {
