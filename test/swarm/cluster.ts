@@ -359,6 +359,12 @@ export class Cluster {
     );
   }
 
+  /** Runs a command inside the node (its network, mount and UTS namespaces), as a process on that host would. */
+  async execInNode(n: ClusterNode, args: string[]): Promise<string> {
+    const pid = readFileSync(join(this.state.dir, n.name, 'run/docker.pid'), 'utf8').trim();
+    return (await run('nsenter', [`--target=${pid}`, '--net', '--mount', '--uts', '--', ...args])).stdout.trim();
+  }
+
   /** Waits until every node the swarm knows is Ready (or `expect` nodes, by hostname, are). */
   async waitReady(timeoutMs: number, expect: ClusterNode[] = [...this.state.nodes]): Promise<void> {
     await waitFor(

@@ -99,14 +99,19 @@ export class Load {
   }
 
   /**
-   * Seconds from `faultAt` to the end of the last `windowS` window (sliding by 1 s, up to
-   * `until`) whose rate was below `share` of `before`: when throughput was back for good.
-   * 0 if it never dipped.
+   * Seconds from `faultAt` until throughput was back: the first moment t (stepping by 1 s)
+   * from which every `windowS` window up to t + `stableS` ran at ≥ `share` of `before`.
+   * 0 if it never dipped in the first `stableS`; undefined if it was not back by `until`.
    */
-  dipEndSeconds(faultAt: number, before: number, until: number, share = 0.5, windowS = 3): number {
-    let end = faultAt;
-    for (let t = faultAt; t + windowS * 1000 <= until; t += 1000) if (this.rate(t, t + windowS * 1000) < share * before) end = t + windowS * 1000;
-    return (end - faultAt) / 1000;
+  backSeconds(faultAt: number, before: number, until: number, o: { share?: number; windowS?: number; stableS?: number } = {}): number | undefined {
+    const { share = 0.5, windowS = 3, stableS = 10 } = o;
+    const low = (t: number): boolean => this.rate(t, t + windowS * 1000) < share * before;
+    for (let t = faultAt; t + stableS * 1000 + windowS * 1000 <= until; t += 1000) {
+      let stable = true;
+      for (let w = t; w <= t + stableS * 1000 && stable; w += 1000) stable = !low(w);
+      if (stable) return (t - faultAt) / 1000;
+    }
+    return undefined;
   }
 
   /** Every request started in the phase has its outcome. */

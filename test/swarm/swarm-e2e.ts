@@ -114,11 +114,20 @@ async function main(): Promise<void> {
     const s = Date.now();
     const staging = runLogged('bash', ['deploy/swarm/stage.sh', stage], join(runDir, 'stage.log'), { cwd: repo }).then(() => (Date.now() - s) / 1000);
     staging.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-    cluster = await Cluster.create({ dir: CLUSTER_DIR, workers: 3, log });
+    const made = await Cluster.create({ dir: CLUSTER_DIR, workers: 3, log });
+    cluster = made;
     f.clusterSeconds = (Date.now() - s) / 1000;
     report.data.nodes = cluster.nodes.map((n) => ({ hostname: n.hostname, role: n.role, address: n.address }));
     f.nodes = cluster.nodes.map((n) => `${n.hostname} ${n.role} ${n.address}`);
     f.engine = await cluster.docker(cluster.manager, ['version', '-f', '{{.Server.Version}}']);
+    // A service that mounts /var/run/docker.sock (the autoscaler) finds its node's engine there.
+    const inside = await Promise.all(made.nodes.map((n) => made.execInNode(n, ['docker', '-H', 'unix:///var/run/docker.sock', 'info', '-f', '{{.Name}}'])));
+    report.target(
+      "inside each node, /var/run/docker.sock is that node's engine",
+      inside.every((name, i) => name === made.nodes[i]?.hostname),
+      inside,
+      made.nodes.map((n) => n.hostname).join(', '),
+    );
     f.stageSeconds = await staging;
   });
   const c = cluster;

@@ -37,7 +37,7 @@ describe('hostDifferences', () => {
   });
 });
 
-describe('Load.dipEndSeconds: when throughput was back for good after a fault', () => {
+describe('Load.backSeconds: when throughput was back, and steady, after a fault', () => {
   const load = (): Load => new Load('http://127.0.0.1:9', join(import.meta.dirname, '../fixtures/images/dog.jpg'), 1000);
   /** `perSecond[i]` answers in second i after t0, evenly spread. */
   const fill = (l: Load, t0: number, perSecond: number[]): void => {
@@ -45,21 +45,26 @@ describe('Load.dipEndSeconds: when throughput was back for good after a fault', 
       for (let k = 0; k < n; k++) l.okTimes.push(t0 + i * 1000 + (k * 1000) / n);
     });
   };
+  const steady = (n: number): number[] => Array.from({ length: n }, () => 10);
   it('0 when it never fell below half of before', () => {
     const l = load();
-    fill(l, 0, [10, 9, 8, 10, 10, 10, 10, 10]);
-    expect(l.dipEndSeconds(0, 10, 8000)).toBe(0);
+    fill(l, 0, [10, 9, 8, ...steady(15)]);
+    expect(l.backSeconds(0, 10, 18_000)).toBe(0);
   });
-  it('the end of the last 3 s window below half of before', () => {
+  it('the first moment after which every 3 s window for 10 s runs at half of before or more', () => {
     const l = load();
-    fill(l, 0, [10, 2, 0, 0, 1, 10, 10, 10, 10, 10, 10, 10]);
-    // windows [2,5) (1 answer) and [3,6) (11: 3.7/s < 5) are below; [4,7) (21: 7/s) is not
-    expect(l.dipEndSeconds(0, 10, 12_000)).toBe(6);
+    fill(l, 0, [10, 2, 0, 0, 1, ...steady(20)]);
+    // [3,6) holds 11 answers (3.7/s < 5); from 4 s on every window holds ≥ 21
+    expect(l.backSeconds(0, 10, 25_000)).toBe(4);
   });
-  it('a dip after a short recovery counts: the last one decides', () => {
+  it('a dip that starts a few seconds after the fault counts; a dip after 10 steady seconds does not', () => {
     const l = load();
-    fill(l, 0, [0, 0, 0, 10, 10, 10, 10, 0, 0, 0, 10, 10, 10, 10]);
-    // [8,11) holds 10 answers: 3.3/s, still below
-    expect(l.dipEndSeconds(0, 10, 14_000)).toBe(11);
+    fill(l, 0, [10, 10, 10, 0, 0, 0, ...steady(12), 0, 0, 0, ...steady(12)]);
+    expect(l.backSeconds(0, 10, 33_000)).toBe(5);
+  });
+  it('undefined while it is not back', () => {
+    const l = load();
+    fill(l, 0, [10, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0]);
+    expect(l.backSeconds(0, 10, 15_000)).toBeUndefined();
   });
 });
