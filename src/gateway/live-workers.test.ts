@@ -3,7 +3,7 @@ import { createLogger } from '../common/logger.js';
 import type { WorkerInfo, WorkerRegistry } from '../queue/contract.js';
 import { LiveWorkers } from './live-workers.js';
 
-const worker = (id: string, keys: string[]): WorkerInfo => ({ id, host: 'h', pid: 1, keys, batches: 0, items: 0, startedAt: 0, lastSeen: 0 });
+const worker = (id: string, keys: string[]): WorkerInfo => ({ id, host: 'h', pid: 1, keys, batches: 0, items: 0, busyMs: 0, startedAt: 0, lastSeen: 0 });
 
 function setup(reads: Array<WorkerInfo[] | Error>) {
   const registry: WorkerRegistry = {

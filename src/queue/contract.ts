@@ -154,6 +154,8 @@ export interface WorkerInfo {
   keys: string[];
   batches: number;
   items: number;
+  /** Milliseconds it spent running batches (inference), since it started: items / busyMs is its service rate while busy. */
+  busyMs: number;
   startedAt: number;
   /** Epoch ms of its last heartbeat, in the registry's clock. */
   lastSeen: number;

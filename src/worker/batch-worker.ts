@@ -42,8 +42,8 @@ export class BatchWorker {
   private stopping = false;
   private readonly stopSignal = new AbortController();
   private loopDone: Promise<void> = Promise.resolve();
-  /** Batches run and items computed, for the worker registry. */
-  readonly counters = { batches: 0, items: 0 };
+  /** Batches and items run, and the time spent running them (the heartbeat publishes their sums). */
+  readonly counters = { batches: 0, items: 0, busyMs: 0 };
   /** Moving averages for just-in-time prefetch: a batch's wall time per item, one image's decode time. */
   private batchMsPerItem: number | undefined;
   private decodeMs: number | undefined;
@@ -245,6 +245,7 @@ export class BatchWorker {
         this.freeBuffers.push(input);
         this.counters.batches++;
         this.counters.items += runnable.length;
+        this.counters.busyMs += inferenceMs;
         metrics?.observeBatch(entry.name, version.version, runnable.length, inferenceMs / 1000);
         const { softmax } = entry.config.postprocess;
         const width = this.session.outputSize;

@@ -118,10 +118,10 @@ export class WorkerNode {
       const workerId = consumer.workerId;
       const heartbeat = new Heartbeat(
         () => {
-          const counted = workers.reduce((sum, w) => ({ batches: sum.batches + w.counters.batches, items: sum.items + w.counters.items }), {
-            batches: 0,
-            items: 0,
-          });
+          const counted = workers.reduce(
+            (sum, w) => ({ batches: sum.batches + w.counters.batches, items: sum.items + w.counters.items, busyMs: sum.busyMs + w.counters.busyMs }),
+            { batches: 0, items: 0, busyMs: 0 },
+          );
           const info: Omit<WorkerInfo, 'lastSeen'> = { id: workerId, host: hostname(), pid: process.pid, keys, ...counted, startedAt };
           return registry.beat(info);
         },

@@ -7,6 +7,8 @@ import { createLogger } from '../../src/common/logger.js';
 import { resolveGatewayConfig } from '../../src/config/gateway-config.js';
 import { resolveWorkerConfig } from '../../src/config/worker-config.js';
 import { GatewayNode } from '../../src/gateway/gateway-node.js';
+import type { WorkerInfo } from '../../src/queue/contract.js';
+import { RedisWorkerRegistry } from '../../src/queue/redis/registry.js';
 import { WorkerNode } from '../../src/worker/worker-node.js';
 import { photo } from '../helpers/images.js';
 import { freePort } from '../helpers/process.js';
@@ -96,6 +98,32 @@ describe('gateway and worker nodes', () => {
 
     await tiny.close();
     await until('the gateway to see the worker gone', () => Promise.resolve(gateway.notReadyReason() === 'no live worker for tiny:1'));
+  });
+
+  it("a worker's heartbeat carries its counters: batches, items and the time it spent running them", async () => {
+    const worker = await startWorker({ only: 'tiny:1', workerId: 'w-stats' });
+    onTestFinished(() => worker.close());
+    const other = await startWorker({ only: 'other' });
+    onTestFinished(() => other.close());
+    await until('the gateway to be ready', async () => (await readiness(url)).status === 200);
+    const started = performance.now();
+    for (let i = 0; i < 5; i++) {
+      const response = await fetch(`${url}/predict`, { method: 'POST', body: photo('dog'), headers: { 'content-type': 'image/jpeg' } });
+      expect(response.status).toBe(200);
+    }
+    const elapsedMs = performance.now() - started;
+    const registry = await RedisWorkerRegistry.create({ url: redis.url, prefix: shared.redisPrefix ?? '', logger, expiryMs: 1000 });
+    onTestFinished(() => registry.close());
+    let info: WorkerInfo | undefined;
+    await until('a heartbeat with the 5 items', async () => {
+      info = (await registry.liveWorkers()).find((w) => w.id === 'w-stats');
+      return info?.items === 5;
+    });
+    expect(info?.batches).toBeGreaterThanOrEqual(1);
+    expect(info?.batches).toBeLessThanOrEqual(5);
+    // inference took some time, and no more than the requests' own time
+    expect(info?.busyMs).toBeGreaterThan(0);
+    expect(info?.busyMs).toBeLessThan(elapsedMs);
   });
 
   it('a taken metrics port is a coded start-up error, not a stack trace', async () => {

@@ -34,6 +34,7 @@ export class RedisWorkerRegistry implements WorkerRegistry {
         keys: keys === '' ? [] : keys.split(','),
         batches: num('batches'),
         items: num('items'),
+        busyMs: num('busyMs'),
         startedAt: num('startedAt'),
         lastSeen: num('lastSeen'),
       };
@@ -55,6 +56,8 @@ export class RedisWorkerRegistry implements WorkerRegistry {
       String(info.batches),
       'items',
       String(info.items),
+      'busyMs',
+      String(Math.round(info.busyMs)),
       'startedAt',
       String(info.startedAt),
     ];
