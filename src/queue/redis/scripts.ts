@@ -181,3 +181,35 @@ for _, id in ipairs(ids) do
 end
 return out
 `);
+
+/**
+ * What an autoscaler reads of one job stream, in one round trip and in Redis's own clock.
+ * KEYS[1] job stream; ARGV[1] group. Returns {now (ms), entries ever added, length (waiting +
+ * taken: answered entries are deleted), taken and not yet answered (the group's pending),
+ * the time (ms) in the id of the oldest entry not yet taken, or -1}.
+ */
+export const QUEUE_SIGNALS = luaScript(`
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+if redis.call('EXISTS', KEYS[1]) == 0 then return {now, 0, 0, 0, -1} end
+local info = redis.call('XINFO', 'STREAM', KEYS[1])
+local added, length = 0, 0
+for i = 1, #info, 2 do
+  if info[i] == 'entries-added' then added = info[i + 1] elseif info[i] == 'length' then length = info[i + 1] end
+end
+local pending, last = 0, '0-0'
+local ok, groups = pcall(redis.call, 'XINFO', 'GROUPS', KEYS[1])
+if ok then
+  for _, g in ipairs(groups) do
+    local name, p, l
+    for i = 1, #g, 2 do
+      if g[i] == 'name' then name = g[i + 1] elseif g[i] == 'pending' then p = g[i + 1] elseif g[i] == 'last-delivered-id' then l = g[i + 1] end
+    end
+    if name == ARGV[1] then pending = p; last = l end
+  end
+end
+local first = redis.call('XRANGE', KEYS[1], '(' .. last, '+', 'COUNT', 1)
+local oldest = -1
+if #first > 0 then oldest = tonumber(string.match(first[1][1], '^(%d+)')) end
+return {now, added, length, pending, oldest}
+`);
