@@ -14,7 +14,16 @@ import { defineConfig } from 'vitest/config';
 // A file that needs something heavy for a few of its cases is split (e.g. analyze.test.ts and
 // analyze-bundled.test.ts), so the rest stays in the fast loop.
 const NEEDS: Record<string, string[]> = {
-  'redis-server': ['redis-transport', 'redis-liveness', 'queue-signals', 'distributed-nodes', 'long-batch', 'predict-errors-distributed', 'metrics-docs'],
+  'redis-server': [
+    'redis-transport',
+    'redis-liveness',
+    'queue-signals',
+    'redis-lease',
+    'distributed-nodes',
+    'long-batch',
+    'predict-errors-distributed',
+    'metrics-docs',
+  ],
   'the bundled models (models prepare)': ['analyze-bundled', 'cli-compose', 'moderation', 'prepare-int8', 'oip', 'oip-queue'],
   'the photo set (.cache/photos) and models/*/2': ['int8-measure', 'int8-evaluate', 'int8-calibration'],
   'the network and apt (Debian packages)': ['photos-fetch'],

@@ -213,3 +213,24 @@ local oldest = -1
 if #first > 0 then oldest = tonumber(string.match(first[1][1], '^(%d+)')) end
 return {now, added, length, pending, oldest}
 `);
+
+/**
+ * Take or keep a lease (one acting controller among several): KEYS[1] lease key; ARGV[1]
+ * holder id, ARGV[2] time to live (ms). Set when free or already ours (then renewed);
+ * returns 1 when held by ARGV[1] afterwards, else 0. Expiry is Redis's, so a holder that
+ * stops renewing (dead, cut off) loses it within the time to live.
+ */
+export const LEASE_TAKE = luaScript(`
+local holder = redis.call('GET', KEYS[1])
+if holder == false or holder == ARGV[1] then
+  redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+  return 1
+end
+return 0
+`);
+
+/** Give a lease back, only if ARGV[1] still holds it (never another holder's). Returns 1 if released. */
+export const LEASE_RELEASE = luaScript(`
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`);
