@@ -1,6 +1,8 @@
 // The autoscaler's policy: what it reads each tick, what it remembers between ticks, what it
 // decides. The policy is a pure function of these (src/autoscale/policy.ts); reading the
 // signals from Redis and acting on Swarm or local processes live elsewhere.
+import type { WorkerInfo } from '../queue/contract.js';
+import type { QueueReading } from '../queue/redis/queue-signals.js';
 
 export interface AutoscaleConfig {
   minReplicas: number;
@@ -68,4 +70,37 @@ export interface Decision {
   capped: boolean;
   /** The state for the next tick. */
   state: PolicyState;
+}
+
+/** What the controller needs of the replicas it sizes (a Swarm service, local worker processes: src/scaling/). */
+export interface ScalingTarget {
+  readonly description: string;
+  /** Asks for n replicas; resolves once asked, without waiting for them to run. */
+  request(n: number, signal?: AbortSignal): Promise<void>;
+  /** The count asked for now (changed by someone else, e.g. `docker service scale`, it is adopted). */
+  requested(): Promise<number>;
+  /** Replicas the cluster can hold; undefined when not known. */
+  capacity(): Promise<number | undefined>;
+}
+
+/** Where the controller reads a tick's raw signals: Redis (src/queue/redis/), or a test double. */
+export interface SignalSource {
+  /** The group's queues (one per queue key, model:version) and the live workers serving any of them, in one clock. */
+  read(queueKeys: readonly string[]): Promise<GroupReading>;
+}
+
+/** Of several controllers of one group, only the holder acts (src/queue/redis/lease.ts). */
+export interface Lease {
+  /** Takes or renews; true when this controller holds it now. */
+  hold(): Promise<boolean>;
+  release(): Promise<boolean>;
+}
+
+/** One reading of a worker group: its queues (one per model version) and its live workers. */
+export interface GroupReading {
+  /** Redis TIME, ms. */
+  at: number;
+  queues: ReadonlyMap<string, QueueReading>;
+  /** Live workers serving any of the group's model versions. */
+  workers: readonly WorkerInfo[];
 }

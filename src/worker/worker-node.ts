@@ -15,7 +15,7 @@ import type { WorkerInfo } from '../queue/contract.js';
 import { RedisConsumer } from '../queue/redis/consumer.js';
 import { RedisWorkerRegistry } from '../queue/redis/registry.js';
 import type { BatchWorker } from './batch-worker.js';
-import { buildHealthApp } from './health-server.js';
+import { buildHealthApp } from '../common/health-app.js';
 import { Heartbeat } from './heartbeat.js';
 import { intraOpThreads } from './cpus.js';
 import { WorkerMetrics } from './metrics.js';

@@ -25,4 +25,8 @@ export class RedisKeys {
   worker(id: string): string {
     return `${this.prefix}:worker:${id}`;
   }
+  /** The lease an autoscaler holds while it sizes one worker group (only the holder acts). */
+  autoscalerLease(group: string): string {
+    return `${this.prefix}:autoscaler:${group}`;
+  }
 }
