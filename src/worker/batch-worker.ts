@@ -8,6 +8,7 @@ import { ServeError, toWireError, type WireError } from '../common/errors.js';
 import { queueKey, type Delivery, type InferenceJob, type JobOutcome } from '../queue/contract.js';
 import { releaseFreeMemory } from '../runtime/allocator.js';
 import type { BatchSession, BatchWorkerOptions, ImageDecoder } from './contract.js';
+import { withExecuteDelay } from './delayed-session.js';
 import { ModelSession } from './model-session.js';
 import { predictionsForRow } from '../runtime/postprocess.js';
 import { ImagePreprocessor } from '../runtime/preprocess.js';
@@ -66,10 +67,21 @@ export class BatchWorker {
 
   static async create(options: BatchWorkerOptions): Promise<BatchWorker> {
     const threads = options.intraOpThreads === undefined ? {} : { intraOpThreads: options.intraOpThreads };
-    const session =
+    const opened =
       options.openSession === undefined
         ? await ModelSession.create(options.entry, options.version, threads)
         : await options.openSession(options.entry, options.version, threads);
+    const executeDelayMs = options.entry.config.batching.executeDelayMs ?? 0;
+    const session = withExecuteDelay(opened, executeDelayMs);
+    if (executeDelayMs > 0) {
+      // Said at every load so that a test double deployed by mistake shows in the logs.
+      const { name } = options.entry;
+      const { version } = options.version;
+      options.logger?.warn(
+        { model: name, version, executeDelayMs },
+        `model ${name}:${version} adds ${executeDelayMs} ms to every batch (executeDelayMs): a test double for load and autoscaling tests`,
+      );
+    }
     if (options.releaseMemoryAfterLoad === true) releaseFreeMemory();
     const decoder = options.openDecoder?.(options.entry, options.maxPixels) ?? new ImagePreprocessor(options.entry.config.preprocess, options.maxPixels);
     const worker = new BatchWorker(options, session, decoder);

@@ -51,6 +51,12 @@ export const batchingSchema = z.strictObject({
   queueBound: z.int().min(1).max(1_000_000).default(512),
   /** Default per-request deadline. */
   timeoutMs: z.int().min(1).max(600_000).default(30_000),
+  /**
+   * A test double's service time: every batch takes at least this long, waited on a timer
+   * (no CPU), so a worker's capacity is known (maxBatchSize × 1000 / executeDelayMs jobs/s).
+   * For load and autoscaling tests only; Triton's identity backend calls it execute_delay_ms.
+   */
+  executeDelayMs: z.int().min(0).max(60_000).optional(),
 });
 
 export const threadsSchema = z.strictObject({

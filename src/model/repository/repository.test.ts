@@ -54,6 +54,17 @@ describe('model repository', () => {
     await expect(loadRepository(repo.root)).rejects.toThrow(/has no version/);
   });
 
+  it('takes batching.executeDelayMs (a test double) as a whole number of ms in 0..60000', async () => {
+    await writeConfig({ ...valid, batching: { maxBatchSize: 1, executeDelayMs: 100 } });
+    expect((await loadRepository(repo.root)).models.get('tiny')!.config.batching.executeDelayMs).toBe(100);
+    await writeConfig(valid);
+    expect((await loadRepository(repo.root)).models.get('tiny')!.config.batching.executeDelayMs).toBeUndefined();
+    for (const bad of [-1, 60_001, 2.5, '100']) {
+      await writeConfig({ ...valid, batching: { executeDelayMs: bad } });
+      await expect(loadRepository(repo.root)).rejects.toThrow(/batching\.executeDelayMs/);
+    }
+  });
+
   it('reports a model asked for that is not there', async () => {
     await expect(loadRepository(repo.root, ['tiny', 'ghost'])).rejects.toThrow(/"ghost" has no config\.json/);
   });
