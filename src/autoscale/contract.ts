@@ -47,17 +47,20 @@ export interface PolicyState {
   recent: { at: number; desired: number }[];
 }
 
-export type DecisionReason =
-  | 'steady'
-  | 'arrival-above-capacity'
-  | 'oldest-wait-past-target'
-  | 'scale-from-zero'
-  | 'holding-for-startup'
-  | 'below-for-the-window'
-  | 'waiting-for-the-window'
-  | 'no-measurement-yet'
-  | 'at-min'
-  | 'at-max';
+/** Why a decision is what it is (docs/autoscale.md explains each). */
+export const DECISION_REASONS = [
+  'steady',
+  'arrival-above-capacity',
+  'oldest-wait-past-target',
+  'scale-from-zero',
+  'holding-for-startup',
+  'below-for-the-window',
+  'waiting-for-the-window',
+  'no-measurement-yet',
+  'at-min',
+  'at-max',
+] as const;
+export type DecisionReason = (typeof DECISION_REASONS)[number];
 
 export interface Decision {
   /** The count to ask for (equal to state.current: no change). */

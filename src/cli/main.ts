@@ -27,6 +27,7 @@ const commands: Record<string, () => Promise<Register>> = {
   health: () => import('./health-command.js').then((m) => m.registerHealthCommand),
   load: () => import('./load-command.js').then((m) => m.registerLoadCommand),
   experiment: () => import('./experiment-command.js').then((m) => m.registerExperimentCommand),
+  autoscale: () => import('./autoscale-command.js').then((m) => m.registerAutoscaleCommand),
 };
 const named = process.argv[2] === undefined ? undefined : commands[process.argv[2]];
 const registrations: Register[] = named !== undefined ? [await named()] : await Promise.all(Object.values(commands).map((load) => load()));

@@ -54,11 +54,11 @@ export interface CliProcess extends ServeProcess {
 }
 
 /**
- * Starts `swarmserve <command>` (gateway or worker) and waits until `readyPath` on its
+ * Starts `swarmserve <command>` (gateway, worker or autoscale) and waits until `readyPath` on its
  * HTTP port answers 200 (or only until it listens, with `waitFor: 'live'`).
  */
 export async function spawnCli(
-  command: 'gateway' | 'worker',
+  command: 'gateway' | 'worker' | 'autoscale',
   args: string[],
   options: { waitFor?: 'ready' | 'live'; timeoutMs?: number; env?: NodeJS.ProcessEnv } = {},
 ): Promise<CliProcess> {
