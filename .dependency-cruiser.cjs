@@ -50,6 +50,14 @@ module.exports = {
       },
     },
     {
+      name: 'scaling-is-shared',
+      severity: 'error',
+      comment:
+        'src/scaling (replica sets: Swarm services, local worker processes) serves the experiment and the autoscaler: it imports nothing of the project but common and config.',
+      from: { path: '^src/scaling/' },
+      to: { path: '^src/', pathNot: '^src/(scaling|common|config)/' },
+    },
+    {
       name: 'features-do-not-borrow-from-worker',
       severity: 'error',
       comment: 'What several parts share lives in src/runtime (preprocessing, postprocessing, the session thread, the allocator), not in the worker.',

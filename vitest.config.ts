@@ -25,11 +25,12 @@ const NEEDS: Record<string, string[]> = {
     'metrics-docs',
     'delay-workers',
     'autoscale-local',
+    'worker-pool',
   ],
   'the bundled models (models prepare)': ['analyze-bundled', 'cli-compose', 'moderation', 'prepare-int8', 'oip', 'oip-queue'],
   'the photo set (.cache/photos) and models/*/2': ['int8-measure', 'int8-evaluate', 'int8-calibration'],
   'the network and apt (Debian packages)': ['photos-fetch'],
-  'dist/ (the compiled CLI or a compiled child process)': ['child', 'measure', 'load-cli', 'load-locust', 'delay-workers', 'autoscale-local'],
+  'dist/ (the compiled CLI or a compiled child process)': ['child', 'measure', 'load-cli', 'load-locust', 'delay-workers', 'autoscale-local', 'worker-pool'],
   'locust (python3-locust)': ['load-locust'],
   'the docker CLI (docker stack config)': ['swarm-stack', 'cli-compose'],
   // Needs nothing, but TF.js's pure-JS CPU backend on the real MobileNetV2 takes ≈ 25 s of CPU.

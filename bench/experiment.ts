@@ -12,7 +12,7 @@
 
 import { availableParallelism, loadavg, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { killAll } from '../src/experiment/processes.js';
+import { killAll } from '../src/scaling/processes.js';
 import { runExperiment } from '../src/experiment/run-experiment.js';
 import { verdict } from '../src/experiment/targets.js';
 import { cpuUsage, sampleCpu } from '../src/common/proc-cpu.js';

@@ -10,7 +10,7 @@ import { booleanFlag, parsedBy } from '../config/option-schemas.js';
 import { addOptions, cliFlags, resolveOptions, type OptionTable, type OptionValues } from '../config/options.js';
 import type { ExperimentOptions, ExperimentSummary } from '../experiment/contract.js';
 import { textTable } from '../experiment/format.js';
-import { killAll } from '../experiment/processes.js';
+import { killAll } from '../scaling/processes.js';
 import { DEFAULT_WINDOW_MS, runExperiment } from '../experiment/run-experiment.js';
 import { targetLine } from '../experiment/targets.js';
 import { MAX_REPLICAS, parseReplicas } from '../experiment/schedule.js';

@@ -51,7 +51,10 @@ export const ERRORS = {
   TARGET_UNREACHABLE: { status: 503, message: 'The server the command talks to did not answer (connection refused, unknown host, TLS or timeout).', exit: 3 },
   WRITE_FAILED: { status: 500, message: 'A file the command writes (a report, a CSV file, a model) could not be written.' },
   // `swarmserve experiment` (and the scalers the autoscaler will reuse):
-  PROCESS_FAILED: { status: 500, message: 'A process the experiment started (redis-server, gateway or worker) failed to start, or exited.' },
+  PROCESS_FAILED: {
+    status: 500,
+    message: 'A process the experiment or the local worker pool started (redis-server, gateway or worker) failed to start, or exited.',
+  },
   DOCKER_UNAVAILABLE: { status: 503, message: 'The Docker Engine API is unreachable, or this node is not a swarm manager.' },
   SERVICE_NOT_FOUND: { status: 404, message: 'No such Docker Swarm service.' },
   SCALE_TIMEOUT: { status: 504, message: 'The replicas asked for were not all running within the time allowed.' },

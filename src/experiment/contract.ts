@@ -1,31 +1,19 @@
 // The public contract of `swarmserve experiment` (the scale-while-loading experiment) and of
-// the scalers it drives. Plain data and interfaces only; the implementations live beside it.
+// the scalers it drives. Plain data and interfaces only; the implementations live beside it
+// and in src/scaling/.
+import type { ReplicaSet } from '../scaling/contract.js';
 
 /**
- * Something that sets how many model-server replicas (workers) run. The experiment drives one;
- * the autoscaler is meant to reuse the same implementations.
+ * What the experiment drives: a replica set (src/scaling/contract.ts: a Swarm service, or the
+ * local scaler's worker processes) stepped with `setReplicas`, whose replicas it may read.
  */
-export interface Scaler {
-  /** What it scales, for messages: "local worker processes", "Docker Swarm service swarmserve_worker". */
-  readonly description: string;
-  /**
-   * Sets the replica count, and resolves once that many replicas run (local workers: each
-   * answers /health/ready; Swarm: that many tasks in state running). Replicas removed are
-   * stopped with SIGTERM, so they finish and answer the jobs they took (no request fails).
-   * Rejects with a `ServeError` (`SCALE_TIMEOUT`, `PROCESS_FAILED`, `DOCKER_UNAVAILABLE`, …)
-   * or, when `signal` aborts, with its reason.
-   */
-  setReplicas(n: number, signal?: AbortSignal): Promise<void>;
-  /** Replicas running now. */
-  replicas(): Promise<number>;
+export interface Scaler extends Pick<ReplicaSet, 'description' | 'setReplicas' | 'running' | 'close'> {
   /**
    * Images each running replica has computed since it started, read from its own metrics
    * (`swarmserve_batch_size_sum`), keyed by a name for the replica. Optional: a scaler that
    * cannot reach its replicas' metrics (Swarm publishes only the gateway) has none.
    */
   replicaWork?(signal?: AbortSignal): Promise<Record<string, number>>;
-  /** Releases what the scaler holds (the local scaler stops every process it started). Idempotent. */
-  close(): Promise<void>;
 }
 
 /** One completed request, as the load generator reports it. */

@@ -5,7 +5,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ServeError } from '../common/errors.js';
-import { ManagedProcess, findOnPath, forgetTempDir, freePort, removeOnExit } from './processes.js';
+import { ManagedProcess, findOnPath, forgetTempDir, freePort, removeOnExit } from '../scaling/processes.js';
 
 const READY_TIMEOUT_MS = 15_000;
 

@@ -11,9 +11,9 @@ import { cpuUsage, sampleCpu, type CpuSample } from '../common/proc-cpu.js';
 import { stepLine } from './format.js';
 import { judgeTargets, targetLine } from './targets.js';
 import { imageBody, predictUrl, startLoad, type RunningLoad } from './load.js';
-import { pause } from './pause.js';
+import { pause } from '../scaling/pause.js';
 import { LocalScaler } from './scaler-local.js';
-import { SwarmScaler } from './scaler-swarm.js';
+import { SwarmService } from '../scaling/swarm-service.js';
 import { MAX_REPLICAS, checkSchedule } from './schedule.js';
 import { workersLabel } from './svg-chart.js';
 import { Timeline } from './timeline.js';
@@ -104,14 +104,14 @@ async function openTarget(o: ExperimentOptions, progress: (line: string) => void
       },
     };
   }
-  const scaler = await SwarmScaler.create({ service: t.service, ...(t.socketPath === undefined ? {} : { socketPath: t.socketPath }) });
+  const scaler = await SwarmService.create({ service: t.service, ...(t.socketPath === undefined ? {} : { socketPath: t.socketPath }) });
   progress(`swarm: service ${scaler.service} has ${scaler.initialReplicas} replicas; load goes to ${t.url}`);
   return {
     scaler,
     url: t.url.replace(/\/+$/, ''),
     release: async (say) => {
       try {
-        if (t.restore !== false && (await scaler.replicas()) !== scaler.initialReplicas) {
+        if (t.restore !== false && (await scaler.running()) !== scaler.initialReplicas) {
           say(`swarm: putting ${scaler.service} back to ${scaler.initialReplicas} replicas`);
           await scaler.setReplicas(scaler.initialReplicas, AbortSignal.timeout(RESTORE_TIMEOUT_MS));
         }
@@ -189,7 +189,7 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
       imagesByStep.push(workDelta(workBefore, workAfter));
       const row = withWork(stepTable(timeline.columns(startEpochMs), timings), imagesByStep, otherCoresByStep).at(-1);
       if (row !== undefined) progress(stepLine(row, o.replicas.length));
-      const running = await target.scaler.replicas();
+      const running = await target.scaler.running();
       if (running !== replicas) progress(`warning: ${running} of the step's ${replicas} workers were running at its end`);
     }
   } catch (err) {

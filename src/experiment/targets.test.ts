@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { StepRow } from './contract.js';
-import { imagesComputed } from './scaler-local.js';
+import { imagesComputed } from '../scaling/worker-pool.js';
 import { judgeTargets, targetLine } from './targets.js';
 
 function row(step: number, replicas: number, rps: number, p95Ms: number | null, ratio: number | null): StepRow {

@@ -57,6 +57,13 @@ describe('import layering (npm run lint)', () => {
     expect(code).not.toBe(0);
   }, 60_000);
 
+  it('the replica sets importing from a feature fail', async () => {
+    const path = await probe('src/scaling/layering-probe.ts', "import type { Scaler } from '../experiment/contract.js';\nexport type Probe = Scaler;\n");
+    const { code, output } = await cruise(path);
+    expect(output).toContain('scaling-is-shared');
+    expect(code).not.toBe(0);
+  }, 60_000);
+
   it('a cycle fails, type-only imports included', async () => {
     const a = await probe('src/common/cycle-probe-a.ts', "import type { B } from './cycle-probe-b.js';\nexport interface A { b?: B }\n");
     await probe('src/common/cycle-probe-b.ts', "import type { A } from './cycle-probe-a.js';\nexport interface B { a?: A }\n");

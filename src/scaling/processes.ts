@@ -1,8 +1,8 @@
-// Child processes the local scaler starts (redis-server, gateway, workers): output kept for
-// error messages, readiness by HTTP probe or log line, stop by SIGTERM (then SIGKILL), and a
-// registry so that every one still running is killed when this process exits, whatever the
-// reason. Where util-linux `setpriv` exists, children also get a parent-death signal, so
-// not even a SIGKILL of this process leaves them running.
+// Child processes of the local worker pool and the experiment (workers, gateway,
+// redis-server): output kept for error messages, readiness by HTTP probe or log line, stop by
+// SIGTERM (then SIGKILL), and a registry so that every one still running is killed when this
+// process exits, whatever the reason. Where util-linux `setpriv` exists, children also get a
+// parent-death signal, so not even a SIGKILL of this process leaves them running.
 import { spawn } from 'node:child_process';
 import { accessSync, constants, rmSync } from 'node:fs';
 import { delimiter, join } from 'node:path';
