@@ -65,7 +65,7 @@ export class AutoscaleController {
     return this.leader;
   }
 
-  /** Ticks run so far (whether or not they acted). */
+  /** Ticks of the loop done so far, failed or not (readiness waits for the first). */
   get tickCount(): number {
     return this.ticks;
   }
@@ -84,7 +84,6 @@ export class AutoscaleController {
 
   /** One tick; the periodic loop calls it, tests may call it directly. Throws what failed. */
   async tick(): Promise<TickOutcome | undefined> {
-    this.ticks++;
     const { o } = this;
     const wasLeader = this.leader;
     this.leader = await o.lease.hold();
@@ -135,7 +134,9 @@ export class AutoscaleController {
     try {
       await this.tick();
       this.lastError = undefined;
+      this.ticks++;
     } catch (err) {
+      this.ticks++;
       this.lastError = err instanceof Error ? err.message : String(err);
       this.o.metrics.observeTickError(this.o.group);
       this.o.logger.warn({ group: this.o.group, err: this.lastError }, `${this.o.group}: tick failed (${this.lastError}); trying again next tick`);

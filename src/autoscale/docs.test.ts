@@ -13,7 +13,11 @@ const rows = doc.split('\n').filter((line) => line.startsWith('| `'));
 
 describe('docs/autoscale.md', () => {
   it('has a row `| flag | ENV |` for every option', () => {
-    for (const spec of Object.values(AUTOSCALE_OPTIONS)) expect(rows.some((row) => row.startsWith(`| \`${spec.flag}\` | \`${spec.env}\` |`)), spec.flag).toBe(true);
+    for (const spec of Object.values(AUTOSCALE_OPTIONS))
+      expect(
+        rows.some((row) => row.startsWith(`| \`${spec.flag}\` | \`${spec.env}\` |`)),
+        spec.flag,
+      ).toBe(true);
   });
 
   it('names every metric the controller exports, and no other', async () => {

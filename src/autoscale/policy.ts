@@ -23,7 +23,7 @@ export function desiredReplicas(s: Signals, c: AutoscaleConfig): number | undefi
   const forArrivals = (s.arrivalPerS * (1 + c.headroom)) / s.perReplicaPerS;
   const forBacklog = s.backlog / (s.perReplicaPerS * (c.targetWaitMs / 1000));
   // A hair over a whole number from float noise (3.0000000004) is that number, not one more.
-  return Math.ceil(forArrivals + forBacklog - 1e-9);
+  return Math.max(0, Math.ceil(forArrivals + forBacklog - 1e-9));
 }
 
 export function decide(state: PolicyState, s: Signals, c: AutoscaleConfig): Decision {

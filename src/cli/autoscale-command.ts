@@ -19,14 +19,16 @@ import { drainOnSignals } from './signals.js';
 export function registerAutoscaleCommand(program: Command): void {
   const autoscale = program
     .command('autoscale')
-    .description('size the workers to the load: a Docker Swarm service (--swarm) or worker processes on this host (--local), from queue age and measured capacity');
+    .description(
+      'size the workers to the load: a Docker Swarm service (--swarm) or worker processes on this host (--local), from queue age and measured capacity',
+    );
   addOptions(autoscale, AUTOSCALE_OPTIONS).action(async () => {
     const config = await resolveAutoscaleConfig(cliFlags(autoscale));
     const logger = createLogger(config.logLevel, 'swarmserve-autoscale');
     // The queues to read: the versions the workers load from the same repository and --only.
     const repository = await loadRepository(config.models, config.only);
     const queueKeys = [...repository.models.values()].flatMap((m) => m.versions.map((v) => queueKey(m.name, v.version)));
-    const target = await scalingTarget(config, logger);
+    const target = await scalingTarget(config, queueKeys, logger);
     const group = config.swarm ?? 'local';
     let node: AutoscalerNode;
     try {
@@ -55,12 +57,14 @@ export function registerAutoscaleCommand(program: Command): void {
         await node.close();
         await target.close();
       },
-      config.backend === 'local' ? 'stopping: lease given back; the workers started here drain and stop' : 'stopping: lease given back; the service keeps its replicas',
+      config.backend === 'local'
+        ? 'stopping: lease given back; the workers started here drain and stop'
+        : 'stopping: lease given back; the service keeps its replicas',
     );
   });
 }
 
-async function scalingTarget(config: AutoscaleOptions, logger: Logger): Promise<ReplicaSet> {
+async function scalingTarget(config: AutoscaleOptions, queueKeys: readonly string[], logger: Logger): Promise<ReplicaSet> {
   if (config.swarm !== undefined) return await SwarmService.create({ service: config.swarm });
   // The workers get this process's Redis settings, so they meet its gateways and registry.
   const redisArgs = [
@@ -76,7 +80,8 @@ async function scalingTarget(config: AutoscaleOptions, logger: Logger): Promise<
   ];
   return await LocalWorkerPool.create({
     redisUrl: config.redis,
-    ...(config.only === undefined ? {} : { only: config.only }),
+    // exactly the versions whose queues are read
+    only: queueKeys.join(','),
     models: config.models,
     threads: config.workerThreads,
     extraArgs: redisArgs,

@@ -65,7 +65,7 @@ export const AUTOSCALE_OPTIONS = {
     description: 'most replicas (the cluster capacity may cap lower)',
     schema: intFrom(1, 1000, 10),
   },
-  targetWaitMs: {
+  targetWait: {
     flag: '--target-wait <duration>',
     env: 'SWARMSERVE_AUTOSCALE_TARGET_WAIT',
     description: 'how long a job may wait in the queue: the backlog is drained within it, and an oldest job past it scales up by at least double',
@@ -77,19 +77,19 @@ export const AUTOSCALE_OPTIONS = {
     description: 'spare capacity planned above the arrival rate (0.2: 20 %)',
     schema: parsedBy(numberIn(0, 10, false), 'a number between 0 and 10').default(AUTOSCALE_DEFAULTS.headroom),
   },
-  stabilizationMs: {
+  stabilization: {
     flag: '--stabilization <duration>',
     env: 'SWARMSERVE_AUTOSCALE_STABILIZATION',
     description: 'a scale-down needs every desired value this long below the current count (and this long after the last scale-up)',
     schema: durationIn(0, 3_600_000, AUTOSCALE_DEFAULTS.stabilizationMs),
   },
-  intervalMs: {
+  interval: {
     flag: '--interval <duration>',
     env: 'SWARMSERVE_AUTOSCALE_INTERVAL',
     description: 'the tick: how often the signals are read and a decision made',
     schema: durationIn(200, 60_000, AUTOSCALE_DEFAULTS.intervalMs),
   },
-  startupTimeoutMs: {
+  startupTimeout: {
     flag: '--startup-timeout <duration>',
     env: 'SWARMSERVE_AUTOSCALE_STARTUP_TIMEOUT',
     description: 'replicas asked for and not sending heartbeats after this long are no longer waited for (a further scale-up may follow)',

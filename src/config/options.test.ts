@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { ServeError } from '../common/errors.js';
 import { intFrom } from './option-schemas.js';
-import { flagName, resolveOptions, switchValue, type OptionTable } from './options.js';
+import { Command } from 'commander';
+import { addOptions, flagName, resolveOptions, switchValue, type OptionTable } from './options.js';
 
 const TABLE = {
   port: { flag: '-p, --port <port>', env: 'T_PORT', description: 'port', schema: intFrom(0, 65535, 8080) },
@@ -47,5 +48,13 @@ describe('resolveOptions, the one resolver of every command', () => {
     expect(flagName(TABLE.port)).toBe('--port');
     expect(flagName(TABLE.json)).toBe('--json');
     expect(flagName({ ...TABLE.json, flag: '--no-restore' })).toBe('--no-restore');
+  });
+});
+
+describe('addOptions', () => {
+  it('refuses a table key that is not commander’s name for its flag (the flag would be dropped silently)', () => {
+    const spec = { flag: '--stabilization <duration>', env: 'X_STABILIZATION', description: 'd', schema: z.string().optional() };
+    expect(() => addOptions(new Command('x'), { stabilizationMs: spec })).toThrow(/must be "stabilization"/);
+    expect(() => addOptions(new Command('x'), { stabilization: spec })).not.toThrow();
   });
 });

@@ -29,10 +29,12 @@ export type OptionTable = Record<string, OptionSpec>;
 export type OptionValues<T extends OptionTable> = { [K in keyof T]: SchemaOutput<T[K]['schema']> };
 
 export function addOptions(command: Command, table: OptionTable): Command {
-  for (const spec of Object.values(table)) {
-    const description = `${spec.description} [env: ${spec.env}]`;
-    if (spec.hidden === true) command.addOption(new Option(spec.flag, description).hideHelp());
-    else command.option(spec.flag, description);
+  for (const [key, spec] of Object.entries(table)) {
+    const option = new Option(spec.flag, `${spec.description} [env: ${spec.env}]`);
+    // The resolver finds a flag's value under the table's key: a key that is not commander's
+    // name for the flag (`stabilizationMs` for --stabilization) would drop the flag silently.
+    if (option.attributeName() !== key) throw new Error(`option table key "${key}" must be "${option.attributeName()}", commander's name for ${spec.flag}`);
+    command.addOption(spec.hidden === true ? option.hideHelp() : option);
   }
   return command;
 }

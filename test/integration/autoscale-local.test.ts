@@ -4,6 +4,7 @@
 //   --min 0: the first request after idle is answered (scale from zero);
 //   25 req/s open loop: up to ceil(25 × 1.2 / 10) = 3 workers, the oldest wait back under target;
 //   load stops: down one per tick after the stabilization window, to 0, no request failed.
+import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import { delayModelImage, makeDelayRepository } from '../helpers/delay-model.js';
 import { predict, type Answer } from '../helpers/distributed.js';
@@ -67,7 +68,10 @@ async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => b
   for (;;) {
     const v = await probe();
     if (done(v)) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(v, (_k, x: unknown) => (x instanceof Map ? Object.fromEntries(x) : x))}`);
+    if (Date.now() > end)
+      throw new Error(
+        `timed out after ${timeoutMs} ms waiting for ${what}; last: ${JSON.stringify(v, (_k, x: unknown) => (x instanceof Map ? (Object.fromEntries(x) as unknown) : x))}`,
+      );
     await new Promise((r) => setTimeout(r, 250));
   }
 }
@@ -89,7 +93,7 @@ it('scales from zero, up to the load and back down to zero, failing no request',
     '--target-wait',
     `${TARGET_WAIT_MS}ms`,
     '--log-level',
-    'info',
+    process.env.AUTOSCALE_LOG === undefined ? 'info' : 'debug',
   ]);
   processes.push(autoscaler);
   expect((await read(autoscaler)).current).toBe(0);
@@ -131,7 +135,15 @@ it('scales from zero, up to the load and back down to zero, failing no request',
   expect(atEndOfLoad.oldestWaitS).toBeLessThan(TARGET_WAIT_MS / 1000);
 
   // Idle: after a whole window of lower desired values, one down per tick, to --min 0.
-  const down = await until('scale-down to 0', () => read(autoscaler), (r) => r.current === 0 && r.live === 0, (STABILIZATION_S + 30) * 1000);
+  const down = await until(
+    'scale-down to 0',
+    () => read(autoscaler),
+    (r) => r.current === 0 && r.live === 0,
+    (STABILIZATION_S + 30) * 1000,
+  ).catch((err: unknown) => {
+    if (process.env.AUTOSCALE_LOG !== undefined) writeFileSync(process.env.AUTOSCALE_LOG, autoscaler.output());
+    throw err;
+  });
   expect(down.decisions.get('down:below-for-the-window')).toBeGreaterThanOrEqual(3);
   const log = autoscaler.output();
   expect(log).toMatch(/"direction":"up","reason":"(arrival-above-capacity|oldest-wait-past-target)"/);
