@@ -13,11 +13,14 @@ import { textTable } from '../experiment/format.js';
 import { killAll } from '../scaling/processes.js';
 import { DEFAULT_WINDOW_MS, runExperiment } from '../experiment/run-experiment.js';
 import { targetLine } from '../experiment/targets.js';
-import { MAX_REPLICAS, parseReplicas } from '../experiment/schedule.js';
+import { MAX_REPLICAS, parseReplicas, parseUsers } from '../experiment/schedule.js';
 
 function defaultOut(): string {
   return `experiment-${new Date().toISOString().replace(/[:.]/g, '').replace('T', '-').slice(0, 17)}.html`;
 }
+
+/** The tutorial's schedule: 1, 2, then 3 workers. */
+const DEFAULT_REPLICAS = [1, 2, 3];
 
 export const EXPERIMENT_OPTIONS = {
   local: {
@@ -36,8 +39,8 @@ export const EXPERIMENT_OPTIONS = {
   users: {
     flag: '-u, --users <n>',
     env: 'SWARMSERVE_EXPERIMENT_USERS',
-    description: 'concurrent users (default 50, as in the tutorial)',
-    schema: z.coerce.number().int().min(1).max(10_000).default(50),
+    description: 'concurrent users (default 50, as in the tutorial), or a list with one count per step, e.g. 5,40,5 (the load schedule)',
+    schema: parsedBy(parseUsers).default(50),
   },
   spawnRate: {
     flag: '-r, --spawn-rate <n>',
@@ -72,8 +75,44 @@ export const EXPERIMENT_OPTIONS = {
   replicas: {
     flag: '--replicas <list>',
     env: 'SWARMSERVE_EXPERIMENT_REPLICAS',
-    description: 'worker count of each step, e.g. 1,2,3',
-    schema: parsedBy(parseReplicas).default([1, 2, 3]),
+    description: 'worker count of each step, e.g. 1,2,3 (default 1,2,3; not with --autoscale)',
+    schema: parsedBy(parseReplicas).optional(),
+  },
+  autoscale: {
+    flag: '--autoscale',
+    env: 'SWARMSERVE_EXPERIMENT_AUTOSCALE',
+    description: 'with --local: let `swarmserve autoscale --local` size the workers while the load follows --users (one step per entry)',
+    schema: booleanFlag(false),
+  },
+  min: {
+    flag: '--min <n>',
+    env: 'SWARMSERVE_EXPERIMENT_AUTOSCALE_MIN',
+    description: "with --autoscale: the autoscaler's --min (fewest workers; default its own, 1)",
+    schema: z.coerce.number().int().min(0).max(1000).optional(),
+  },
+  max: {
+    flag: '--max <n>',
+    env: 'SWARMSERVE_EXPERIMENT_AUTOSCALE_MAX',
+    description: "with --autoscale: the autoscaler's --max (most workers; default its own, 10)",
+    schema: z.coerce.number().int().min(1).max(1000).optional(),
+  },
+  stabilization: {
+    flag: '--stabilization <duration>',
+    env: 'SWARMSERVE_EXPERIMENT_AUTOSCALE_STABILIZATION',
+    description: "with --autoscale: the autoscaler's --stabilization (a scale-down needs a whole window of lower desired values; default its own, 3m)",
+    schema: parsedBy(parseDuration).optional(),
+  },
+  targetWait: {
+    flag: '--target-wait <duration>',
+    env: 'SWARMSERVE_EXPERIMENT_AUTOSCALE_TARGET_WAIT',
+    description: "with --autoscale: the autoscaler's --target-wait (how long a job may wait in the queue; default its own, 500ms)",
+    schema: parsedBy(parseDuration).optional(),
+  },
+  interval: {
+    flag: '--interval <duration>',
+    env: 'SWARMSERVE_EXPERIMENT_AUTOSCALE_INTERVAL',
+    description: "with --autoscale: the autoscaler's --interval (its tick; default its own, 2s)",
+    schema: parsedBy(parseDuration).optional(),
   },
   step: {
     flag: '--step <duration>',
@@ -159,6 +198,27 @@ export function experimentOptions(url: string | undefined, o: ExperimentFlags): 
       if (value !== undefined) throw new ServeError('USAGE', `${name} is for --local (with --swarm, the service's own settings apply)`);
     }
   }
+  const autoscaleFlags = [
+    ['--min', o.min],
+    ['--max', o.max],
+    ['--stabilization', o.stabilization],
+    ['--target-wait', o.targetWait],
+    ['--interval', o.interval],
+  ] as const;
+  if (o.autoscale) {
+    if (!o.local)
+      throw new ServeError(
+        'USAGE',
+        "--autoscale is for --local (it starts its own autoscaler); with --swarm, run the stack's autoscaler service and give --replicas for a fixed schedule",
+      );
+    if (o.replicas !== undefined)
+      throw new ServeError(
+        'USAGE',
+        '--autoscale lets the autoscaler choose the worker count: give no --replicas (the steps are the --users list, e.g. --users 5,40,5)',
+      );
+  } else {
+    for (const [name, value] of autoscaleFlags) if (value !== undefined) throw new ServeError('USAGE', `${name} is for --autoscale (the autoscaler's setting)`);
+  }
   const target: ExperimentOptions['target'] = o.local
     ? {
         kind: 'local',
@@ -175,7 +235,17 @@ export function experimentOptions(url: string | undefined, o: ExperimentFlags): 
     model: o.model,
     ...(o.version === undefined ? {} : { version: o.version }),
     ...(o.image === undefined ? {} : { image: o.image }),
-    replicas: o.replicas,
+    ...(o.autoscale
+      ? {
+          autoscale: {
+            ...(o.min === undefined ? {} : { min: o.min }),
+            ...(o.max === undefined ? {} : { max: o.max }),
+            ...(o.stabilization === undefined ? {} : { stabilizationMs: o.stabilization }),
+            ...(o.targetWait === undefined ? {} : { targetWaitMs: o.targetWait }),
+            ...(o.interval === undefined ? {} : { intervalMs: o.interval }),
+          },
+        }
+      : { replicas: o.replicas ?? DEFAULT_REPLICAS }),
     stepMs: o.step,
     settleMs: o.settle,
     windowMs: o.window,
@@ -203,7 +273,7 @@ export function registerExperimentCommand(program: Command): void {
   const command = program
     .command('experiment [url]')
     .description(
-      'the scaling experiment: load at N users while the worker count follows --replicas, one --step each; then an HTML report with a chart and a table per step (--local or --swarm SERVICE URL)',
+      'the scaling experiment: load at N users while the worker count follows --replicas (or the autoscaler decides it, --autoscale), one --step each; then an HTML report with a chart and a table per step (--local or --swarm SERVICE URL)',
     );
   addOptions(command, EXPERIMENT_OPTIONS).action(async (url: string | undefined, _opts: unknown, cmd: Command) => {
     const o = resolveOptions(EXPERIMENT_OPTIONS, cliFlags(cmd));

@@ -55,10 +55,54 @@ export interface SwarmTarget {
   restore?: boolean;
 }
 
+/**
+ * `--autoscale`: the autoscaler's main settings, passed to the `swarmserve autoscale --local`
+ * child (docs/autoscale.md); each absent one keeps the autoscaler's default.
+ */
+export interface AutoscaleSettings {
+  min?: number;
+  max?: number;
+  stabilizationMs?: number;
+  targetWaitMs?: number;
+  intervalMs?: number;
+}
+
+/** The autoscaler's gauges at one moment (its /metrics, read each second); null when it had none yet. */
+export interface ReplicaSample {
+  /** Seconds since the load started (negative: before it). */
+  t: number;
+  /** Replicas the signals call for (`swarmserve_autoscale_desired_replicas`). */
+  desired: number | null;
+  /** Replicas asked for (`_current_replicas`). */
+  current: number | null;
+  /** Workers sending heartbeats (`_live_replicas`): the actual replicas. */
+  live: number | null;
+}
+
+/** A decision of the autoscaler that changed the count, from its JSON log line. */
+export interface AutoscaleDecision {
+  /** Seconds since the load started (negative: before it). */
+  t: number;
+  direction: 'up' | 'down';
+  /** e.g. `arrival-above-capacity`, `below-for-the-window` (docs/autoscale.md). */
+  reason: string;
+  from: number;
+  replicas: number;
+  desired: number;
+}
+
 export interface ExperimentOptions {
   target: LocalTarget | SwarmTarget;
-  /** Concurrent users (virtual clients). */
-  users: number;
+  /**
+   * Concurrent users (virtual clients): one count for every step, or one per step (the load
+   * schedule; as many as `replicas`, or, with `autoscale`, the steps themselves).
+   */
+  users: number | number[];
+  /**
+   * Let the autoscaler size the workers (`--local` only) instead of `replicas`: the steps are
+   * then the entries of `users`.
+   */
+  autoscale?: AutoscaleSettings;
   /** Users started per second at the beginning (default: all at once). */
   spawnRate?: number;
   /** Think time between a user's requests (default none: closed loop). */
@@ -68,8 +112,8 @@ export interface ExperimentOptions {
   version?: string;
   /** Image file each request sends (default: the bundled sample photo). */
   image?: string;
-  /** Worker count of each step, in order, e.g. [1, 2, 3]. */
-  replicas: number[];
+  /** Worker count of each step, in order, e.g. [1, 2, 3]; absent with `autoscale`. */
+  replicas?: number[];
   stepMs: number;
   /** Skipped at each step's start before the step's statistics count (warm-up, previous backlog). */
   settleMs: number;
@@ -91,7 +135,12 @@ export interface ExperimentOptions {
 export interface StepTiming {
   /** 1-based. */
   step: number;
+  /** The step's worker count; with the autoscaler, the most workers live in the step. */
   replicas: number;
+  /** Concurrent users in the step. */
+  users: number;
+  /** With the autoscaler: the fewest and most live workers sampled in the step; null otherwise. */
+  replicaRange: { min: number; max: number } | null;
   startS: number;
   /** When the scaler reported the replicas running. */
   readyS: number;
@@ -164,10 +213,14 @@ export interface ExperimentSummary {
     model: string;
     version: string | null;
     image: string;
-    users: number;
+    /** As given: one count, or one per step. */
+    users: number | number[];
     spawnRate: number | null;
     wait: WaitTime | null;
-    replicas: number[];
+    /** The fixed schedule; null with the autoscaler. */
+    replicas: number[] | null;
+    /** The autoscaler's settings as passed on (null: a fixed schedule). */
+    autoscale: AutoscaleSettings | null;
     stepS: number;
     settleS: number;
     windowS: number;
@@ -182,6 +235,11 @@ export interface ExperimentSummary {
    * its p95 is lower; and, with `targetRatio`, its req/s is at least that multiple of step 1's.
    */
   targets: ExperimentTarget[];
+  /**
+   * With the autoscaler: its gauges each second and every up/down decision; null with a fixed
+   * schedule.
+   */
+  autoscaler: { samples: ReplicaSample[]; decisions: AutoscaleDecision[] } | null;
   /** Every request of the run, settling parts included. */
   totals: { requests: number; failures: number; failuresByKind: Record<string, number> };
   /** The load generator (in the experiment's process): CPU it used, in cores; requests still running when it stopped. */

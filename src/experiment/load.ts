@@ -67,3 +67,62 @@ export function startLoad(settings: LoadSettings, timeline: Timeline): RunningLo
   );
   return { startEpochMs, done, stop: () => controller.abort() };
 }
+
+export interface SteppedLoad {
+  /** Date.now() when the load started: time 0 of the timeline. */
+  startEpochMs: number;
+  /** Changes the number of users: adds a group of users, or stops the newest groups (their requests in flight are cut, not counted). */
+  setUsers(users: number): void;
+  /** Rejects when a group of users fails (bad options only); never resolves. */
+  failed: Promise<never>;
+  /** Stops every user; resolves with the CPU this process used, in cores, and the requests cut in flight. */
+  stop(): Promise<{ cpuCores: number; cutInFlight: number }>;
+}
+
+/**
+ * Load whose user count changes step by step. The engine runs a fixed number of users, so the
+ * users are kept as a stack of groups: more users start a group of the difference, fewer stop
+ * the newest groups (and start one of the remainder), and the users that stay keep running
+ * undisturbed. Every group records into the same timeline.
+ */
+export function startSteppedLoad(settings: Omit<LoadSettings, 'spawnRate'> & { spawnRate?: number }, timeline: Timeline): SteppedLoad {
+  const groups: Array<{ users: number; load: RunningLoad }> = [];
+  const stopped: Array<Promise<LoadSummary>> = [];
+  let rejectFailed: (err: unknown) => void = () => undefined;
+  const failed = new Promise<never>((_, reject) => (rejectFailed = reject));
+  failed.catch(() => undefined); // observed by the caller when it races it
+  const startEpochMs = Date.now();
+  const cpuAtStart = process.cpuUsage();
+  const add = (users: number): void => {
+    // default: a group's users all start within its first second
+    const load = startLoad({ ...settings, users, spawnRate: settings.spawnRate ?? users }, timeline);
+    load.done.catch(rejectFailed);
+    groups.push({ users, load });
+  };
+  const pop = (): void => {
+    const group = groups.pop();
+    if (group === undefined) return;
+    group.load.stop();
+    stopped.push(group.load.done);
+  };
+  const total = (): number => groups.reduce((n, g) => n + g.users, 0);
+  add(settings.users);
+  return {
+    startEpochMs,
+    failed,
+    setUsers(users) {
+      while (total() > users) pop();
+      if (users > total()) add(users - total());
+    },
+    async stop() {
+      while (groups.length > 0) pop();
+      const summaries = await Promise.all(stopped);
+      const cpu = process.cpuUsage(cpuAtStart);
+      const elapsedMs = Date.now() - startEpochMs;
+      return {
+        cpuCores: elapsedMs > 0 ? Math.round(((cpu.user + cpu.system) / 1000 / elapsedMs) * 100) / 100 : 0,
+        cutInFlight: summaries.reduce((n, s) => n + s.cutInFlight, 0),
+      };
+    },
+  };
+}

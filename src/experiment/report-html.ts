@@ -2,7 +2,7 @@
 // fetched), readable offline and attachable to an issue.
 import { basename } from 'node:path';
 import type { ExperimentSummary } from './contract.js';
-import { TABLE_HEADER, replicaWork, tableCells } from './format.js';
+import { replicaWork, tableHeader, replicasText, tableCells, usersText } from './format.js';
 import { verdict } from './targets.js';
 import { escapeXml, workersLabel } from './svg-chart.js';
 
@@ -31,22 +31,22 @@ function seconds(s: number): string {
 export function renderReport(summary: ExperimentSummary, chartSvg: string): string {
   const s = summary.settings;
   const model = `${s.model}${s.version === null ? '' : `:${s.version}`}`;
-  const schedule = s.replicas.map(workersLabel).join(' → ');
-  const title = `swarmserve experiment: ${model}, ${s.users} users, ${schedule}`;
+  const schedule = replicasText(s);
+  const title = `swarmserve experiment: ${model}, ${usersText(s.users)}, ${schedule}`;
   const failures = Object.entries(summary.totals.failuresByKind);
   const settings: Array<[string, string]> = [
     ['started', summary.startedAt],
     ['target', `${summary.target.description} (load sent to ${summary.target.url})`],
     ['model', model],
     ['image', basename(s.image)],
-    ['users', `${s.users}${s.spawnRate === null ? ', all started at once' : `, started at ${s.spawnRate}/s`}`],
+    ['users', `${usersText(s.users)}${s.spawnRate === null ? ', all started at once' : `, started at ${s.spawnRate}/s`}`],
     [
       'think time',
       s.wait === null
         ? 'none (closed loop: each user sends its next request when the answer arrives)'
         : `${s.wait.minS}–${s.wait.maxS} s between a user's requests`,
     ],
-    ['steps', `${s.replicas.length} × ${seconds(s.stepS)}: ${schedule}`],
+    ['steps', `${summary.steps.length} × ${seconds(s.stepS)}: ${schedule}`],
     ['settle', `${seconds(s.settleS)} at each step's start left out of the table (and until the workers ran)`],
     ['window', `${seconds(s.windowS)} sliding window for the chart`],
     ['duration', seconds(Math.round(summary.durationS * 10) / 10)],
@@ -64,7 +64,7 @@ export function renderReport(summary: ExperimentSummary, chartSvg: string): stri
     );
   const rows = summary.steps.map(
     (row) =>
-      `<tr>${tableCells(row)
+      `<tr>${tableCells(row, summary.steps)
         .map((c) => `<td>${escapeXml(c)}</td>`)
         .join('')}</tr>`,
   );
@@ -84,7 +84,9 @@ ${chartSvg}
 </div>
 <h2>Per step</h2>
 <table class="steps">
-<thead><tr>${TABLE_HEADER.map((h) => `<th>${escapeXml(h)}</th>`).join('')}</tr></thead>
+<thead><tr>${tableHeader(summary.steps)
+    .map((h) => `<th>${escapeXml(h)}</th>`)
+    .join('')}</tr></thead>
 <tbody>
 ${rows.join('\n')}
 </tbody>

@@ -6,13 +6,14 @@ import { accessSync, constants, statSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { ServeError } from '../common/errors.js';
 import { samplePhotoPath } from '../config/paths.js';
-import type { ExperimentOptions, ExperimentSummary, Scaler, StepRow, StepTiming } from './contract.js';
+import type { AutoscaleDecision, ExperimentOptions, LocalTarget, ExperimentSummary, ReplicaSample, Scaler, StepRow, StepTiming } from './contract.js';
+import { LocalAutoscaled } from './autoscaler-local.js';
 import { cpuUsage, sampleCpu, type CpuSample } from '../common/proc-cpu.js';
 import { stepLine } from './format.js';
 import { judgeTargets, targetLine } from './targets.js';
-import { imageBody, predictUrl, startLoad, type RunningLoad } from './load.js';
+import { imageBody, predictUrl, startSteppedLoad, type SteppedLoad } from './load.js';
 import { pause } from '../scaling/pause.js';
-import { LocalScaler } from './scaler-local.js';
+import { LocalScaler, type LocalScalerOptions } from './scaler-local.js';
 import { SwarmService } from '../scaling/swarm-service.js';
 import { MAX_REPLICAS, checkSchedule } from './schedule.js';
 import { workersLabel } from './svg-chart.js';
@@ -24,15 +25,46 @@ export const DEFAULT_WINDOW_MS = 10_000;
 const GATEWAY_READY_TIMEOUT_MS = 60_000;
 const RESTORE_TIMEOUT_MS = 60_000;
 
+/** One step of the run: its users, and its worker count unless the autoscaler decides. */
+interface PlannedStep {
+  users: number;
+  replicas: number | undefined;
+}
+
+/** The steps: one per `replicas` entry (users one count or one per step), or, with the autoscaler, one per `users` entry. */
+export function stepPlan(o: Pick<ExperimentOptions, 'users' | 'replicas' | 'autoscale'>): PlannedStep[] {
+  const users = typeof o.users === 'number' ? [o.users] : o.users;
+  if (o.autoscale !== undefined || o.replicas === undefined) return users.map((n) => ({ users: n, replicas: undefined }));
+  return o.replicas.map((replicas, i) => ({ users: users.length === 1 ? (users[0] ?? 1) : (users[i] ?? 1), replicas }));
+}
+
 function checkOptions(o: ExperimentOptions): void {
-  if (!Number.isInteger(o.users) || o.users < 1 || o.users > 10_000)
-    throw new ServeError('USAGE', `--users must be an integer from 1 to 10000 (got ${o.users})`);
+  const users = typeof o.users === 'number' ? [o.users] : o.users;
+  if (users.length === 0 || users.some((n) => !Number.isInteger(n) || n < 1 || n > 10_000))
+    throw new ServeError('USAGE', `--users must be an integer from 1 to 10000, or a list of them, one per step (got ${users.join(',')})`);
   if (o.spawnRate !== undefined && !(o.spawnRate > 0))
     throw new ServeError('USAGE', `--spawn-rate must be a number of users per second > 0 (got ${o.spawnRate})`);
   if (o.targetRatio !== undefined && !(o.targetRatio > 0 && o.targetRatio <= MAX_REPLICAS))
     throw new ServeError('USAGE', `--target-ratio must be a number > 0 and ≤ ${MAX_REPLICAS} (got ${o.targetRatio})`);
-  if (o.replicas.length === 0 || o.replicas.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_REPLICAS))
-    throw new ServeError('USAGE', `--replicas must list worker counts 1…${MAX_REPLICAS} (got ${o.replicas.join(',')})`);
+  if (o.autoscale !== undefined) {
+    if (o.replicas !== undefined)
+      throw new ServeError(
+        'USAGE',
+        '--autoscale lets the autoscaler choose the worker count: give no --replicas (the steps are the --users list, e.g. --users 5,40,5)',
+      );
+    if (o.target.kind !== 'local')
+      throw new ServeError(
+        'USAGE',
+        "--autoscale starts its own autoscaler and is for --local; with Swarm, run the stack's autoscaler service and watch it (docs/autoscale.md)",
+      );
+    const { min, max } = o.autoscale;
+    if (min !== undefined && max !== undefined && min > max) throw new ServeError('USAGE', `--min (${min}) must not be above --max (${max})`);
+  } else {
+    if (o.replicas === undefined || o.replicas.length === 0 || o.replicas.some((n) => !Number.isInteger(n) || n < 1 || n > MAX_REPLICAS))
+      throw new ServeError('USAGE', `--replicas must list worker counts 1…${MAX_REPLICAS} (got ${o.replicas?.join(',') ?? 'nothing'})`);
+    if (users.length > 1 && users.length !== o.replicas.length)
+      throw new ServeError('USAGE', `--users lists ${users.length} steps and --replicas ${o.replicas.length}: give one user count, or one per step`);
+  }
   checkSchedule({ stepMs: o.stepMs, settleMs: o.settleMs, windowMs: o.windowMs ?? DEFAULT_WINDOW_MS });
   if (o.model.trim() === '') throw new ServeError('USAGE', '--model must name a model');
   const dir = dirname(resolve(o.out));
@@ -71,30 +103,54 @@ async function waitGatewayReady(url: string, signal: AbortSignal | undefined): P
 }
 
 interface Target {
-  scaler: Scaler;
+  /** With a fixed schedule: what sets the worker count. */
+  scaler?: Scaler;
+  /** With the autoscaler: what it did. */
+  autoscaled?: LocalAutoscaled;
+  description: string;
   url: string;
+  /** Aborted when something the experiment depends on died (the autoscaler). */
+  failed?: AbortSignal;
   /** Pids of the processes the experiment started (local), for the CPU left to other work. */
   pids?: () => number[];
   /** Put things back as they were: the local stack stopped, or the Swarm service at its old count. */
   release(progress: (line: string) => void): Promise<void>;
 }
 
+/** The local stack's options, whoever sizes its workers. */
+function localOptions(o: ExperimentOptions, t: LocalTarget, progress: (line: string) => void): LocalScalerOptions {
+  return {
+    model: o.model,
+    ...(o.version === undefined ? {} : { version: o.version }),
+    ...(t.threads === undefined ? {} : { threads: t.threads }),
+    ...(t.port === undefined ? {} : { port: t.port }),
+    ...(t.models === undefined ? {} : { models: t.models }),
+    onProgress: progress,
+  };
+}
+
 async function openTarget(o: ExperimentOptions, progress: (line: string) => void): Promise<Target> {
   const t = o.target;
-  if (t.kind === 'local') {
-    const scaler = await LocalScaler.create(
-      {
-        model: o.model,
-        ...(o.version === undefined ? {} : { version: o.version }),
-        ...(t.threads === undefined ? {} : { threads: t.threads }),
-        ...(t.port === undefined ? {} : { port: t.port }),
-        ...(t.models === undefined ? {} : { models: t.models }),
-        onProgress: progress,
+  if (t.kind === 'local' && o.autoscale !== undefined) {
+    const autoscaled = await LocalAutoscaled.create({ ...localOptions(o, t, progress), settings: o.autoscale }, o.signal);
+    return {
+      autoscaled,
+      description: autoscaled.description,
+      url: autoscaled.url,
+      failed: autoscaled.failed,
+      pids: () => autoscaled.pids(),
+      release: async (say) => {
+        say('local: stopping the autoscaler (and its workers), the gateway and redis-server');
+        await autoscaled.close();
+        say(`local: stopped (pids ${autoscaled.pids().join(', ')})`);
       },
-      o.signal,
-    );
+    };
+  }
+  if (t.kind === 'local') {
+    const scaler = await LocalScaler.create(localOptions(o, t, progress), o.signal);
     return {
       scaler,
+      description: scaler.description,
       url: scaler.url,
       pids: () => scaler.pids(),
       release: async (say) => {
@@ -108,6 +164,7 @@ async function openTarget(o: ExperimentOptions, progress: (line: string) => void
   progress(`swarm: service ${scaler.service} has ${scaler.initialReplicas} replicas; load goes to ${t.url}`);
   return {
     scaler,
+    description: scaler.description,
     url: t.url.replace(/\/+$/, ''),
     release: async (say) => {
       try {
@@ -136,14 +193,16 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
   const progress = o.onProgress ?? (() => undefined);
   const signal = o.signal;
   const windowMs = o.windowMs ?? DEFAULT_WINDOW_MS;
-  const spawnRate = o.spawnRate ?? o.users; // default: every user within the first second
+  const plan = stepPlan(o);
+  const maxUsers = Math.max(...plan.map((p) => p.users));
   const image = resolve(o.image ?? samplePhotoPath());
   const body = await imageBody(image);
   const stepS = o.stepMs / 1000;
   const settleS = o.settleMs / 1000;
-  if (o.users / spawnRate > settleS)
+  const spawnS = o.spawnRate === undefined ? 1 : maxUsers / o.spawnRate;
+  if (spawnS > settleS)
     progress(
-      `warning: starting ${o.users} users at ${spawnRate}/s takes ${(o.users / spawnRate).toFixed(1)} s, longer than --settle: step 1's row counts part of the ramp`,
+      `warning: starting ${maxUsers} users at ${o.spawnRate}/s takes ${spawnS.toFixed(1)} s, longer than --settle: a step's row counts part of the ramp`,
     );
 
   signal?.throwIfAborted();
@@ -152,61 +211,83 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
   const timings: StepTiming[] = [];
   const imagesByStep: Array<Record<string, number> | null> = [];
   const otherCoresByStep: Array<number | null> = [];
-  let load: RunningLoad | undefined;
+  let load: SteppedLoad | undefined;
   let startEpochMs = 0;
+  const label = (p: PlannedStep): string =>
+    p.replicas === undefined ? `${p.users} users` : `${workersLabel(p.replicas)}${plan.some((q) => q.users !== p.users) ? `, ${p.users} users` : ''}`;
   try {
-    const first = o.replicas[0] ?? 1;
-    progress(`step 1/${o.replicas.length}: scaling to ${workersLabel(first)}`);
-    await target.scaler.setReplicas(first, signal);
-    await waitGatewayReady(target.url, signal);
+    const first = plan[0] ?? { users: 1, replicas: 1 };
+    const setupSignal = anySignal(signal, target.failed);
+    if (first.replicas !== undefined) {
+      progress(`step 1/${plan.length}: scaling to ${workersLabel(first.replicas)}`);
+      await target.scaler?.setReplicas(first.replicas, setupSignal);
+    }
+    // With --min 0 no worker runs before the first job, and the gateway is not ready without one.
+    if (o.autoscale?.min !== 0) await waitGatewayReady(target.url, setupSignal);
     progress(
-      `load: ${o.users} users${o.wait === undefined ? ', no think time' : `, ${o.wait.minS}–${o.wait.maxS} s think time`} → ${predictUrl(target.url, o.model, o.version)}`,
+      `load: ${typeof o.users === 'number' ? o.users : o.users.join(' → ')} users${o.wait === undefined ? ', no think time' : `, ${o.wait.minS}–${o.wait.maxS} s think time`} → ${predictUrl(target.url, o.model, o.version)}`,
     );
 
-    load = startLoad({ url: predictUrl(target.url, o.model, o.version), body, users: o.users, spawnRate, wait: o.wait }, timeline);
+    load = startSteppedLoad(
+      {
+        url: predictUrl(target.url, o.model, o.version),
+        body,
+        users: first.users,
+        ...(o.spawnRate === undefined ? {} : { spawnRate: o.spawnRate }),
+        wait: o.wait,
+      },
+      timeline,
+    );
     startEpochMs = load.startEpochMs;
     // A load that fails (it only rejects on bad options) ends the experiment at once.
     const failed = new AbortController();
-    load.done.catch((err: unknown) => failed.abort(err));
-    const stepSignal = signal === undefined ? failed.signal : AbortSignal.any([signal, failed.signal]);
+    load.failed.catch((err: unknown) => failed.abort(err));
+    const stepSignal = anySignal(signal, failed.signal, target.failed) ?? failed.signal;
     const now = (): number => (Date.now() - startEpochMs) / 1000;
 
-    for (const [i, replicas] of o.replicas.entries()) {
+    for (const [i, step] of plan.entries()) {
       const startS = i === 0 ? 0 : now();
-      if (i > 0) progress(`step ${i + 1}/${o.replicas.length}: scaling to ${workersLabel(replicas)}`);
-      await target.scaler.setReplicas(replicas, stepSignal);
+      if (i > 0) {
+        progress(`step ${i + 1}/${plan.length}: ${step.replicas === undefined ? '' : 'scaling to '}${label(step)}`);
+        load.setUsers(step.users);
+        if (step.replicas !== undefined) await target.scaler?.setReplicas(step.replicas, stepSignal);
+      }
       const readyS = i === 0 ? 0 : now();
       const endS = startS + stepS;
       if (readyS >= endS) progress(`warning: step ${i + 1}'s workers took ${(readyS - startS).toFixed(1)} s to run, the whole step: nothing of it is measured`);
-      const timing: StepTiming = { step: i + 1, replicas, startS, readyS, measuredFromS: Math.min(endS, Math.max(startS + settleS, readyS)), endS };
-      timings.push(timing);
-      await pause(Math.max(0, timing.measuredFromS * 1000 - (Date.now() - startEpochMs)), stepSignal);
+      const measuredFromS = Math.min(endS, Math.max(startS + settleS, readyS));
+      timings.push({ step: i + 1, replicas: step.replicas ?? 0, users: step.users, replicaRange: null, startS, readyS, measuredFromS, endS });
+      await pause(Math.max(0, measuredFromS * 1000 - (Date.now() - startEpochMs)), stepSignal);
       const workBefore = await readReplicaWork(target.scaler, stepSignal);
       const cpuBefore = sampleOwnCpu(target);
       await pause(Math.max(0, endS * 1000 - (Date.now() - startEpochMs)), stepSignal);
       otherCoresByStep.push(otherCores(cpuBefore, sampleOwnCpu(target)));
       const workAfter = await readReplicaWork(target.scaler, stepSignal);
       imagesByStep.push(workDelta(workBefore, workAfter));
+      if (target.autoscaled !== undefined) {
+        const range = liveRange(samplesOf(target.autoscaled, startEpochMs), startS, endS);
+        timings[i] = { ...timings[i], ...(range === null ? {} : { replicas: range.max, replicaRange: range }) } as StepTiming;
+      }
       const row = withWork(stepTable(timeline.columns(startEpochMs), timings), imagesByStep, otherCoresByStep).at(-1);
-      if (row !== undefined) progress(stepLine(row, o.replicas.length));
-      const running = await target.scaler.running();
-      if (running !== replicas) progress(`warning: ${running} of the step's ${replicas} workers were running at its end`);
+      if (row !== undefined) progress(stepLine(row, plan.length));
+      if (step.replicas !== undefined && target.scaler !== undefined) {
+        const running = await target.scaler.running();
+        if (running !== step.replicas) progress(`warning: ${running} of the step's ${step.replicas} workers were running at its end`);
+      }
     }
   } catch (err) {
-    load?.stop();
-    await load?.done.catch(() => undefined);
+    await load?.stop().catch(() => undefined);
     await releaseQuietly(target, progress);
     throw err;
   }
 
-  load.stop();
-  const loadSummary = await load.done;
+  const loadSummary = await load.stop();
   const durationS = timings.at(-1)?.endS ?? 0;
   const cols = timeline.columns(startEpochMs);
   const steps = withWork(stepTable(cols, timings), imagesByStep, otherCoresByStep).map(roundRow);
   const summary: ExperimentSummary = {
     files: { report: resolve(o.out), timeline: resolve(sibling(o.out, '.json')), chart: resolve(sibling(o.out, '.svg')) },
-    target: { kind: o.target.kind, description: target.scaler.description, url: target.url },
+    target: { kind: o.target.kind, description: target.description, url: target.url },
     settings: {
       model: o.model,
       version: o.version ?? null,
@@ -214,7 +295,8 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
       users: o.users,
       spawnRate: o.spawnRate ?? null,
       wait: o.wait ?? null,
-      replicas: o.replicas,
+      replicas: o.autoscale === undefined ? (o.replicas ?? null) : null,
+      autoscale: o.autoscale ?? null,
       stepS,
       settleS,
       windowS: windowMs / 1000,
@@ -223,9 +305,12 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
     startedAt: new Date(startEpochMs).toISOString(),
     durationS,
     steps,
-    targets: judgeTargets(steps, o.targetRatio),
+    // The targets compare worker counts the schedule fixed; the autoscaler's are its own choice.
+    targets: target.autoscaled === undefined ? judgeTargets(steps, o.targetRatio) : [],
+    autoscaler:
+      target.autoscaled === undefined ? null : { samples: samplesOf(target.autoscaled, startEpochMs), decisions: decisionsOf(target.autoscaled, startEpochMs) },
     totals: { requests: cols.t.length, failures: cols.failures.size, failuresByKind: failuresByKind(cols) },
-    loadGenerator: { cpuCores: loadSummary.cpu.cores, cutInFlight: loadSummary.cutInFlight },
+    loadGenerator: { cpuCores: loadSummary.cpuCores, cutInFlight: loadSummary.cutInFlight },
   };
   for (const t of summary.targets) progress(targetLine(t));
   try {
@@ -236,9 +321,30 @@ export async function runExperiment(o: ExperimentOptions): Promise<ExperimentSum
   return summary;
 }
 
+function anySignal(...signals: Array<AbortSignal | undefined>): AbortSignal | undefined {
+  const present = signals.filter((s): s is AbortSignal => s !== undefined);
+  return present.length === 0 ? undefined : present.length === 1 ? present[0] : AbortSignal.any(present);
+}
+
+const toS = (epochMs: number, startEpochMs: number): number => round3((epochMs - startEpochMs) / 1000);
+
+function samplesOf(a: LocalAutoscaled, startEpochMs: number): ReplicaSample[] {
+  return a.samples.map((s) => ({ t: toS(s.epochMs, startEpochMs), ...s.value }));
+}
+
+function decisionsOf(a: LocalAutoscaled, startEpochMs: number): AutoscaleDecision[] {
+  return a.decisions.map((d) => ({ t: toS(d.epochMs, startEpochMs), ...d.value }));
+}
+
+/** Fewest and most live workers sampled in [fromS, toS]; null without a sample there. */
+export function liveRange(samples: readonly ReplicaSample[], fromS: number, toS: number): { min: number; max: number } | null {
+  const live = samples.filter((s) => s.t >= fromS && s.t <= toS && s.live !== null).map((s) => s.live as number);
+  return live.length === 0 ? null : { min: Math.min(...live), max: Math.max(...live) };
+}
+
 /** The replicas' own counters, or null when the scaler cannot read them or a read fails (the step's row then has none). */
-async function readReplicaWork(scaler: Scaler, signal: AbortSignal): Promise<Record<string, number> | null> {
-  if (scaler.replicaWork === undefined) return null;
+async function readReplicaWork(scaler: Scaler | undefined, signal: AbortSignal): Promise<Record<string, number> | null> {
+  if (scaler?.replicaWork === undefined) return null;
   try {
     return await scaler.replicaWork(signal);
   } catch {

@@ -20,8 +20,8 @@ export interface LocalScalerOptions extends Pick<LocalWorkerPoolOptions, 'thread
 }
 
 /** SIGTERM → exit: the gateway drains its waiting requests, then it is killed. */
-const STOP_TIMEOUT_MS = 45_000;
-const DEFAULT_READY_TIMEOUT_MS = 120_000;
+export const STOP_TIMEOUT_MS = 45_000;
+export const DEFAULT_READY_TIMEOUT_MS = 120_000;
 
 export class LocalScaler implements Scaler {
   readonly description: string;
@@ -40,50 +40,20 @@ export class LocalScaler implements Scaler {
 
   /** Starts Redis and the gateway (no worker yet: setReplicas adds them). */
   static async create(requested: LocalScalerOptions, signal?: AbortSignal): Promise<LocalScaler> {
-    const entry = cliEntry();
-    // Workers load every version they are given: name the one under test (the model's
-    // default), so a worker does not also load, say, the INT8 version nobody asks for.
-    const options = requested.version === undefined ? { ...requested, ...(await defaultVersionOf(requested)) } : requested;
-    const progress = options.onProgress ?? (() => undefined);
-    const redis = await LocalRedis.create();
-    progress(`local: redis-server pid ${redis.process.pid} at ${redis.url} (data in ${redis.dir})`);
-    let gateway: ManagedProcess | undefined;
+    const stack = await startLocalStack(requested, signal);
+    const { options } = stack;
     try {
-      signal?.throwIfAborted();
-      const port = options.port !== undefined && options.port > 0 ? options.port : await freePort();
-      const url = `http://127.0.0.1:${port}`;
-      const args = [
-        entry,
-        'gateway',
-        '--redis',
-        redis.url,
-        '--port',
-        String(port),
-        '--host',
-        '127.0.0.1',
-        '--only',
-        only(options),
-        '--default-model',
-        options.model,
-        '--log-level',
-        'warn',
-        ...(options.models === undefined ? [] : ['--models', options.models]),
-      ];
-      gateway = ManagedProcess.spawn('gateway', process.execPath, args);
-      progress(`local: gateway pid ${gateway.pid} on ${url}`);
-      await gateway.waitForHttp(`${url}/health/live`, options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, signal);
       const workers = await LocalWorkerPool.create({
-        redisUrl: redis.url,
+        redisUrl: stack.redis.url,
         only: only(options),
         ...(options.models === undefined ? {} : { models: options.models }),
         ...(options.threads === undefined ? {} : { threads: options.threads }),
         ...(options.readyTimeoutMs === undefined ? {} : { readyTimeoutMs: options.readyTimeoutMs }),
-        onProgress: progress,
+        onProgress: options.onProgress ?? (() => undefined),
       });
-      return new LocalScaler(url, redis, gateway, workers, options);
+      return new LocalScaler(stack.url, stack.redis, stack.gateway, workers, options);
     } catch (err) {
-      await gateway?.stop(5_000);
-      await redis.close();
+      await stack.close();
       throw err;
     }
   }
@@ -119,6 +89,70 @@ export class LocalScaler implements Scaler {
   }
 }
 
+/** Redis and a gateway of the local experiment, started; the workers are someone else's (a pool, or the autoscaler's). */
+export interface LocalStack {
+  /** The gateway's base URL. */
+  url: string;
+  redis: LocalRedis;
+  gateway: ManagedProcess;
+  /** The options with the model's version named (the one under test). */
+  options: LocalScalerOptions;
+  /** Stops the gateway and Redis (not the workers). */
+  close(): Promise<void>;
+}
+
+/** Starts a redis-server and one gateway routing only the model, ready when /health/live answers. */
+export async function startLocalStack(requested: LocalScalerOptions, signal?: AbortSignal): Promise<LocalStack> {
+  const entry = cliEntry();
+  // Workers load every version they are given: name the one under test (the model's
+  // default), so a worker does not also load, say, the INT8 version nobody asks for.
+  const options = requested.version === undefined ? { ...requested, ...(await defaultVersionOf(requested)) } : requested;
+  const progress = options.onProgress ?? (() => undefined);
+  const redis = await LocalRedis.create();
+  progress(`local: redis-server pid ${redis.process.pid} at ${redis.url} (data in ${redis.dir})`);
+  let gateway: ManagedProcess | undefined;
+  try {
+    signal?.throwIfAborted();
+    const port = options.port !== undefined && options.port > 0 ? options.port : await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const args = [
+      entry,
+      'gateway',
+      '--redis',
+      redis.url,
+      '--port',
+      String(port),
+      '--host',
+      '127.0.0.1',
+      '--only',
+      only(options),
+      '--default-model',
+      options.model,
+      '--log-level',
+      'warn',
+      ...(options.models === undefined ? [] : ['--models', options.models]),
+    ];
+    gateway = ManagedProcess.spawn('gateway', process.execPath, args);
+    progress(`local: gateway pid ${gateway.pid} on ${url}`);
+    await gateway.waitForHttp(`${url}/health/live`, options.readyTimeoutMs ?? DEFAULT_READY_TIMEOUT_MS, signal);
+    const started = gateway;
+    return {
+      url,
+      redis,
+      gateway,
+      options,
+      close: async () => {
+        await started.stop(STOP_TIMEOUT_MS);
+        await redis.close();
+      },
+    };
+  } catch (err) {
+    await gateway?.stop(5_000);
+    await redis.close();
+    throw err;
+  }
+}
+
 async function defaultVersionOf(o: LocalScalerOptions): Promise<{ version?: string }> {
   try {
     const repo = await loadRepository(o.models ?? bundledModelsDir(), [o.model]);
@@ -129,6 +163,6 @@ async function defaultVersionOf(o: LocalScalerOptions): Promise<{ version?: stri
   }
 }
 
-function only(o: LocalScalerOptions): string {
+export function only(o: LocalScalerOptions): string {
   return o.version === undefined ? o.model : `${o.model}:${o.version}`;
 }

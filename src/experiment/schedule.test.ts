@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { checkSchedule, parseReplicas } from './schedule.js';
+import { checkSchedule, parseReplicas, parseUsers } from './schedule.js';
 
 describe('parseReplicas', () => {
   it('reads a comma-separated list of worker counts', () => {
@@ -10,6 +10,17 @@ describe('parseReplicas', () => {
 
   it('refuses empty items, zero, fractions and words', () => {
     for (const bad of ['', '1,,2', '0,1', '1.5', 'two', '1,', '257']) expect(() => parseReplicas(bad), bad).toThrow(expect.objectContaining({ code: 'USAGE' }));
+  });
+});
+
+describe('parseUsers', () => {
+  it('reads one count (every step) or a list, one per step', () => {
+    expect(parseUsers('16')).toBe(16);
+    expect(parseUsers('5, 40,5')).toEqual([5, 40, 5]);
+  });
+
+  it('refuses empty items, zero, fractions and words', () => {
+    for (const bad of ['', '5,,5', '0', '1.5', 'many', '10001']) expect(() => parseUsers(bad), bad).toThrow(expect.objectContaining({ code: 'USAGE' }));
   });
 });
 

@@ -5,8 +5,8 @@ import { niceStep, renderChart, ticks, workersLabel } from './svg-chart.js';
 const point = (t: number, meanMs: number | null, p95Ms: number | null, rps: number): WindowPoint => ({ t, requests: 1, failures: 0, rps, meanMs, p95Ms });
 
 const steps = [
-  { step: 1, replicas: 1, startS: 0, readyS: 0, measuredFromS: 5, endS: 20 },
-  { step: 2, replicas: 2, startS: 20, readyS: 22, measuredFromS: 25, endS: 40 },
+  { step: 1, replicas: 1, users: 16, replicaRange: null, startS: 0, readyS: 0, measuredFromS: 5, endS: 20 },
+  { step: 2, replicas: 2, users: 16, replicaRange: null, startS: 20, readyS: 22, measuredFromS: 25, endS: 40 },
 ];
 
 describe('ticks', () => {
@@ -42,7 +42,16 @@ describe('renderChart', () => {
   });
 
   it('labels a narrow band with the bare count', () => {
-    const many = Array.from({ length: 40 }, (_, i) => ({ step: i + 1, replicas: 10 + i, startS: i, readyS: i, measuredFromS: i + 0.5, endS: i + 1 }));
+    const many = Array.from({ length: 40 }, (_, i) => ({
+      step: i + 1,
+      replicas: 10 + i,
+      users: 16,
+      replicaRange: null,
+      startS: i,
+      readyS: i,
+      measuredFromS: i + 0.5,
+      endS: i + 1,
+    }));
     const narrow = renderChart({ title: 't', durationS: 40, windowS: 10, points, steps: many });
     expect(narrow.match(/<g class="band" /g)).toHaveLength(40);
     expect(narrow).toContain('class="band-label" x="88.7" y="75" text-anchor="middle" font-size="13" font-weight="bold" fill="#33415c">10</text>');
@@ -72,5 +81,34 @@ describe('renderChart', () => {
     // The p95 line peaks at 600 ms: the axis goes to 600 in steps of 100.
     expect(svg).toMatch(/>600<\/text>/);
     expect(svg).not.toMatch(/>700<\/text>/);
+  });
+});
+
+describe('renderChart with the autoscaler', () => {
+  const points = Array.from({ length: 40 }, (_, i) => point(i + 1, 100, 150, 10));
+  const scaled = [{ ...steps[0], users: 2 } as (typeof steps)[number], { ...steps[1], users: 20 } as (typeof steps)[number]];
+  const samples = Array.from({ length: 40 }, (_, t) => ({ t, desired: t < 20 ? 1 : 3, current: t < 22 ? 1 : 3, live: t < 25 ? 1 : 3 }));
+  const decisions = [
+    { t: 21.5, direction: 'up' as const, reason: 'arrival-above-capacity', from: 1, replicas: 3, desired: 3 },
+    { t: 38, direction: 'down' as const, reason: 'below-for-the-window', from: 3, replicas: 2, desired: 1 },
+    { t: -2, direction: 'up' as const, reason: 'at-min', from: 0, replicas: 1, desired: 0 },
+  ];
+  const svg = renderChart({ title: 't', durationS: 40, windowS: 10, points, steps: scaled, autoscale: { samples, decisions } });
+
+  it('adds a panel with live, desired and asked-for workers as step lines, and the users', () => {
+    for (const name of ['live', 'desired', 'current', 'users']) expect(svg).toContain(`data-series="${name}"`);
+    const live = /data-series="live" points="([^"]+)"/.exec(svg)?.[1]?.split(' ') ?? [];
+    // a step line: 40 samples, one extra point per sample after the first
+    expect(live).toHaveLength(79);
+    expect(svg).toContain('>20 users</text>');
+    expect(svg).toMatch(/viewBox="0 0 960 720"/);
+  });
+
+  it('marks each decision in the run, with its reason in a tooltip', () => {
+    expect(svg.match(/<g class="decision" /g)).toHaveLength(2);
+    expect(svg).toContain(
+      '<g class="decision" data-direction="up" data-reason="arrival-above-capacity"><title>up 1 → 3 at 21.5 s: arrival-above-capacity (desired 3)</title>',
+    );
+    expect(svg).toContain('data-direction="down" data-reason="below-for-the-window"');
   });
 });

@@ -1,7 +1,9 @@
 // The experiment's chart as one standalone SVG (no script, no external font or style): response
 // time (mean and p95 over the sliding window) above, requests/s below, on one time axis; each
-// step is a shaded band labelled with its worker count, its settling part hatched.
-import type { StepTiming, WindowPoint } from './contract.js';
+// step is a shaded band labelled with its worker count, its settling part hatched. With the
+// autoscaler, a third panel: live, desired and asked-for workers as step lines, the users on a
+// second axis, and a mark (with its reason as a tooltip) for each scaling decision.
+import type { AutoscaleDecision, ReplicaSample, StepTiming, WindowPoint } from './contract.js';
 
 export interface ChartInput {
   /** First line of the chart, e.g. "resnet50 · 16 users · 1 → 2 workers". */
@@ -10,6 +12,8 @@ export interface ChartInput {
   windowS: number;
   points: readonly WindowPoint[];
   steps: readonly StepTiming[];
+  /** With the autoscaler: its gauges over time and its decisions (times in seconds since the load started). */
+  autoscale?: { samples: readonly ReplicaSample[]; decisions: readonly AutoscaleDecision[] };
 }
 
 const W = 960;
@@ -19,10 +23,12 @@ const RIGHT = 24;
 const BAND_TOP = 58; // band labels sit between BAND_TOP and the top panel
 const TOP = { y0: 84, y1: 344 }; // response time panel
 const BOTTOM = { y0: 380, y1: 494 }; // requests/s panel
+const REPLICAS = { y0: 540, y1: 654 }; // the autoscaler's panel, when there is one
 const X0 = LEFT;
 const X1 = W - RIGHT;
 const FONT = 'font-family="\'DejaVu Sans\', Verdana, Arial, sans-serif"';
 const COLORS = { mean: '#1f5fbf', p95: '#e8590c', rps: '#2b8a3e', axis: '#444', grid: '#d9d9d9', text: '#222' };
+const SCALE_COLORS = { live: '#5f3dc4', desired: '#c2255c', current: '#495057', users: '#9aa3ad', up: '#2b8a3e', down: '#c92a2a' };
 const BAND_FILLS = ['#e7eefa', '#f4f4f4'];
 
 export function escapeXml(text: string): string {
@@ -131,16 +137,19 @@ export function renderChart(input: ChartInput): string {
   const rpsTicks = ticks(Math.max(1, ...input.points.map((p) => p.rps)), 3);
   const rpsTop = rpsTicks.at(-1) ?? 1;
   const yBottom = (v: number): number => BOTTOM.y1 - (v / rpsTop) * (BOTTOM.y1 - BOTTOM.y0);
+  // The lowest panel carries the time axis; the chart grows by the autoscaler's panel when it has one.
+  const last = input.autoscale === undefined ? BOTTOM : REPLICAS;
+  const height = H + (last.y1 - BOTTOM.y1);
 
   const out: string[] = [];
   out.push(
-    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${H}" width="${W}" height="${H}" ${FONT} role="img" aria-label="${escapeXml(input.title)}">`,
+    `<svg xmlns="http://www.w3.org/2000/svg" viewBox="0 0 ${W} ${height}" width="${W}" height="${height}" ${FONT} role="img" aria-label="${escapeXml(input.title)}">`,
   );
   out.push(`<title>${escapeXml(input.title)}</title>`);
   out.push(
     '<defs><pattern id="settle-hatch" patternUnits="userSpaceOnUse" width="8" height="8" patternTransform="rotate(45)"><rect width="3" height="8" fill="#000" fill-opacity="0.09"/></pattern></defs>',
   );
-  out.push(`<rect x="0" y="0" width="${W}" height="${H}" fill="#fff"/>`);
+  out.push(`<rect x="0" y="0" width="${W}" height="${height}" fill="#fff"/>`);
   out.push(`<text x="${X0}" y="20" font-size="15" font-weight="bold" fill="${COLORS.text}">${escapeXml(input.title)}</text>`);
   out.push(legend());
 
@@ -151,13 +160,15 @@ export function renderChart(input: ChartInput): string {
     const bx1 = x(step.endS);
     const settleEnd = x(Math.min(step.measuredFromS, step.endS));
     // A narrow band (many steps) gets the bare count: ~8 px a character at 13 px bold.
-    const label = workersLabel(step.replicas).length * 8 <= bx1 - bx0 - 4 ? workersLabel(step.replicas) : String(step.replicas);
+    // With the autoscaler a step is a load level, not a worker count.
+    const full = input.autoscale === undefined ? workersLabel(step.replicas) : `${step.users} users`;
+    const label = full.length * 8 <= bx1 - bx0 - 4 ? full : String(input.autoscale === undefined ? step.replicas : step.users);
     out.push(
       `<g class="band" data-step="${step.step}" data-replicas="${step.replicas}">` +
-        `<title>step ${step.step}: ${workersLabel(step.replicas)}, ${fmt(step.startS)}–${fmt(step.endS)} s; the table counts ${fmt(step.measuredFromS)}–${fmt(step.endS)} s</title>` +
-        `<rect x="${r(bx0)}" y="${BAND_TOP}" width="${r(Math.max(0, bx1 - bx0))}" height="${BOTTOM.y1 - BAND_TOP}" fill="${BAND_FILLS[i % 2] ?? '#eee'}"/>` +
-        `<rect class="settle" x="${r(bx0)}" y="${TOP.y0}" width="${r(Math.max(0, settleEnd - bx0))}" height="${BOTTOM.y1 - TOP.y0}" fill="url(#settle-hatch)"/>` +
-        `<line x1="${r(bx0)}" x2="${r(bx0)}" y1="${BAND_TOP}" y2="${BOTTOM.y1}" stroke="#8a99b3" stroke-width="1"/>` +
+        `<title>step ${step.step}: ${full}, ${fmt(step.startS)}–${fmt(step.endS)} s; the table counts ${fmt(step.measuredFromS)}–${fmt(step.endS)} s</title>` +
+        `<rect x="${r(bx0)}" y="${BAND_TOP}" width="${r(Math.max(0, bx1 - bx0))}" height="${last.y1 - BAND_TOP}" fill="${BAND_FILLS[i % 2] ?? '#eee'}"/>` +
+        `<rect class="settle" x="${r(bx0)}" y="${TOP.y0}" width="${r(Math.max(0, settleEnd - bx0))}" height="${last.y1 - TOP.y0}" fill="url(#settle-hatch)"/>` +
+        `<line x1="${r(bx0)}" x2="${r(bx0)}" y1="${BAND_TOP}" y2="${last.y1}" stroke="#8a99b3" stroke-width="1"/>` +
         `<text class="band-label" x="${r((bx0 + bx1) / 2)}" y="${BAND_TOP + 17}" text-anchor="middle" font-size="13" font-weight="bold" fill="#33415c">${escapeXml(label)}</text>` +
         '</g>',
     );
@@ -168,17 +179,93 @@ export function renderChart(input: ChartInput): string {
   out.push(yAxis('requests/s', BOTTOM, rpsTicks, yBottom));
   for (const t of ticks(duration, 10).filter((v) => v <= duration + 1e-9)) {
     const xx = r(x(t));
-    out.push(`<line x1="${xx}" x2="${xx}" y1="${BOTTOM.y1}" y2="${BOTTOM.y1 + 5}" stroke="${COLORS.axis}"/>`);
-    out.push(`<line x1="${xx}" x2="${xx}" y1="${TOP.y1}" y2="${TOP.y1 + 4}" stroke="${COLORS.axis}"/>`);
-    out.push(`<text x="${xx}" y="${BOTTOM.y1 + 18}" text-anchor="middle" font-size="11" fill="${COLORS.text}">${fmt(t)}</text>`);
+    out.push(`<line x1="${xx}" x2="${xx}" y1="${last.y1}" y2="${last.y1 + 5}" stroke="${COLORS.axis}"/>`);
+    for (const panel of last === BOTTOM ? [TOP] : [TOP, BOTTOM])
+      out.push(`<line x1="${xx}" x2="${xx}" y1="${panel.y1}" y2="${panel.y1 + 4}" stroke="${COLORS.axis}"/>`);
+    out.push(`<text x="${xx}" y="${last.y1 + 18}" text-anchor="middle" font-size="11" fill="${COLORS.text}">${fmt(t)}</text>`);
   }
   out.push(
-    `<text x="${r((X0 + X1) / 2)}" y="${BOTTOM.y1 + 40}" text-anchor="middle" font-size="12" fill="${COLORS.text}">time since the load started (s)</text>`,
+    `<text x="${r((X0 + X1) / 2)}" y="${last.y1 + 40}" text-anchor="middle" font-size="12" fill="${COLORS.text}">time since the load started (s)</text>`,
   );
 
   out.push(series('p95', input.points, (p) => p.p95Ms, x, yTop));
   out.push(series('mean', input.points, (p) => p.meanMs, x, yTop));
   out.push(series('rps', input.points, (p) => p.rps, x, yBottom));
+  if (input.autoscale !== undefined) out.push(autoscalePanel(input.autoscale, input.steps, duration, x));
   out.push('</svg>');
+  return out.join('\n');
+}
+
+/** Points of a step line through (t, v): each value holds until the next one. */
+function stepPoints(values: ReadonlyArray<{ t: number; v: number }>, x: (t: number) => number, y: (v: number) => number): string {
+  const pts: string[] = [];
+  values.forEach((p, i) => {
+    const prev = values[i - 1];
+    if (prev !== undefined) pts.push(`${r(x(p.t))},${r(y(prev.v))}`);
+    pts.push(`${r(x(p.t))},${r(y(p.v))}`);
+  });
+  return pts.join(' ');
+}
+
+/**
+ * The autoscaler's panel: live (actual), desired and asked-for workers as step lines on the
+ * left axis, the users of each step on the right one, and a triangle per decision whose
+ * <title> (the browser's tooltip) gives its reason.
+ */
+function autoscalePanel(a: NonNullable<ChartInput['autoscale']>, steps: readonly StepTiming[], duration: number, x: (t: number) => number): string {
+  const inRun = a.samples.filter((s) => s.t >= 0 && s.t <= duration);
+  const gauges = ['live', 'desired', 'current'] as const;
+  const workerValues = [...inRun.flatMap((s) => gauges.map((g) => s[g] ?? 0)), ...a.decisions.map((d) => d.replicas)];
+  const workerTicks = ticks(Math.max(2, ...workerValues), 4).filter((v) => Number.isInteger(v));
+  const workerTop = workerTicks.at(-1) ?? 1;
+  const y = (v: number): number => REPLICAS.y1 - (Math.min(v, workerTop) / workerTop) * (REPLICAS.y1 - REPLICAS.y0);
+  const userTicks = ticks(Math.max(1, ...steps.map((s) => s.users)), 4);
+  const userTop = userTicks.at(-1) ?? 1;
+  const yUsers = (v: number): number => REPLICAS.y1 - (v / userTop) * (REPLICAS.y1 - REPLICAS.y0);
+
+  const out: string[] = ['<g class="autoscale">', yAxis('workers', REPLICAS, workerTicks, y)];
+  for (const v of userTicks)
+    out.push(`<text x="${X1 - 3}" y="${r(yUsers(v) - 6)}" text-anchor="end" font-size="10" fill="${SCALE_COLORS.users}">${fmt(v)}</text>`);
+  const users = steps.flatMap((s) => [
+    { t: s.startS, v: s.users },
+    { t: s.endS, v: s.users },
+  ]);
+  out.push(
+    `<polyline class="series" data-series="users" points="${stepPoints(users, x, yUsers)}" fill="none" stroke="${SCALE_COLORS.users}" stroke-width="2"/>`,
+  );
+  const styles = { live: 'stroke-width="2.4"', desired: 'stroke-width="1.6" stroke-dasharray="6 4"', current: 'stroke-width="1.2" stroke-dasharray="2 3"' };
+  for (const g of ['current', 'desired', 'live'] as const) {
+    const values = inRun.filter((s) => s[g] !== null).map((s) => ({ t: s.t, v: s[g] ?? 0 }));
+    if (values.length > 0)
+      out.push(
+        `<polyline class="series" data-series="${g}" points="${stepPoints(values, x, y)}" fill="none" stroke="${SCALE_COLORS[g]}" ${styles[g]} stroke-linejoin="round"/>`,
+      );
+  }
+  for (const d of a.decisions.filter((d) => d.t >= 0 && d.t <= duration)) {
+    const cx = x(d.t);
+    const cy = y(d.replicas);
+    const path = d.direction === 'up' ? `M${r(cx)},${r(cy - 7)} l6,10 h-12 z` : `M${r(cx)},${r(cy + 7)} l6,-10 h-12 z`;
+    out.push(
+      `<g class="decision" data-direction="${d.direction}" data-reason="${escapeXml(d.reason)}"><title>${escapeXml(`${d.direction} ${d.from} → ${d.replicas} at ${d.t.toFixed(1)} s: ${d.reason} (desired ${d.desired})`)}</title>` +
+        `<path d="${path}" fill="${SCALE_COLORS[d.direction]}" stroke="#fff" stroke-width="1"/></g>`,
+    );
+  }
+  const items: Array<[string, string]> = [
+    ['live workers', `<line x1="0" x2="22" y1="0" y2="0" stroke="${SCALE_COLORS.live}" stroke-width="2.4"/>`],
+    ['desired', `<line x1="0" x2="22" y1="0" y2="0" stroke="${SCALE_COLORS.desired}" stroke-width="1.6" stroke-dasharray="6 4"/>`],
+    ['asked for', `<line x1="0" x2="22" y1="0" y2="0" stroke="${SCALE_COLORS.current}" stroke-width="1.2" stroke-dasharray="2 3"/>`],
+    ['users (right scale)', `<line x1="0" x2="22" y1="0" y2="0" stroke="${SCALE_COLORS.users}" stroke-width="2"/>`],
+    ['scale up', `<path d="M11,-6 l6,10 h-12 z" fill="${SCALE_COLORS.up}"/>`],
+    ['scale down', `<path d="M11,6 l6,-10 h-12 z" fill="${SCALE_COLORS.down}"/>`],
+  ];
+  let lx = X0;
+  out.push('<g class="legend">');
+  for (const [label, swatch] of items) {
+    out.push(
+      `<g transform="translate(${lx},${REPLICAS.y0 - 16})">${swatch}<text x="28" y="0" dominant-baseline="middle" font-size="12" fill="${COLORS.text}">${escapeXml(label)}</text></g>`,
+    );
+    lx += 28 + label.length * 7 + 18;
+  }
+  out.push('</g>', '</g>');
   return out.join('\n');
 }

@@ -7,6 +7,8 @@ function row(step: number, replicas: number, rps: number, p95Ms: number | null, 
   return {
     step,
     replicas,
+    users: 16,
+    replicaRange: null,
     startS: 0,
     readyS: 0,
     measuredFromS: 0,

@@ -21,8 +21,8 @@ function knownTimeline(): Timeline {
 }
 
 const steps = [
-  { step: 1, replicas: 1, startS: 0, readyS: 0, measuredFromS: 2, endS: 10 },
-  { step: 2, replicas: 2, startS: 10, readyS: 13, measuredFromS: 13, endS: 20 },
+  { step: 1, replicas: 1, users: 16, replicaRange: null, startS: 0, readyS: 0, measuredFromS: 2, endS: 10 },
+  { step: 2, replicas: 2, users: 16, replicaRange: null, startS: 10, readyS: 13, measuredFromS: 13, endS: 20 },
 ];
 
 describe('percentile (nearest rank)', () => {

@@ -3,8 +3,9 @@
 import { writeFile } from 'node:fs/promises';
 import type { ExperimentSummary, WindowPoint } from './contract.js';
 import { renderReport } from './report-html.js';
-import { renderChart, workersLabel } from './svg-chart.js';
+import { renderChart } from './svg-chart.js';
 import type { TimelineColumns } from './timeline.js';
+import { replicasText, usersText } from './format.js';
 
 /** `out` without its .html extension, plus `ext`: experiment-1.html → experiment-1.json. */
 export function sibling(out: string, ext: string): string {
@@ -31,7 +32,7 @@ export function timelineJson(summary: ExperimentSummary, series: readonly Window
 
 export function chartTitle(summary: ExperimentSummary): string {
   const s = summary.settings;
-  return `${s.model}${s.version === null ? '' : `:${s.version}`} · ${s.users} users · ${s.replicas.map(workersLabel).join(' → ')} · ${summary.target.kind === 'local' ? 'local processes' : summary.target.description}`;
+  return `${s.model}${s.version === null ? '' : `:${s.version}`} · ${usersText(s.users)} · ${replicasText(s)} · ${summary.target.kind === 'local' ? 'local processes' : summary.target.description}`;
 }
 
 export async function writeReport(summary: ExperimentSummary, series: readonly WindowPoint[], cols: TimelineColumns): Promise<void> {
@@ -41,6 +42,7 @@ export async function writeReport(summary: ExperimentSummary, series: readonly W
     windowS: summary.settings.windowS,
     points: series,
     steps: summary.steps,
+    ...(summary.autoscaler === null ? {} : { autoscale: summary.autoscaler }),
   });
   await writeFile(summary.files.chart, `${chart}\n`);
   await writeFile(summary.files.timeline, `${timelineJson(summary, series, cols)}\n`);

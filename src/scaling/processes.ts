@@ -111,6 +111,12 @@ export class ManagedProcess {
     return this.stopping;
   }
 
+  /** Calls `listener` with every line it prints from now on (stdout and stderr); returns the unsubscribe. */
+  onLine(listener: (line: string) => void): () => void {
+    this.lineListeners.add(listener);
+    return () => this.lineListeners.delete(listener);
+  }
+
   /** The last lines it printed. */
   tail(): string {
     return this.lines.join('\n');

@@ -10,11 +10,11 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ExperimentSummary } from '../../src/experiment/contract.js';
 import { HOST_BUSY_CORES } from '../../src/experiment/format.js';
 import { CLI, ROOT, ensureBuilt } from '../helpers/process.js';
+import { withReportPage } from '../helpers/chromium.js';
 import { processAlive } from '../swarm/exec.js';
 
 const RESULTS = join(ROOT, 'bench', 'results');
@@ -198,18 +198,7 @@ describe('swarmserve experiment --local (resnet50, 16 users, 1 → 2 workers)', 
   });
 
   it('the report opens in headless Chromium: both series with ≥ 10 points, one band per step, no console error', async () => {
-    const browser = await chromium.launch({
-      executablePath: '/usr/bin/chromium',
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking'],
-    });
-    try {
-      const page = await browser.newPage({ viewport: { width: 1040, height: 1400 } });
-      const errors: string[] = [];
-      page.on('console', (m) => {
-        if (m.type() === 'error') errors.push(m.text());
-      });
-      page.on('pageerror', (e) => errors.push(e.message));
-      await page.goto(`file://${REPORT}`);
+    await withReportPage(REPORT, async (page, errors) => {
       // In-page code as a string: this project compiles without the DOM library.
       const chart = await page.evaluate<ChartInPage>(`(() => {
         const count = (name) => [...document.querySelectorAll('polyline[data-series="' + name + '"]')].reduce((n, line) => n + line.points.numberOfItems, 0);
@@ -240,9 +229,7 @@ describe('swarmserve experiment --local (resnet50, 16 users, 1 → 2 workers)', 
       );
       await page.screenshot({ path: SCREENSHOT, fullPage: true });
       expect(errors).toEqual([]);
-    } finally {
-      await browser.close();
-    }
+    });
     expect(existsSync(SCREENSHOT)).toBe(true);
   });
 });
@@ -279,6 +266,10 @@ describe('swarmserve experiment: interrupts and bad arguments', () => {
       [['--local', '--out', '/nonexistent/dir/report.html'], /--out .*cannot write in \/nonexistent\/dir/],
       [['--swarm', 'swarmserve_worker', 'http://127.0.0.1:8080', '--threads', '2'], /--threads is for --local/],
       [['--local', '--no-such-flag'], /unknown option '--no-such-flag'/],
+      [['--local', '--autoscale', '--replicas', '1,2'], /--autoscale lets the autoscaler choose the worker count: give no --replicas/],
+      [['--swarm', 'swarmserve_worker', 'http://127.0.0.1:8080', '--autoscale'], /--autoscale is for --local .*run the stack's autoscaler service/],
+      [['--local', '--max', '3'], /--max is for --autoscale/],
+      [['--local', '--users', '2,20', '--replicas', '1,2,3'], /--users lists 2 steps and --replicas 3/],
     ];
     for (const [args, message] of cases) {
       const run = start(args);
