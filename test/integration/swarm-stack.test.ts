@@ -7,6 +7,7 @@ import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stackConfigClientOrSkip } from '../helpers/docker-cli.js';
+import { AUTOSCALE_OPTIONS } from '../../src/config/autoscale-config.js';
 import { GATEWAY_OPTIONS } from '../../src/config/gateway-config.js';
 import { REDIS_OPTIONS } from '../../src/config/redis-options.js';
 import { WORKER_OPTIONS } from '../../src/config/worker-config.js';
@@ -16,6 +17,7 @@ const stackFile = join(swarmDir, 'docker-compose.yml');
 const singleNode = join(swarmDir, 'single-node.yml');
 const noIpvs = join(swarmDir, 'test-no-ipvs.yml');
 const faultTimings = join(swarmDir, 'test-fault-timings.yml');
+const autoscaleTest = join(swarmDir, 'test-autoscale.yml');
 
 type Yaml = string | null | Yaml[] | { [key: string]: Yaml };
 type Service = {
@@ -24,6 +26,7 @@ type Service = {
   init?: string;
   user?: string;
   environment?: Record<string, string>;
+  volumes?: { type: string; source: string; target: string }[];
   secrets?: { source: string }[];
   healthcheck?: { test: string[]; interval: string; timeout: string; retries: string; start_period: string };
   stop_grace_period?: string;
@@ -153,13 +156,13 @@ function envFile(): Record<string, string> {
 describe.skipIf(docker === null)('deploy/swarm stack file (docker stack config)', () => {
   it('the production file: services, secret, network, images', () => {
     const stack = stackConfig([stackFile]);
-    expect(Object.keys(stack.services).sort()).toEqual(['gateway', 'redis', 'worker']);
+    expect(Object.keys(stack.services).sort()).toEqual(['autoscaler', 'gateway', 'redis', 'worker']);
     expect(stack.networks['swarmserve-net']?.driver).toBe('overlay');
     expect(stack.secrets.redis_password?.external).toBe('true');
     expect(stack.services.gateway!.image).toBe('swarmserve:latest');
     expect(stack.services.worker!.image).toBe('swarmserve:latest');
     expect(stack.services.redis!.image).toBe('redis:7-bookworm');
-    for (const name of ['gateway', 'worker', 'redis']) expect(stack.services[name]!.init, `${name}: init`).toBe('true');
+    for (const name of ['gateway', 'worker', 'redis', 'autoscaler']) expect(stack.services[name]!.init, `${name}: init`).toBe('true');
     // one image: the command picks the role
     expect(stack.services.gateway!.command).toEqual(['node', 'dist/src/cli/main.js', 'gateway']);
     expect(stack.services.worker!.command).toEqual(['node', 'dist/src/cli/main.js', 'worker']);
@@ -184,10 +187,10 @@ describe.skipIf(docker === null)('deploy/swarm stack file (docker stack config)'
     expect(redis.deploy.replicas).toBe('1');
   });
 
-  it('gateway and worker: Redis URL and password file from the secret; every variable is a real option', () => {
+  it('gateway, worker and autoscaler: Redis URL and password file from the secret; every variable is a real option', () => {
     const stack = stackConfig([stackFile]);
-    const known = new Set([GATEWAY_OPTIONS, WORKER_OPTIONS, REDIS_OPTIONS].flatMap((t) => Object.values(t).map((o) => o.env)));
-    for (const name of ['gateway', 'worker']) {
+    const known = new Set([GATEWAY_OPTIONS, WORKER_OPTIONS, REDIS_OPTIONS, AUTOSCALE_OPTIONS].flatMap((t) => Object.values(t).map((o) => o.env)));
+    for (const name of ['gateway', 'worker', 'autoscaler']) {
       const service = stack.services[name]!;
       expect(service.secrets?.map((s) => s.source)).toEqual(['redis_password']);
       expect(service.environment?.SWARMSERVE_REDIS_URL).toBe('redis://redis:6379');
@@ -221,6 +224,29 @@ describe.skipIf(docker === null)('deploy/swarm stack file (docker stack config)'
     expect(worker.deploy.rollback_config?.parallelism).toBe('1');
     expect(worker.deploy.restart_policy?.condition).toBe('any');
     expect(Number(worker.deploy.replicas)).toBeGreaterThanOrEqual(2);
+  });
+
+  it('autoscaler: on a manager, with its Docker socket, sizing the worker service of this stack', () => {
+    const autoscaler = stackConfig([stackFile]).services.autoscaler!;
+    expect(autoscaler.command).toEqual(['node', 'dist/src/cli/main.js', 'autoscale']);
+    expect(autoscaler.deploy.placement?.constraints).toEqual(['node.role == manager']);
+    expect(autoscaler.volumes).toEqual([{ type: 'bind', source: '/var/run/docker.sock', target: '/var/run/docker.sock' }]);
+    expect(autoscaler.environment?.SWARMSERVE_AUTOSCALE_SERVICE).toBe('swarmserve_worker');
+    expect(autoscaler.environment?.SWARMSERVE_METRICS_PORT).toBe('9091');
+    expect(autoscaler.healthcheck?.test).toEqual(['CMD', 'node', 'dist/src/cli/main.js', 'health', 'http://127.0.0.1:9091/health/live']);
+    expect(autoscaler.deploy.replicas).toBe('1');
+    expect(Number(autoscaler.environment?.SWARMSERVE_AUTOSCALE_MAX)).toBeGreaterThan(Number(autoscaler.environment?.SWARMSERVE_AUTOSCALE_MIN));
+  });
+
+  it('test override (autoscaler step): starts at 0 replicas, a short window, its metrics port on the manager; nothing else changed', () => {
+    const before = stackConfig([stackFile, noIpvs, faultTimings]);
+    const stack = stackConfig([stackFile, noIpvs, faultTimings, autoscaleTest]);
+    const autoscaler = stack.services.autoscaler!;
+    expect(autoscaler.deploy.replicas).toBe('0');
+    expect(autoscaler.environment?.SWARMSERVE_AUTOSCALE_STABILIZATION).toBe('45s');
+    expect(autoscaler.ports).toEqual([{ mode: 'host', target: '9091', published: '9091', protocol: 'tcp' }]);
+    expect(autoscaler.deploy.placement).toEqual(before.services.autoscaler!.deploy.placement);
+    for (const name of ['gateway', 'worker', 'redis']) expect(stack.services[name], name).toEqual(before.services[name]);
   });
 
   it('worker and gateway: stop_grace_period longer than the drain timeout', () => {
@@ -258,7 +284,7 @@ describe.skipIf(docker === null)('deploy/swarm stack file (docker stack config)'
       SWARMSERVE_IMAGE: '127.0.0.1:5000/swarmserve:test',
       REDIS_IMAGE: '127.0.0.1:5000/redis:7-bookworm',
     });
-    for (const name of ['gateway', 'worker', 'redis']) expect(stack.services[name]!.deploy.endpoint_mode, name).toBe('dnsrr');
+    for (const name of ['gateway', 'worker', 'redis', 'autoscaler']) expect(stack.services[name]!.deploy.endpoint_mode, name).toBe('dnsrr');
     expect(stack.services.gateway!.ports).toEqual([{ mode: 'host', target: '8080', published: '8080', protocol: 'tcp' }]);
     expect(stack.services.gateway!.deploy.update_config?.order).toBe('stop-first');
     expect(stack.services.worker!.image).toBe('127.0.0.1:5000/swarmserve:test');

@@ -182,12 +182,17 @@ async function main(): Promise<void> {
   const gateway = `http://${mgr.address}:8080`;
   const probe = new StackProbe(c, STACK);
   await report.step(
-    `label ${REDIS_NODES.join(', ')} swarmserve.redis=true; secret; stack deploy (production + test-no-ipvs + test-fault-timings)`,
+    `label ${REDIS_NODES.join(', ')} swarmserve.redis=true; secret; stack deploy (production + test-no-ipvs + test-fault-timings + test-autoscale)`,
     async (f) => {
       for (const name of REDIS_NODES) await c.docker(mgr, ['node', 'update', '--label-add', 'swarmserve.redis=true', c.node(name).hostname]);
       const pw = Array.from(crypto.getRandomValues(new Uint8Array(24)), (b) => b.toString(16).padStart(2, '0')).join('');
       await c.docker(mgr, ['secret', 'create', 'redis_password', '-'], { input: pw });
-      const files = ['deploy/swarm/docker-compose.yml', 'deploy/swarm/test-no-ipvs.yml', 'deploy/swarm/test-fault-timings.yml'];
+      const files = [
+        'deploy/swarm/docker-compose.yml',
+        'deploy/swarm/test-no-ipvs.yml',
+        'deploy/swarm/test-fault-timings.yml',
+        'deploy/swarm/test-autoscale.yml',
+      ];
       await run('docker', ['stack', 'deploy', ...files.flatMap((x) => ['-c', x]), STACK], {
         env: { ...mgrEnv, SWARMSERVE_IMAGE: IMAGE, REDIS_IMAGE },
         cwd: repo,
@@ -319,6 +324,84 @@ async function main(): Promise<void> {
     );
     for (const t of await probe.running('worker')) memories.push(await probe.memoryPeak(t, estimateBytes));
     f.memory = memories.map((x) => `${x.node} ${x.peakMiB}/${x.limitMiB} MiB`);
+  });
+
+  await report.step(`the stack's autoscaler (scaled 0 → 1): under the load it scales ${STACK}_worker up, after it back down to --min 1`, async (f) => {
+    L.phase = 'autoscale-setup';
+    await L.pause();
+    await c.docker(mgr, ['service', 'scale', '--detach', `${STACK}_worker=1`]);
+    await probe.waitRunning('worker', 1, 300_000);
+    await c.docker(mgr, ['service', 'scale', '--detach', `${STACK}_autoscaler=1`]);
+    const [task] = await probe.waitRunning('autoscaler', 1, 120_000);
+    f.autoscalerOn = task?.node;
+    const metricsUrl = `http://${mgr.address}:9091`;
+    await waitFor('the autoscaler /health/ready', 120_000, async () => ((await httpStatus(`${metricsUrl}/health/ready`)) === 200 ? true : undefined));
+    const asked = async (): Promise<number> =>
+      Number(await c.docker(mgr, ['service', 'inspect', '-f', '{{.Spec.Mode.Replicated.Replicas}}', `${STACK}_worker`]));
+
+    L.phase = 'autoscale-load';
+    const loadAt = Date.now();
+    L.resume(CLIENTS, OPEN_LOOP_PER_S);
+    const up = await waitFor('the autoscaler to scale the workers up', 90_000, async () => {
+      const n = await asked();
+      return n > 1 ? n : undefined;
+    });
+    const upSeconds = (Date.now() - loadAt) / 1000;
+    f.upSeconds = upSeconds;
+    f.upTo = up;
+    await probe.waitRunning('worker', up, 300_000);
+    f.upRunningSeconds = (Date.now() - loadAt) / 1000;
+    await sleep(5_000);
+
+    // Only the 1 request/s open loop: requests keep arriving through every scale-down.
+    L.phase = 'autoscale-idle';
+    await L.pause();
+    const idleAt = Date.now();
+    L.resume(0, OPEN_LOOP_PER_S);
+    await waitFor(
+      'the autoscaler to scale the workers back down to 1',
+      150_000,
+      async () => ((await asked()) === 1 && (await probe.running('worker')).length === 1 ? true : undefined),
+      2000,
+    );
+    const downSeconds = (Date.now() - idleAt) / 1000;
+    f.downSeconds = downSeconds;
+    await sleep(3_000);
+
+    const metrics = await (await fetch(`${metricsUrl}/metrics`)).text();
+    const decisions = Object.fromEntries(
+      [...metrics.matchAll(/^swarmserve_autoscale_decisions_total\{[^}]*direction="(up|down)",reason="([^"]+)"\} (\S+)$/gm)].map((m) => [
+        `${m[1]}:${m[2]}`,
+        Number(m[3]),
+      ]),
+    );
+    f.decisions = decisions;
+    const logs = await c.docker(mgr, ['service', 'logs', '--raw', `${STACK}_autoscaler`]);
+    const lines = logs.split('\n').filter((l) => l.includes('"decision"'));
+    f.decisionLines = lines.map((l) => (JSON.parse(l.slice(l.indexOf('{'))) as { msg: string }).msg);
+    const phases = L.total((p) => p.startsWith('autoscale-'));
+    f.requests = `${phases.ok} of ${phases.sent} answered 200, ${phases.refused} refused at submission, ${phases.failed} failed`;
+    report.target('autoscaler: scaled the workers up under load', up > 1, `1 → ${up} after ${upSeconds} s`, '> 1');
+    report.target('autoscaler: back down to --min 1 after the load (45 s window)', true, `after ${downSeconds} s`, '1 within 150 s');
+    report.target(
+      'autoscaler: its decisions in its metrics and its log',
+      Object.keys(decisions).some((k) => k.startsWith('up:')) &&
+        Object.keys(decisions).some((k) => k.startsWith('down:')) &&
+        lines.some((l) => l.includes('"direction":"up"')) &&
+        lines.some((l) => l.includes('"direction":"down"')),
+      decisions,
+      'up and down in swarmserve_autoscale_decisions_total and in `docker service logs`',
+    );
+    report.target('autoscaler: no request failed through its scale-up and scale-down', phases.failed === 0, `${phases.failed} of ${phases.sent}`, '0');
+
+    // The steps after this one size the workers by hand again: 3, one per worker node.
+    await c.docker(mgr, ['service', 'scale', '--detach', `${STACK}_autoscaler=0`]);
+    await probe.waitRunning('autoscaler', 0, 120_000);
+    await c.docker(mgr, ['service', 'scale', '--detach', `${STACK}_worker=3`]);
+    L.phase = 'after-autoscale';
+    await L.pause();
+    L.resume(CLIENTS, OPEN_LOOP_PER_S);
+    await probe.waitRunning('worker', 3, 300_000);
   });
 
   await report.step('docker kill one worker task under load; its replacement running; its jobs taken over', async (f) => {
