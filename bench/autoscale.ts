@@ -407,15 +407,27 @@ async function main(): Promise<number> {
       };
     });
 
-    // Step recovery: from the step to the first sample after which the oldest wait stays under the target.
+    // Step recovery: from the step to the first sample under the target after the oldest wait
+    // went over it. Excursions later in the phase (a stalled machine, a burst) are not the step's
+    // response: they are listed beside it, and show in the direction changes and replica-seconds.
     const step = phases[1] as Phase;
     const stepSamples = inLoad.filter((s) => s.t >= step.startMs && s.t < step.endMs);
-    let lastOver = -1;
-    stepSamples.forEach((s, i) => {
-      if (s.oldestWaitMs >= TARGET_WAIT_MS) lastOver = i;
-    });
-    const recoveredAt = lastOver < 0 ? step.startMs : (stepSamples[lastOver + 1]?.t ?? step.endMs);
+    const over = (s: Sample): boolean => s.oldestWaitMs >= TARGET_WAIT_MS;
+    const firstOver = stepSamples.findIndex(over);
+    const back = firstOver < 0 ? -1 : stepSamples.findIndex((s, i) => i > firstOver && !over(s));
+    const recoveredAt = firstOver < 0 ? step.startMs : back < 0 ? step.endMs : (stepSamples[back] as Sample).t;
     const recoveryS = (recoveredAt - step.startMs) / 1000;
+    const later: string[] = [];
+    for (let i = Math.max(back, 0), start = -1; back >= 0 && i < stepSamples.length; i++) {
+      const s = stepSamples[i] as Sample;
+      if (over(s) && start < 0) start = i;
+      if (start >= 0 && (!over(s) || i === stepSamples.length - 1)) {
+        const from = stepSamples[start] as Sample;
+        const peak = Math.max(...stepSamples.slice(start, i + 1).map((x) => x.oldestWaitMs));
+        later.push(`${((from.t - step.startMs) / 1000).toFixed(1)}–${((s.t - step.startMs) / 1000).toFixed(1)} s (peak ${peak} ms)`);
+        start = -1;
+      }
+    }
     // The step's own start-up (from its first scale-up to that many workers heartbeating): the
     // autoscaler's figure is smoothed with earlier, smaller start-ups, and N workers starting at
     // once on two cores take longer than one.
@@ -433,7 +445,7 @@ async function main(): Promise<number> {
     const targets: Target[] = [
       {
         name: 'oldest wait back under the target after the 5× step',
-        measured: `${recoveryS.toFixed(1)} s (last sample ≥ ${TARGET_WAIT_MS} ms at ${lastOver < 0 ? '–' : (((stepSamples[lastOver]?.t ?? 0) - step.startMs) / 1000).toFixed(1)} s)`,
+        measured: `${recoveryS.toFixed(1)} s${later.length === 0 ? '' : `; later in the phase over the target again at ${later.join(', ')} after the step`}`,
         want: `≤ 2 ticks + the step's start-up (${stepUp === undefined ? 'no scale-up' : `${stepUp.from}→${stepUp.replicas}`}) = 2 × ${INTERVAL_S} s + ${stepStartupS.toFixed(1)} s = ${recoveryTargetS.toFixed(1)} s`,
         met: recoveryS <= recoveryTargetS,
       },
