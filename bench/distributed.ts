@@ -55,7 +55,7 @@ import {
 } from './driver.js';
 import { ECHO_MODEL, writeEchoRepository } from './echo-model.js';
 import { imageBodies, imageNames } from './images.js';
-import { spawnProc, type Proc } from './processes.js';
+import { spawnProc, startRedisServer, type Proc } from './processes.js';
 import { cpuNote, disturbedList, markdownTable, runLabel, writeResults } from './report.js';
 import { freePort, scrapeMetrics, windowStats, type Series, type ServerWindowStats } from './served.js';
 
@@ -248,16 +248,9 @@ async function stopAll(procs: readonly Proc[]): Promise<void> {
 }
 
 async function startRedis(dir: string): Promise<{ proc: Proc; url: string }> {
-  const port = await freePort(HOST);
-  const proc = spawnProc(
-    'redis',
-    'redis-server',
-    ['--port', String(port), '--bind', HOST, '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
-    { quiet: true },
-  );
-  await proc.waitForLine(/Ready to accept connections/, 10_000);
-  progress(`redis-server ${port} ready (pid ${proc.pid}, no persistence)`);
-  return { proc, url: `redis://${HOST}:${port}` };
+  const redis = await startRedisServer(dir, HOST);
+  progress(`redis-server ${redis.url} ready (pid ${redis.proc.pid}, no persistence)`);
+  return redis;
 }
 
 async function startGateway(name: string, args: string[]): Promise<{ proc: Proc; url: string }> {

@@ -6,6 +6,7 @@
 import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { createInterface } from 'node:readline';
+import { freePort } from '../src/common/free-port.js';
 
 export interface ExitStatus {
   code: number | null;
@@ -43,6 +44,8 @@ export interface SpawnOptions {
   cpus?: string;
   /** Keep its output for error messages only (redis-server's start-up banner). */
   quiet?: boolean;
+  /** Every line it prints, as printed (a driver that parses a process's log). */
+  onLine?: (line: string) => void;
 }
 
 export function spawnProc(name: string, command: string, args: readonly string[], options: SpawnOptions = {}): Proc {
@@ -58,6 +61,7 @@ export function spawnProc(name: string, command: string, args: readonly string[]
       lines.push(line);
       if (lines.length > TAIL_LINES) lines.shift();
       if (options.quiet !== true) process.stdout.write(`    [${name}] ${line}\n`);
+      options.onLine?.(line);
       for (const listener of lineListeners) listener(line);
     });
   }
@@ -149,4 +153,17 @@ export function livePids(): number[] {
 export function procMemory(pid: number, field: 'VmRSS' | 'VmHWM'): number {
   const match = new RegExp(`^${field}:\\s+(\\d+) kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
   return match?.[1] === undefined ? 0 : Number(match[1]) * 1024;
+}
+
+/** A redis-server on a free port of `host`, without persistence, its files in `dir`. */
+export async function startRedisServer(dir: string, host: string): Promise<{ proc: Proc; url: string }> {
+  const port = await freePort(host);
+  const proc = spawnProc(
+    'redis',
+    'redis-server',
+    ['--port', String(port), '--bind', host, '--dir', dir, '--save', '', '--appendonly', 'no', '--maxmemory-policy', 'noeviction'],
+    { quiet: true },
+  );
+  await proc.waitForLine(/Ready to accept connections/, 10_000);
+  return { proc, url: `redis://${host}:${port}` };
 }

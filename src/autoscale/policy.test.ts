@@ -25,7 +25,8 @@ describe('desiredReplicas', () => {
   it('arrivals with headroom over the per-replica rate, plus what drains the backlog within the target wait', () => {
     expect(desiredReplicas({ ...base, at: 0, arrivalPerS: 25 }, config)).toBe(3); // 30 / 10
     expect(desiredReplicas({ ...base, at: 0, arrivalPerS: 25, backlog: 10 }, config)).toBe(5); // 3 + 10 / (10 × 0.5)
-    expect(desiredReplicas({ ...base, at: 0, perReplicaPerS: undefined }, config)).toBeUndefined();
+    expect(desiredReplicas({ ...base, at: 0, arrivalPerS: 25, perReplicaPerS: undefined }, config)).toBeUndefined();
+    expect(desiredReplicas({ ...base, at: 0, perReplicaPerS: undefined }, config)).toBe(0); // idle: no rate needed
   });
 });
 
@@ -100,6 +101,17 @@ describe('decide', () => {
     const [d] = run(initialState(0), 1, () => ({ liveReplicas: 0, perReplicaPerS: undefined, backlog: 1 }), c);
     expect(d?.replicas).toBe(1);
     expect(d?.reason).toBe('scale-from-zero');
+  });
+
+  it('never measured (the burst that woke it from zero was done before a tick saw it work): idle still scales down to --min', () => {
+    const c = { ...config, minReplicas: 0, stabilizationMs: 10_000 };
+    const ds = run(initialState(1), 8, () => ({ liveReplicas: 1, perReplicaPerS: undefined }), c);
+    expect(ds.some((d) => d.reason === 'no-measurement-yet')).toBe(false);
+    expect(counts(ds).at(-1)).toBe(0);
+    expect(ds.find((d) => d.direction === 'down')?.reason).toBe('below-for-the-window');
+    // work waiting and no rate yet: still held, not sized on a guess
+    const [d] = run(initialState(1), 1, () => ({ liveReplicas: 1, perReplicaPerS: undefined, backlog: 3 }), c);
+    expect(d?.reason).toBe('no-measurement-yet');
   });
 
   it('--max and the cluster capacity bound it, and say so', () => {

@@ -17,8 +17,12 @@ export function initialState(current: number): PolicyState {
   return { current, since: undefined, lastUpAt: undefined, recent: [] };
 }
 
-/** Replicas the signals call for, before holds, steps and bounds; undefined when no worker has been measured. */
+/** Replicas the signals call for, before holds, steps and bounds; undefined when work is waiting or arriving and no worker has been measured. */
 export function desiredReplicas(s: Signals, c: AutoscaleConfig): number | undefined {
+  // Nothing arrives and nothing waits: none needed, whatever a replica's rate. Without this a
+  // controller that never saw a batch long enough to measure (started while idle, or woken
+  // from zero by a burst shorter than a tick) held its replicas for ever.
+  if (s.arrivalPerS === 0 && s.backlog === 0) return 0;
   if (s.perReplicaPerS === undefined || !(s.perReplicaPerS > 0)) return undefined;
   const forArrivals = (s.arrivalPerS * (1 + c.headroom)) / s.perReplicaPerS;
   const forBacklog = s.backlog / (s.perReplicaPerS * (c.targetWaitMs / 1000));
