@@ -43,8 +43,10 @@ export interface PolicyState {
   since: number | undefined;
   /** When the count last went up (the hold after it lasts a start-up time, and a scale-down needs a whole window after it). */
   lastUpAt: number | undefined;
-  /** The desired values of the ticks within the stabilization window, oldest first. */
-  recent: { at: number; desired: number }[];
+  /** The last scale-up asked for more than the arrivals alone called for (to drain a backlog). */
+  lastUpForBacklog: boolean;
+  /** The desired values of the ticks within the stabilization window, oldest first, and what the arrivals alone called for. */
+  recent: { at: number; desired: number; forArrivals: number }[];
 }
 
 /** Why a decision is what it is (docs/autoscale.md explains each). */
@@ -55,6 +57,7 @@ export const DECISION_REASONS = [
   'scale-from-zero',
   'holding-for-startup',
   'below-for-the-window',
+  'backlog-drained',
   'waiting-for-the-window',
   'no-measurement-yet',
   'at-min',

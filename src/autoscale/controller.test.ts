@@ -135,11 +135,16 @@ describe('AutoscaleController', () => {
     const c = controller({ target, source: load, lease: new SharedLease().for('a') });
     await c.tick();
     await c.tick();
-    target.count = 5; // someone scaled it by hand
-    const t = await c.tick();
-    expect(t?.decision.state.current).toBe(5);
-    expect(t?.decision.direction).toBe('hold'); // and it is not scaled down before a whole window
+    // a whole window (60 s, 30 ticks) at 2, then someone scales it to 5 by hand
+    for (let i = 0; i < 32; i++) await c.tick();
+    target.count = 5;
+    const ticks = [];
+    for (let i = 0; i < 30; i++) ticks.push(await c.tick());
+    expect(ticks[0]?.decision.state.current).toBe(5);
+    // continued from 5, and not scaled down before a whole window of readings at 5
+    expect(ticks.every((t) => t?.decision.direction === 'hold')).toBe(true);
     expect(target.asked).toEqual([]);
+    expect((await c.tick())?.decision.direction).toBe('down');
   });
 
   it('a failing tick is reported, not thrown, and the next one works again', async () => {

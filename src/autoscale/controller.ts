@@ -112,7 +112,8 @@ export class AutoscaleController {
         { group: o.group, requested, was: state.current },
         `${o.group}: the replica count was changed to ${requested} outside the controller; continuing from it`,
       );
-      state = { ...state, current: requested };
+      // A fresh start from it: a scale-down needs a whole window of readings at this count.
+      state = initialState(requested);
     }
     const decision = decide(state, signals, { ...o.policy, clusterCap: capacity });
     this.state = decision.state;

@@ -114,6 +114,36 @@ describe('decide', () => {
     expect(d?.reason).toBe('no-measurement-yet');
   });
 
+  it('a job or two in transit costs no replica: the headroom drains them', () => {
+    // 32 × 1.2 = 38.4 ≥ 32 + 1 / 0.5 s: 4 replicas, as without the job (the sum would say 5)
+    expect(desiredReplicas({ ...base, at: 0, arrivalPerS: 32, backlog: 1 }, config)).toBe(4);
+    // a real backlog still counts: 32 + 40 / 0.5 s = 112 jobs/s → 12
+    expect(desiredReplicas({ ...base, at: 0, arrivalPerS: 32, backlog: 40 }, config)).toBe(12);
+  });
+
+  it('replicas asked for to drain a backlog go once it is drained and a start-up has passed, down to what the arrivals need', () => {
+    // the step: 30 jobs/s arrive (4 replicas' worth) while 40 wait past the target; then the backlog is gone
+    const ds = run(initialState(1), 30, (i) => ({ arrivalPerS: 30, backlog: i === 0 ? 40 : 0, oldestWaitMs: i === 0 ? 2000 : 0, liveReplicas: 1 }));
+    expect(ds[0]?.direction).toBe('up');
+    expect(ds[0]?.replicas).toBe(11); // 30 + 40 / 0.5 s = 110 jobs/s
+    const downs = ds.filter((d) => d.direction === 'down');
+    expect(downs.every((d) => d.reason === 'backlog-drained')).toBe(true);
+    // not before the new replicas' start-up (8 s), then one per tick, never below the arrivals' 4
+    expect(ds.findIndex((d) => d.direction === 'down') * TICK).toBeGreaterThanOrEqual(base.startupMs!);
+    expect(Math.min(...counts(ds))).toBe(4);
+    expect(counts(ds).at(-1)).toBe(4);
+    // all back well within the 60 s window
+    expect(counts(ds).indexOf(4) * TICK).toBeLessThan(config.stabilizationMs);
+  });
+
+  it('an arrival-driven scale-up keeps its replicas for the whole window, backlog or not', () => {
+    const ds = run(initialState(2), 30, (i) => ({ arrivalPerS: i < 3 ? 60 : 15, backlog: 0, liveReplicas: 2 }));
+    expect(ds[0]?.replicas).toBe(8); // 60 × 1.2 / 10
+    const firstDown = ds.findIndex((d) => d.direction === 'down');
+    expect(firstDown * TICK).toBeGreaterThanOrEqual(config.stabilizationMs);
+    expect(ds.some((d) => d.reason === 'backlog-drained')).toBe(false);
+  });
+
   it('--max and the cluster capacity bound it, and say so', () => {
     const [d] = run(initialState(2), 1, () => ({ arrivalPerS: 500 }), { ...config, clusterCap: 6 });
     expect(d?.replicas).toBe(6);

@@ -396,7 +396,10 @@ async function main(): Promise<void> {
 
     // The steps after this one size the workers by hand again: 3, one per worker node.
     await c.docker(mgr, ['service', 'scale', '--detach', `${STACK}_autoscaler=0`]);
-    await probe.waitRunning('autoscaler', 0, 120_000);
+    // Gone, not only told to stop: a controller still ticking would take the next count for its own.
+    await waitFor('the autoscaler container stopped', 120_000, async () =>
+      (await probe.tasks('autoscaler')).every((t) => t.state !== 'running' && t.state !== 'starting') ? true : undefined,
+    );
     await c.docker(mgr, ['service', 'scale', '--detach', `${STACK}_worker=3`]);
     L.phase = 'after-autoscale';
     await L.pause();
