@@ -42,6 +42,18 @@ export class StackProbe {
 
   /** Every task of the service the manager remembers (current and recent history). */
   async tasks(service: string): Promise<Task[]> {
+    // A task listed by `service ps` can be gone by the `inspect` right after it (a scale-down
+    // removes its slot's tasks): list again.
+    for (let attempt = 1; ; attempt++) {
+      try {
+        return await this.inspectTasks(service);
+      } catch (e) {
+        if (attempt >= 5 || !/task \S+ not found/.test(e instanceof Error ? e.message : String(e))) throw e;
+      }
+    }
+  }
+
+  private async inspectTasks(service: string): Promise<Task[]> {
     const mgr = this.cluster.manager;
     const ids = (await this.cluster.docker(mgr, ['service', 'ps', '-q', '--no-trunc', this.service(service)])).split('\n').filter(Boolean);
     if (ids.length === 0) return [];
