@@ -26,7 +26,7 @@ export interface ControllerOptions {
   logger: Logger;
 }
 
-/** What one tick did: for tests and the experiment's chart. */
+/** What one tick did (for tests). */
 export interface TickOutcome {
   signals: TickSignals;
   decision: Decision;
@@ -45,7 +45,6 @@ export class AutoscaleController {
   private leader = false;
   private capacityCache: { at: number; value: number | undefined } | undefined;
   private lastLogged: string | undefined;
-  private readonly listeners = new Set<(t: TickOutcome) => void>();
   /** The last tick's error, for /health/ready; undefined when the last tick worked. */
   lastError: string | undefined;
   private ticks = 0;
@@ -68,11 +67,6 @@ export class AutoscaleController {
   /** Ticks of the loop done so far, failed or not (readiness waits for the first). */
   get tickCount(): number {
     return this.ticks;
-  }
-
-  onTick(listener: (t: TickOutcome) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
   }
 
   /** Stops ticking (a tick in flight finishes) and gives the lease back, so a successor need not wait for its expiry. */
@@ -126,9 +120,7 @@ export class AutoscaleController {
     }
     this.log(signals, decision, capacity, state.current);
     o.metrics.observeTick(o.group, signals, decision, capacity);
-    const outcome = { signals, decision, capacity, applied };
-    for (const listener of this.listeners) listener(outcome);
-    return outcome;
+    return { signals, decision, capacity, applied };
   }
 
   private async safeTick(): Promise<void> {

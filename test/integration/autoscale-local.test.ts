@@ -6,11 +6,11 @@
 //   load stops: down one per tick after the stabilization window, to 0, no request failed.
 import { writeFileSync } from 'node:fs';
 import { afterAll, beforeAll, expect, it } from 'vitest';
-import { delayModelImage, makeDelayRepository } from '../helpers/delay-model.js';
+import { delayModelImage } from '../helpers/delay-model.js';
 import { predict, type Answer } from '../helpers/distributed.js';
 import { parseExposition } from '../helpers/metrics-catalog.js';
-import { spawnCli, stopProcess, type CliProcess } from '../helpers/process.js';
-import { RedisServer } from '../helpers/redis-server.js';
+import { DelayStack } from '../helpers/delay-stack.js';
+import { stopProcess, type CliProcess } from '../helpers/process.js';
 
 const DELAY_MS = 100;
 const RATE = 25;
@@ -18,28 +18,17 @@ const LOAD_S = 25;
 const STABILIZATION_S = 10;
 const TARGET_WAIT_MS = 500;
 
-const prefix = `autoscale-${Date.now().toString(36)}`;
-let redis: RedisServer | undefined;
-let repo: Awaited<ReturnType<typeof makeDelayRepository>> | undefined;
-const processes: CliProcess[] = [];
+let stack: DelayStack | undefined;
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  repo = await makeDelayRepository({ delayMs: DELAY_MS, maxBatch: 1 });
+  stack = await DelayStack.start({ delayMs: DELAY_MS, prefix: `autoscale-${Date.now().toString(36)}` });
 });
 
 // Everything started is stopped, whether the test passed, failed or timed out: the
 // autoscaler first (SIGTERM: its workers drain and stop with it), then the rest.
 afterAll(async () => {
-  for (const p of processes.reverse()) await stopProcess(p, 'SIGTERM');
-  await redis?.stop();
-  await repo?.cleanup();
+  await stack?.stop('SIGTERM');
 });
-
-function common(): string[] {
-  if (redis === undefined || repo === undefined) throw new Error('not started');
-  return ['--models', repo.root, '--redis', redis.url, '--redis-prefix', prefix, '--heartbeat-interval-ms', '300', '--heartbeat-expiry-ms', '3000'];
-}
 
 interface Reading {
   current: number;
@@ -77,10 +66,9 @@ async function until<T>(what: string, probe: () => Promise<T>, done: (v: T) => b
 }
 
 it('scales from zero, up to the load and back down to zero, failing no request', { timeout: 240_000 }, async () => {
-  const gateway = await spawnCli('gateway', [...common(), '--default-model', 'delay', '--log-level', 'warn'], { waitFor: 'live' });
-  processes.push(gateway);
-  const autoscaler = await spawnCli('autoscale', [
-    ...common(),
+  const s = stack!;
+  const gateway = await s.spawn('gateway', ['--default-model', 'delay', '--log-level', 'warn'], { waitFor: 'live' });
+  const autoscaler = await s.spawn('autoscale', [
     '--local',
     '--min',
     '0',
@@ -95,7 +83,6 @@ it('scales from zero, up to the load and back down to zero, failing no request',
     '--log-level',
     process.env.AUTOSCALE_LOG === undefined ? 'info' : 'debug',
   ]);
-  processes.push(autoscaler);
   expect((await read(autoscaler)).current).toBe(0);
 
   // From zero: the gateway holds the job, the controller asks for a worker, the job is answered.

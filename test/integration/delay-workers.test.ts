@@ -6,48 +6,25 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, expect, it } from 'vitest';
 import type { WorkerInfo } from '../../src/queue/contract.js';
 import { RedisWorkerRegistry } from '../../src/queue/redis/registry.js';
-import { delayModelImage, makeDelayRepository } from '../helpers/delay-model.js';
+import { delayModelImage } from '../helpers/delay-model.js';
+import { DelayStack } from '../helpers/delay-stack.js';
 import { predict, runConcurrently, type Answer } from '../helpers/distributed.js';
-import { spawnCli, stopProcess, type CliProcess } from '../helpers/process.js';
-import { RedisServer } from '../helpers/redis-server.js';
 
 const DELAY_MS = 100;
 const WORKERS = 2;
 const REQUESTS = 40;
 const HEARTBEAT_EXPIRY_MS = 3000;
 
-const prefix = `delay-${Date.now().toString(36)}`;
-let redis: RedisServer | undefined;
-let repo: Awaited<ReturnType<typeof makeDelayRepository>> | undefined;
-const processes: CliProcess[] = [];
+let stack: DelayStack | undefined;
 
 beforeAll(async () => {
-  redis = await RedisServer.start();
-  repo = await makeDelayRepository({ delayMs: DELAY_MS, maxBatch: 1 });
+  stack = await DelayStack.start({ delayMs: DELAY_MS, prefix: `delay-${Date.now().toString(36)}`, heartbeatExpiryMs: HEARTBEAT_EXPIRY_MS });
 });
 
 // Everything started is stopped here, whether the test passed, failed or timed out.
 afterAll(async () => {
-  await Promise.all(processes.map((p) => stopProcess(p, 'SIGKILL')));
-  await redis?.stop();
-  await repo?.cleanup();
+  await stack?.stop('SIGKILL');
 });
-
-function common(): string[] {
-  if (redis === undefined || repo === undefined) throw new Error('not started');
-  return [
-    '--models',
-    repo.root,
-    '--redis',
-    redis.url,
-    '--redis-prefix',
-    prefix,
-    '--heartbeat-interval-ms',
-    '300',
-    '--heartbeat-expiry-ms',
-    String(HEARTBEAT_EXPIRY_MS),
-  ];
-}
 
 async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
   const end = Date.now() + timeoutMs;
@@ -58,22 +35,25 @@ async function until(what: string, check: () => Promise<boolean>, timeoutMs = 15
 }
 
 it('two real workers on a 100 ms-per-batch model serve ≈ 20 jobs/s, ≈ 10 each by their heartbeats', async () => {
-  const gateway = await spawnCli('gateway', [...common(), '--default-model', 'delay', '--log-level', 'warn'], { waitFor: 'live' });
-  processes.push(gateway);
-  for (let i = 0; i < WORKERS; i++) {
-    processes.push(await spawnCli('worker', [...common(), '--worker-id', `delay-w${i}`, '--threads', '1', '--log-level', 'warn']));
-  }
+  const s = stack!;
+  const gateway = await s.spawn('gateway', ['--default-model', 'delay', '--log-level', 'warn'], { waitFor: 'live' });
+  for (let i = 0; i < WORKERS; i++) await s.spawn('worker', ['--worker-id', `delay-w${i}`, '--threads', '1', '--log-level', 'warn']);
   await until('the gateway to see a live worker', () =>
     fetch(`${gateway.url}/health/ready`).then(
       (r) => r.status === 200,
       () => false,
     ),
   );
-  const registry = await RedisWorkerRegistry.create({ url: redis!.url, prefix, logger: pino({ level: 'silent' }), expiryMs: HEARTBEAT_EXPIRY_MS });
+  const registry = await RedisWorkerRegistry.create({
+    url: s.redis.url,
+    prefix: s.options.prefix,
+    logger: pino({ level: 'silent' }),
+    expiryMs: HEARTBEAT_EXPIRY_MS,
+  });
   try {
     await until('both workers in the registry', async () => (await registry.liveWorkers()).length === WORKERS);
     // Every worker warns that it serves a test double.
-    for (const worker of processes.slice(1)) expect(worker.output()).toContain('adds 100 ms to every batch (executeDelayMs)');
+    for (const worker of s.processes.slice(1)) expect(worker.output()).toContain('adds 100 ms to every batch (executeDelayMs)');
 
     const image = await delayModelImage();
     const started = performance.now();
