@@ -58,6 +58,21 @@ module.exports = {
       to: { path: '^src/', pathNot: '^src/(scaling|common|config)/' },
     },
     {
+      name: 'stats-is-shared',
+      severity: 'error',
+      comment:
+        'src/stats (the samples every process publishes, their histograms, the in-memory store) is shared by gateway, worker, autoscaler and dashboard: it imports nothing of the project but common and config.',
+      from: { path: '^src/stats/' },
+      to: { path: '^src/', pathNot: '^src/(stats|common|config)/' },
+    },
+    {
+      name: 'dashboard-reads-only-stats',
+      severity: 'error',
+      comment: 'The dashboard draws from the stats store alone: it knows neither the queue nor the gateway that serves it.',
+      from: { path: '^src/dashboard/' },
+      to: { path: '^src/', pathNot: '^src/(dashboard|stats|common|config)/' },
+    },
+    {
       name: 'features-do-not-borrow-from-worker',
       severity: 'error',
       comment: 'What several parts share lives in src/runtime (preprocessing, postprocessing, the session thread, the allocator), not in the worker.',

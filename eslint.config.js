@@ -1,5 +1,6 @@
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import globals from 'globals';
 
 export default tseslint.config(
   { ignores: ['dist/**', 'node_modules/**', 'models/**', '.tmp/**', '.cache/**', 'eslint.config.js'] },
@@ -25,5 +26,15 @@ export default tseslint.config(
       globals: { require: 'readonly', module: 'writable', performance: 'readonly', console: 'readonly' },
     },
     rules: { ...tseslint.configs.disableTypeChecked.rules, '@typescript-eslint/no-require-imports': 'off' },
+  },
+  {
+    // The dashboard page's script runs in the browser, as a plain script beside uPlot's.
+    files: ['src/dashboard/page/**/*.js'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      sourceType: 'script',
+      globals: { ...globals.browser, uPlot: 'readonly' },
+    },
   },
 );

@@ -9,6 +9,7 @@ import { listenOrExplain, listeningUrl } from '../common/listen.js';
 import type { Logger } from '../common/logger.js';
 import type { AutoscaleOptions } from '../config/autoscale-config.js';
 import { redisConnection } from '../config/redis-options.js';
+import { RedisStatsStore } from '../queue/redis/stats-store.js';
 import { RedisGroupReader } from '../queue/redis/group-reader.js';
 import type { ScalingTarget } from './contract.js';
 import { AutoscaleController } from './controller.js';
@@ -36,12 +37,14 @@ export class AutoscalerNode {
     readonly metricsUrl: string,
     private readonly app: FastifyInstance,
     private readonly reader: RedisGroupReader,
+    private readonly stats: RedisStatsStore,
   ) {}
 
   static async create(o: AutoscalerNodeOptions): Promise<AutoscalerNode> {
     const { config, logger } = o;
     const metrics = new AutoscaleMetrics({ defaultMetrics: true });
     let reader: RedisGroupReader | undefined;
+    let stats: RedisStatsStore | undefined;
     let controller: AutoscaleController | undefined;
     const notReady = (): string | undefined => {
       if (reader === undefined) return 'starting (connecting to Redis)';
@@ -54,6 +57,7 @@ export class AutoscalerNode {
     try {
       const connection = { ...redisConnection(config, logger), expiryMs: config.heartbeatExpiryMs };
       reader = await RedisGroupReader.create(connection);
+      stats = await RedisStatsStore.create({ ...connection, historyS: config.statsHistoryS });
       const holder = `${hostname()}-${process.pid}-${randomBytes(3).toString('hex')}`;
       const source = reader;
       controller = new AutoscaleController({
@@ -74,12 +78,14 @@ export class AutoscalerNode {
         lease: reader.lease(o.group, holder, Math.max(1_000, LEASE_TICKS * config.interval)),
         metrics,
         logger,
+        stats,
       });
       await controller.start();
-      return new AutoscalerNode(controller, listeningUrl(app, config.metricsHost), app, reader);
+      return new AutoscalerNode(controller, listeningUrl(app, config.metricsHost), app, reader, stats);
     } catch (err) {
       await controller?.close().catch(() => undefined);
       await reader?.close().catch(() => undefined);
+      await stats?.close().catch(() => undefined);
       await app.close();
       throw err;
     }
@@ -90,6 +96,7 @@ export class AutoscalerNode {
     this.closing ??= (async () => {
       await this.controller.close();
       await this.reader.close();
+      await this.stats.close();
       await this.app.close();
     })();
     return this.closing;

@@ -6,6 +6,7 @@ import type { Logger } from '../common/logger.js';
 import { PeriodicTask } from '../common/periodic.js';
 import type { AutoscaleConfig, Decision, Lease, PolicyState, ScalingTarget, SignalSource } from './contract.js';
 import type { AutoscaleMetrics } from './metrics.js';
+import type { StatsStore } from '../stats/contract.js';
 import { decide, initialState } from './policy.js';
 import { SignalTracker, type TickSignals } from './signals.js';
 
@@ -24,6 +25,8 @@ export interface ControllerOptions {
   lease: Lease;
   metrics: AutoscaleMetrics;
   logger: Logger;
+  /** Where the lease holder publishes a sample per tick, for the dashboard (best effort). */
+  stats?: StatsStore;
 }
 
 /** What one tick did (for tests). */
@@ -120,6 +123,18 @@ export class AutoscaleController {
     }
     this.log(signals, decision, capacity, state.current);
     o.metrics.observeTick(o.group, signals, decision, capacity);
+    // Not awaited: the dashboard's sample must never slow or fail a tick.
+    o.stats
+      ?.publish({
+        kind: 'autoscaler',
+        id: o.group,
+        desired: decision.desired,
+        current: decision.replicas,
+        live: signals.liveReplicas,
+        reason: decision.reason,
+        changed: decision.replicas !== state.current,
+      })
+      .catch(() => undefined);
     return { signals, decision, capacity, applied };
   }
 

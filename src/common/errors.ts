@@ -32,6 +32,7 @@ export const ERRORS = {
   MODEL_NOT_FOUND: { status: 404, message: 'No such model.' },
   VERSION_NOT_FOUND: { status: 404, message: 'No such model version.' },
   NOT_FOUND: { status: 404, message: 'No such route.' },
+  TOO_MANY_STREAMS: { status: 503, message: 'This gateway serves as many dashboard streams as it allows; close a dashboard or retry later.' },
   QUEUE_FULL: { status: 503, message: 'The model queue is full; retry later.' },
   QUEUE_UNAVAILABLE: { status: 503, message: 'The queue (Redis) is unreachable; retry later.' },
   PROTOCOL_MISMATCH: { status: 503, message: 'A process speaking another protocol version took the job (rolling update in progress?); retry later.' },

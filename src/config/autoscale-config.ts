@@ -1,6 +1,7 @@
 // Options of `swarmserve autoscale`: which worker group it sizes (a Swarm service, or worker
 // processes it starts on this host), the model versions that group serves, the policy's
 // targets and bounds, its tick, and its own metrics/health listener.
+import { STATS_OPTIONS } from './stats-options.js';
 import { z } from 'zod';
 import { ServeError } from '../common/errors.js';
 import { parseDuration } from './durations.js';
@@ -108,6 +109,7 @@ export const AUTOSCALE_OPTIONS = {
     schema: intFrom(1, 256, 1),
   },
   ...REDIS_OPTIONS,
+  ...STATS_OPTIONS,
   metricsPort: {
     flag: '--metrics-port <port>',
     env: 'SWARMSERVE_METRICS_PORT',

@@ -1,5 +1,6 @@
 // Options of `swarmserve gateway`: the HTTP side of the serve options (a gateway loads no
 // model, so no batching, threads or image limits) and the Redis options.
+import { STATS_OPTIONS } from './stats-options.js';
 import { resolveOptions, type OptionTable, type OptionValues } from './options.js';
 import { REDIS_OPTIONS, completeRedisOptions, type RedisSecret } from './redis-options.js';
 import { SECURITY_OPTIONS } from './security-options.js';
@@ -36,6 +37,7 @@ export const GATEWAY_OPTIONS = {
   logLevel,
   prepare,
   ...SECURITY_OPTIONS,
+  ...STATS_OPTIONS,
   ...REDIS_OPTIONS,
 } satisfies OptionTable;
 

@@ -39,7 +39,7 @@ describe.each([
     expect(config).toMatchObject({
       redis: 'redis://redis:6379',
       redisPrefix: REDIS_DEFAULTS.prefix,
-      heartbeatIntervalMs: 2000,
+      heartbeatIntervalMs: 1000,
       heartbeatExpiryMs: 10000,
       redisTimeoutMs: 5000,
     });

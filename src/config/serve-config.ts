@@ -1,3 +1,4 @@
+import { STATS_OPTIONS } from './stats-options.js';
 import { z } from 'zod';
 import { bundledModelsDir } from './paths.js';
 import { intFrom } from './option-schemas.js';
@@ -126,6 +127,7 @@ export const SERVE_OPTIONS = {
     schema: onByDefault(),
   },
   ...SECURITY_OPTIONS,
+  ...STATS_OPTIONS,
 } satisfies OptionTable;
 
 export type ServeConfig = { [K in keyof typeof SERVE_OPTIONS]: z.infer<(typeof SERVE_OPTIONS)[K]['schema']> };

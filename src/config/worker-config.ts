@@ -1,5 +1,6 @@
 // Options of `swarmserve worker`: the model and batching side of the serve options, the
 // Redis options, the worker's own metrics/health listener and its delivery settings.
+import { STATS_OPTIONS } from './stats-options.js';
 import { z } from 'zod';
 import { REDIS_DEFAULTS } from '../queue/redis/options.js';
 import { intFrom } from './option-schemas.js';
@@ -25,6 +26,7 @@ export const WORKER_OPTIONS = {
   mallocTuning,
   prepare,
   ...REDIS_OPTIONS,
+  ...STATS_OPTIONS,
   metricsPort: {
     flag: '--metrics-port <port>',
     env: 'SWARMSERVE_METRICS_PORT',

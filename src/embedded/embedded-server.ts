@@ -16,6 +16,10 @@ import { prepareIfBundled } from '../model/prepare.js';
 import type { ModelRepository } from '../model/repository/contract.js';
 import { loadRepository } from '../model/repository/repository.js';
 import { MemoryQueue } from '../queue/memory-queue.js';
+import { GatewayStats } from '../gateway/gateway-stats.js';
+import { MemoryStatsStore } from '../stats/memory-store.js';
+import { StatsPublisher } from '../stats/publisher.js';
+import { embeddedWorkerSample } from '../worker/worker-sample.js';
 import type { BatchWorker } from '../worker/batch-worker.js';
 import type { StartWorkersOptions } from '../worker/start-workers.js';
 import { batchingOverrides, createBatchWorkers } from '../worker/start-workers.js';
@@ -35,6 +39,7 @@ export class EmbeddedServer {
     private readonly logger: Logger,
     readonly defaultModel: string,
     private readonly lifecycle: { started: boolean; draining: boolean },
+    private readonly closeStats: () => Promise<void>,
   ) {}
 
   static async create(config: ServeConfig, logger: Logger, doubles?: StartWorkersOptions['common']): Promise<EmbeddedServer> {
@@ -65,9 +70,23 @@ export class EmbeddedServer {
       heldBytes: () => held.bytes,
     });
     const lifecycle = { started: false, draining: false };
+    const statsStore = await MemoryStatsStore.create({ historyS: config.statsHistoryS });
+    const stats = GatewayStats.create({
+      store: statsStore,
+      producer: queue,
+      metrics,
+      id: 'embedded',
+      queueKeys: catalogKeys(catalog).map((k) => k.key),
+      mode: 'embedded',
+      redis: () => 'none',
+      notReadyReason: () => (!lifecycle.started ? 'starting' : lifecycle.draining ? 'shutting down' : undefined),
+      historyS: config.statsHistoryS,
+      logger,
+    });
     const app = await buildGateway(
       {
-        producer: queue,
+        producer: stats.producer,
+        dashboard: stats.hub,
         catalog,
         defaultModel,
         metrics,
@@ -88,7 +107,14 @@ export class EmbeddedServer {
     );
     for (const worker of workers) worker.start();
     lifecycle.started = true;
-    const server = new EmbeddedServer(config, repository, app, workers, queue, logger, defaultModel, lifecycle);
+    // The one process's workers, as one row of the dashboard's workers table.
+    const workerStats =
+      config.statsHistoryS > 0 ? StatsPublisher.create({ store: statsStore, collect: () => embeddedWorkerSample(workers), logger }) : undefined;
+    const server = new EmbeddedServer(config, repository, app, workers, queue, logger, defaultModel, lifecycle, async () => {
+      await stats.close();
+      await workerStats?.close();
+      await statsStore.close();
+    });
     server.apiKeys = apiKeys;
     return server;
   }
@@ -114,7 +140,10 @@ export class EmbeddedServer {
       markDraining: () => (this.lifecycle.draining = true),
       closeServer: () => this.app.close(),
       drainTimeoutMs: this.config.drainTimeoutMs,
-      closeQueue: () => this.queue.close(),
+      closeQueue: async () => {
+        await this.closeStats();
+        await this.queue.close();
+      },
       closeWorkers: async () => void (await Promise.all(this.workers.map((w) => w.close()))),
       logger: this.logger,
     });

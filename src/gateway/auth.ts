@@ -6,6 +6,7 @@ import { readFile } from 'node:fs/promises';
 import type { FastifyRequest } from 'fastify';
 import { ServeError } from '../common/errors.js';
 import type { Logger } from '../common/logger.js';
+import { DASHBOARD_SHELL_ROUTES } from '../dashboard/contract.js';
 
 const FLAG = '--api-keys-file / SWARMSERVE_API_KEYS_FILE';
 const SHA256_LINE = /^sha256:([0-9a-fA-F]{64})$/;
@@ -96,7 +97,7 @@ function bearerToken(request: FastifyRequest): string | undefined {
  */
 export function authorize(request: FastifyRequest, keys: ApiKeys, openPaths: readonly string[]): ServeError | undefined {
   const route = request.routeOptions.url;
-  if (route !== undefined && isOpenPath(route, openPaths)) return undefined;
+  if (route !== undefined && (isOpenPath(route, openPaths) || DASHBOARD_SHELL_ROUTES.includes(route))) return undefined;
   const token = bearerToken(request);
   if (token !== undefined && keys.accepts(token)) return undefined;
   const detail = token === undefined ? 'No API key: send "Authorization: Bearer <key>".' : 'The API key is not valid.';

@@ -4,6 +4,7 @@ import type { ApiKeys } from './auth.js';
 import type { JobProducer } from '../queue/contract.js';
 import type { Registry } from 'prom-client';
 import type { GatewayMetrics } from './metrics.js';
+import type { DashboardHub } from '../dashboard/hub.js';
 
 /** What the gateway knows of a model: enough to validate a request and route it. */
 export interface CatalogModel {
@@ -52,4 +53,6 @@ export interface GatewayOptions {
   openPaths?: readonly string[];
   /** Serve HTTPS with these. */
   tls?: TlsFiles;
+  /** Serve GET /dashboard from this hub (closed with the server). */
+  dashboard?: DashboardHub;
 }

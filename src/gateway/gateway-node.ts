@@ -13,6 +13,8 @@ import type { ModelRepository } from '../model/repository/contract.js';
 import { loadRepository } from '../model/repository/repository.js';
 import { RedisProducer } from '../queue/redis/producer.js';
 import { RedisWorkerRegistry } from '../queue/redis/registry.js';
+import { RedisStatsStore } from '../queue/redis/stats-store.js';
+import { GatewayStats } from './gateway-stats.js';
 import { loadTls } from '../config/tls.js';
 import { loadApiKeys, type ApiKeys } from './auth.js';
 import { catalogKeys, catalogOf, pickDefaultModel } from './catalog.js';
@@ -40,6 +42,8 @@ export class GatewayNode {
     private readonly registry: RedisWorkerRegistry,
     private readonly liveWorkers: LiveWorkers,
     private readonly keys: readonly string[],
+    private readonly stats: GatewayStats,
+    private readonly statsStore: RedisStatsStore,
     private readonly logger: Logger,
   ) {}
 
@@ -56,8 +60,10 @@ export class GatewayNode {
     const connection = redisConnection(config, logger);
     const producer = await RedisProducer.create(connection);
     let registry: RedisWorkerRegistry | undefined;
+    let statsStore: RedisStatsStore | undefined;
     try {
       registry = await RedisWorkerRegistry.create({ ...connection, expiryMs: config.heartbeatExpiryMs });
+      statsStore = await RedisStatsStore.create({ ...connection, historyS: config.statsHistoryS });
       // The callbacks below run once the node exists (requests, refreshes); until then they answer "starting".
       const self: { node?: GatewayNode } = {};
       const liveWorkers = new LiveWorkers(registry, {
@@ -74,9 +80,23 @@ export class GatewayNode {
         producerStats: () => producer.stats(),
         heldBytes: () => held.bytes,
       });
+      const stats = GatewayStats.create({
+        store: statsStore,
+        producer,
+        metrics,
+        id: producer.gatewayId,
+        queueKeys: keys.map((k) => k.key),
+        mode: 'distributed',
+        redis: () => (producer.isAvailable() ? 'up' : 'down'),
+        notReadyReason: () => (self.node === undefined ? 'starting' : self.node.notReadyReason()),
+        liveWorkerIds: () => new Set(liveWorkers.workers.map((w) => w.id)),
+        historyS: config.statsHistoryS,
+        logger,
+      });
       const app = await buildGateway(
         {
-          producer,
+          producer: stats.producer,
+          dashboard: stats.hub,
           catalog,
           defaultModel,
           metrics,
@@ -103,6 +123,8 @@ export class GatewayNode {
         registry,
         liveWorkers,
         keys.map((k) => k.key),
+        stats,
+        statsStore,
         logger,
       );
       node.apiKeys = apiKeys;
@@ -111,6 +133,7 @@ export class GatewayNode {
       await liveWorkers.start();
       return node;
     } catch (err) {
+      await statsStore?.close().catch(() => undefined);
       await registry?.close().catch(() => undefined);
       await producer.close().catch(() => undefined);
       throw err;
@@ -150,6 +173,8 @@ export class GatewayNode {
       drainTimeoutMs: this.config.drainTimeoutMs,
       // Best effort after the drain: the process is leaving; a failure is worth a line, not a non-zero exit.
       closeQueue: async () => {
+        await this.stats.close();
+        await this.statsStore.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the stats store failed'));
         await this.liveWorkers.stop();
         await this.producer.close().catch((err: unknown) => this.logger.warn({ err }, 'closing the Redis producer failed'));
       },

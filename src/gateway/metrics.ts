@@ -5,6 +5,7 @@
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 import { registerBuildInfo } from '../common/build-info.js';
 import type { ProducerStats, WorkerInfo } from '../queue/contract.js';
+import type { GatewayStatsRecorder } from './stats-recorder.js';
 
 export interface QueueDepth {
   model: string;
@@ -29,6 +30,8 @@ export class GatewayMetrics {
   readonly latency: Histogram<'model' | 'version'>;
   /** /predict requests received and not yet answered (nor abandoned by their client). */
   readonly inFlight: Gauge;
+  /** Also gets every request counted here, for the dashboard's stats samples. */
+  recorder: GatewayStatsRecorder | undefined;
 
   constructor(sources: GatewayMetricSources) {
     if (sources.defaultMetrics !== false) {
@@ -118,5 +121,6 @@ export class GatewayMetrics {
   observeRequest(model: string, version: string, status: number, errorCode: string, seconds: number): void {
     this.requests.inc({ model, version, code: String(status), error_code: errorCode });
     this.latency.observe({ model, version }, seconds);
+    this.recorder?.request(model, version, status, seconds * 1000);
   }
 }

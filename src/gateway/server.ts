@@ -19,6 +19,7 @@ import { registerHome } from './home.js';
 import { registerOip } from './oip/routes.js';
 import { registerOpenApi } from './openapi.js';
 import { registerPredictRoute } from './predict-route.js';
+import { registerDashboard } from '../dashboard/routes.js';
 import { liveSchema, metricsSchema, readySchema } from './schemas.js';
 
 const REQUEST_ID = /^[A-Za-z0-9._:-]{1,128}$/;
@@ -100,6 +101,15 @@ export async function buildGateway(options: GatewayOptions, held = new HeldBytes
   registerPredictRoute(app, options);
   registerHome(app, options.apiKeys !== undefined);
   await registerOip(app, options);
+  if (options.dashboard !== undefined) {
+    const hub = options.dashboard;
+    registerDashboard(app, hub);
+    // Before the listener closes: an open dashboard stream must never hold a drain open.
+    app.addHook('preClose', (done) => {
+      hub.close();
+      done();
+    });
+  }
   app.get('/health/live', { schema: liveSchema }, () => ({ status: 'live' }));
   app.get('/health/ready', { schema: readySchema }, (_request, reply) => {
     const reason = options.notReadyReason();

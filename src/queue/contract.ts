@@ -105,6 +105,8 @@ export interface JobProducer {
   submitAll(requests: readonly JobRequest[], options: SubmitOptions): Promise<JobOutcome>[];
   /** Jobs waiting (not yet taken by a worker) in a queue (key from queueKey). */
   depth(key: string): Promise<number>;
+  /** Jobs waiting in a queue and the age of the oldest, ms (-1 when none waits), in the transport's clock. */
+  backlog(key: string): Promise<Backlog>;
   /** Whether jobs can be submitted now (e.g. the transport is connected). */
   isAvailable(): boolean;
   /** Refuses new jobs and rejects the jobs this producer still waits for with SHUTTING_DOWN. */
@@ -159,12 +161,20 @@ export interface WorkerInfo {
   startedAt: number;
   /** Epoch ms of its last heartbeat, in the registry's clock. */
   lastSeen: number;
+  /** Its resident memory, and the memory limit of its container or cgroup (0: none known), bytes. */
+  rssBytes?: number;
+  memoryLimitBytes?: number;
 }
 
 /** Live workers, as gateways, dashboards and autoscalers see them. */
 export interface WorkerRegistry {
   /** Workers whose last heartbeat is within the expiry. */
   liveWorkers(): Promise<WorkerInfo[]>;
+}
+
+export interface Backlog {
+  waiting: number;
+  oldestWaitMs: number;
 }
 
 /** Counters a transport keeps on the gateway side (the Redis producer). */

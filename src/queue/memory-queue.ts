@@ -5,6 +5,7 @@ import { ServeError } from '../common/errors.js';
 import { abortError, queueFull, queueOf, refuseAll } from './admission.js';
 import {
   queueKey,
+  type Backlog,
   type CompleteResult,
   type Delivery,
   type InferenceJob,
@@ -99,6 +100,12 @@ export class MemoryQueue implements JobProducer {
 
   depth(key: string): Promise<number> {
     return Promise.resolve(this.pending.get(key)?.length ?? 0);
+  }
+
+  backlog(key: string): Promise<Backlog> {
+    const list = this.pending.get(key) ?? [];
+    const oldest = list[0];
+    return Promise.resolve({ waiting: list.length, oldestWaitMs: oldest === undefined ? -1 : Math.max(0, Date.now() - oldest.job.enqueuedAt) });
   }
 
   isAvailable(): boolean {

@@ -3,7 +3,6 @@
 // gateways know a version is served); and a small HTTP listener for Prometheus and health
 // checks (a worker takes no requests: its jobs come through Redis).
 import { listenOrExplain, listeningUrl } from '../common/listen.js';
-import { hostname } from 'node:os';
 import type { FastifyInstance } from 'fastify';
 import type { Logger } from '../common/logger.js';
 import { redisConnection } from '../config/redis-options.js';
@@ -11,12 +10,12 @@ import { workerClock, type WorkerConfig } from '../config/worker-config.js';
 import { prepareIfBundled } from '../model/prepare.js';
 import type { ModelRepository } from '../model/repository/contract.js';
 import { loadRepository } from '../model/repository/repository.js';
-import type { WorkerInfo } from '../queue/contract.js';
 import { RedisConsumer } from '../queue/redis/consumer.js';
 import { RedisWorkerRegistry } from '../queue/redis/registry.js';
 import type { BatchWorker } from './batch-worker.js';
 import { buildHealthApp } from '../common/health-app.js';
 import { Heartbeat } from './heartbeat.js';
+import { workerInfoOf } from './worker-sample.js';
 import { intraOpThreads } from './cpus.js';
 import { WorkerMetrics } from './metrics.js';
 import { batchingOverrides, createBatchWorkers, type StartWorkersOptions } from './start-workers.js';
@@ -80,7 +79,7 @@ export class WorkerNode {
       });
       undo.push(() => consumer.close());
       readiness.connected = () => consumer.isConnected();
-      const registry = await RedisWorkerRegistry.create({ ...connection, expiryMs: config.heartbeatExpiryMs });
+      const registry = await RedisWorkerRegistry.create({ ...connection, expiryMs: config.heartbeatExpiryMs, statsHistoryS: config.statsHistoryS });
       undo.push(() => registry.close());
 
       readiness.starting = 'loading models';
@@ -116,18 +115,7 @@ export class WorkerNode {
       readiness.starting = undefined;
 
       const workerId = consumer.workerId;
-      const heartbeat = new Heartbeat(
-        () => {
-          const counted = workers.reduce(
-            (sum, w) => ({ batches: sum.batches + w.counters.batches, items: sum.items + w.counters.items, busyMs: sum.busyMs + w.counters.busyMs }),
-            { batches: 0, items: 0, busyMs: 0 },
-          );
-          const info: Omit<WorkerInfo, 'lastSeen'> = { id: workerId, host: hostname(), pid: process.pid, keys, ...counted, startedAt };
-          return registry.beat(info);
-        },
-        config.heartbeatIntervalMs,
-        logger,
-      );
+      const heartbeat = new Heartbeat(() => registry.beat(workerInfoOf(workers, workerId, startedAt)), config.heartbeatIntervalMs, logger);
       // The first beat is awaited: once create() resolves, gateways can see this worker.
       await heartbeat.start();
       return new WorkerNode(config, repository, workers, metricsUrl, workerId, readiness, app, consumer, registry, heartbeat, logger);

@@ -180,6 +180,24 @@ export function queueConformance(name: string, make: () => Promise<TransportUnde
         expect(await producer.depth(`${model}:1`)).toBe(3);
       }));
 
+    it('reports the backlog: jobs waiting and the age of the oldest, none once taken', () =>
+      withTransport(async (t) => {
+        const [producer, consumer] = [await t.producer(), await t.consumer()];
+        const model = freshModel();
+        const key = `${model}:1`;
+        expect(await producer.backlog(key)).toEqual({ waiting: 0, oldestWaitMs: -1 });
+        const outcomes = [producer.submit(request(model, 'a'), { bound: 10 }), producer.submit(request(model, 'b'), { bound: 10 })];
+        await new Promise((r) => setTimeout(r, 120));
+        const seen = await producer.backlog(key);
+        expect(seen.waiting).toBe(2);
+        expect(seen.oldestWaitMs).toBeGreaterThanOrEqual(100);
+        expect(seen.oldestWaitMs).toBeLessThan(2_000);
+        const taken = await receiveN(consumer, key, 2);
+        expect(await producer.backlog(key)).toEqual({ waiting: 0, oldestWaitMs: -1 });
+        for (const d of taken) await consumer.complete(d, answer('x'));
+        await Promise.all(outcomes);
+      }));
+
     it('submitAll queues N jobs that fit, in order, and answers each its own', () =>
       withTransport(async (t) => {
         const [producer, consumer] = [await t.producer(), await t.consumer()];

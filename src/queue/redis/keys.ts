@@ -29,4 +29,16 @@ export class RedisKeys {
   autoscalerLease(group: string): string {
     return `${this.prefix}:autoscaler:${group}`;
   }
+  /** Sorted set of stats sources (`<kind>:<id>`) by their last sample (Redis time, ms). */
+  get statsIndex(): string {
+    return `${this.prefix}:stats`;
+  }
+  /** Prefix of the stats streams; a source's stream is this + its source name. */
+  get statsStreamPrefix(): string {
+    return `${this.prefix}:stats:`;
+  }
+  /** The capped stream of one source's stats samples (`source` = `<kind>:<id>`). */
+  stats(source: string): string {
+    return `${this.statsStreamPrefix}${source}`;
+  }
 }

@@ -34,13 +34,15 @@ export interface RedisConsumerOptions extends RedisConnectionOptions {
 export interface RedisRegistryOptions extends RedisConnectionOptions {
   /** A worker whose last heartbeat is older than this is not live. */
   expiryMs: number;
+  /** Stats samples a worker's heartbeats keep for the dashboard (default 3600; 0: none). */
+  statsHistoryS?: number;
 }
 
 export const REDIS_DEFAULTS = {
   prefix: 'swarmserve',
   reclaimIdleMs: 15_000,
   maxDeliveries: 3,
-  heartbeatIntervalMs: 2_000,
+  heartbeatIntervalMs: 1_000,
   heartbeatExpiryMs: 10_000,
   // Above what a healthy Redis can be silent for (a slow script, a fork for an AOF rewrite
   // or snapshot, a disk stall of the AOF's fsync, ≈ 2 s at worst; a 3 s SIGSTOP in the e2e

@@ -9,7 +9,8 @@ import { hostname } from 'node:os';
 import { randomUUID } from 'node:crypto';
 import { ServeError } from '../../common/errors.js';
 import { abortError, queueFull, queueOf, refuseAll } from '../admission.js';
-import type { JobOutcome, JobProducer, JobRequest, ProducerStats, SubmitOptions } from '../contract.js';
+import type { Backlog, JobOutcome, JobProducer, JobRequest, ProducerStats, SubmitOptions } from '../contract.js';
+import { readQueue } from './queue-signals.js';
 import { GROUP, RedisKeys } from './keys.js';
 import { RedisLink, fieldMap, redisError, str, streamEntries, unavailable, type RedisArg } from './link.js';
 import { decodeReply, encodeJob } from './messages.js';
@@ -125,6 +126,12 @@ export class RedisProducer implements JobProducer {
 
   async depth(key: string): Promise<number> {
     return Number(await this.main.eval(DEPTH, [this.keys.jobs(key)], [GROUP]));
+  }
+
+  async backlog(key: string): Promise<Backlog> {
+    const reading = await readQueue(this.main, this.keys, key);
+    const waiting = Math.max(0, reading.length - reading.pending);
+    return { waiting, oldestWaitMs: reading.oldestWaitingAt === undefined || waiting === 0 ? -1 : Math.max(0, reading.at - reading.oldestWaitingAt) };
   }
 
   async close(): Promise<void> {

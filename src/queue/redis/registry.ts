@@ -2,6 +2,8 @@
 // its id in a sorted set scored by Redis's own time), so gateways, dashboards and
 // autoscalers see which workers are live without trusting the hosts' clocks.
 import type { WorkerInfo, WorkerRegistry } from '../contract.js';
+import type { WorkerSample } from '../../stats/contract.js';
+import { DEFAULT_STATS_HISTORY_S } from '../../stats/contract.js';
 import { RedisKeys } from './keys.js';
 import { RedisLink, fieldMap, str } from './link.js';
 import type { RedisRegistryOptions } from './options.js';
@@ -37,11 +39,17 @@ export class RedisWorkerRegistry implements WorkerRegistry {
         busyMs: num('busyMs'),
         startedAt: num('startedAt'),
         lastSeen: num('lastSeen'),
+        rssBytes: num('rssBytes'),
+        memoryLimitBytes: num('memoryLimitBytes'),
       };
     });
   }
 
-  /** Writes this worker's heartbeat; it expires after the registry's expiry unless renewed. */
+  /**
+   * Writes this worker's heartbeat; it expires after the registry's expiry unless renewed.
+   * The same figures, as a stats sample, go to its stats stream for the dashboard (unless
+   * the stats history is 0).
+   */
   async beat(info: Omit<WorkerInfo, 'lastSeen'>): Promise<void> {
     const fields = [
       'id',
@@ -60,8 +68,30 @@ export class RedisWorkerRegistry implements WorkerRegistry {
       String(Math.round(info.busyMs)),
       'startedAt',
       String(info.startedAt),
+      'rssBytes',
+      String(info.rssBytes ?? 0),
+      'memoryLimitBytes',
+      String(info.memoryLimitBytes ?? 0),
     ];
-    await this.link.eval(HEARTBEAT, [this.keys.worker(info.id), this.keys.workers], [info.id, String(this.options.expiryMs), ...fields]);
+    const history = this.options.statsHistoryS ?? DEFAULT_STATS_HISTORY_S;
+    const sample: WorkerSample = {
+      kind: 'worker',
+      id: info.id,
+      host: info.host,
+      pid: info.pid,
+      startedAt: info.startedAt,
+      keys: info.keys,
+      batches: info.batches,
+      items: info.items,
+      busyMs: Math.round(info.busyMs),
+      rssBytes: info.rssBytes ?? 0,
+      memoryLimitBytes: info.memoryLimitBytes ?? 0,
+    };
+    await this.link.eval(
+      HEARTBEAT,
+      [this.keys.worker(info.id), this.keys.workers, this.keys.stats(`worker:${info.id}`), this.keys.statsIndex],
+      [info.id, String(this.options.expiryMs), String(history), history > 0 ? JSON.stringify(sample) : '', ...fields],
+    );
   }
 
   /** Leaves the registry at once (clean shutdown), instead of expiring. */

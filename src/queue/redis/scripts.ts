@@ -152,21 +152,83 @@ return 1
 `);
 
 /**
- * Worker heartbeat. KEYS[1] worker hash, KEYS[2] workers sorted set; ARGV[1] id,
- * ARGV[2] expiry ms, ARGV[3..] fields. Stamped with Redis's own time, so the hosts'
+ * Lua shared by the scripts that write stats: `append_stats` adds a sample to its source's
+ * capped stream and the index, unless Redis is within 10 % of its maxmemory. Then it adds
+ * nothing and trims the source's stream to its last 60 samples instead: stats give room
+ * back to jobs and heartbeats rather than take it (the scripts run with allow-oom, so the
+ * heartbeat and the trim still work at the limit).
+ */
+const STATS_ROOM = `
+local function stats_room()
+  local info = redis.call('INFO', 'memory')
+  local max = tonumber(string.match(info, 'maxmemory:(%d+)'))
+  if max == nil or max == 0 then return true end
+  return tonumber(string.match(info, 'used_memory:(%d+)')) < max * 0.9
+end
+local function append_stats(stream, index, source, history, sample, now)
+  if not stats_room() then
+    redis.call('XTRIM', stream, 'MAXLEN', 60)
+    return 0
+  end
+  redis.call('XADD', stream, 'MAXLEN', '~', history, '*', 's', sample)
+  redis.call('PEXPIRE', stream, history * 1000)
+  redis.call('ZADD', index, now, source)
+  redis.call('ZREMRANGEBYSCORE', index, '-inf', now - history * 1000)
+  redis.call('PEXPIRE', index, history * 1000)
+  return 1
+end`;
+
+/**
+ * Worker heartbeat, and with it the worker's stats sample (one publisher: the dashboard
+ * and the autoscaler read the same figures). KEYS[1] worker hash, KEYS[2] workers sorted
+ * set, KEYS[3] its stats stream, KEYS[4] the stats index; ARGV[1] id, ARGV[2] expiry ms,
+ * ARGV[3] stats history (0: no sample), ARGV[4] the sample (JSON), ARGV[5..] fields. Stamped with Redis's own time, so the hosts'
  * clocks need not agree; everything expires when its workers are gone. `allow-oom` (Redis
  * ≥ 7): a Redis at maxmemory refuses new jobs (QUEUE_FULL) but must not drop live workers
  * from the registry, or every gateway would report itself not ready.
  */
 export const HEARTBEAT = luaScript(`#!lua flags=allow-oom
+${STATS_ROOM}
 local t = redis.call('TIME')
 local now = t[1] * 1000 + math.floor(t[2] / 1000)
-redis.call('HSET', KEYS[1], 'lastSeen', now, unpack(ARGV, 3))
+redis.call('HSET', KEYS[1], 'lastSeen', now, unpack(ARGV, 5))
 redis.call('PEXPIRE', KEYS[1], ARGV[2])
 redis.call('ZADD', KEYS[2], now, ARGV[1])
 redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now - tonumber(ARGV[2]))
 redis.call('PEXPIRE', KEYS[2], ARGV[2])
+if tonumber(ARGV[3]) > 0 then append_stats(KEYS[3], KEYS[4], 'worker:' .. ARGV[1], tonumber(ARGV[3]), ARGV[4], now) end
 return now
+`);
+
+/**
+ * One stats sample of a gateway or an autoscaler (a worker's goes with its heartbeat).
+ * KEYS[1] the source's stats stream, KEYS[2] the stats index; ARGV[1] source, ARGV[2]
+ * history (samples kept, one a second), ARGV[3] the sample (JSON). Returns 1, or 0 when
+ * Redis had no room for stats (nothing added; the source's stream trimmed).
+ */
+export const STATS_PUBLISH = luaScript(`#!lua flags=allow-oom
+${STATS_ROOM}
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+return append_stats(KEYS[1], KEYS[2], ARGV[1], tonumber(ARGV[2]), ARGV[3], now)
+`);
+
+/**
+ * The stats samples stamped after a time. KEYS[1] the stats index; ARGV[1] since (ms, Redis
+ * clock), ARGV[2] at most this many per source (the newest), ARGV[3] the stats stream
+ * prefix. Returns {now, {source, entries newest first}…} for each source that published
+ * after `since`.
+ */
+export const STATS_READ = luaScript(`
+local t = redis.call('TIME')
+local now = t[1] * 1000 + math.floor(t[2] / 1000)
+local since = tonumber(ARGV[1])
+local out = {now}
+for _, source in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '(' .. since, '+inf')) do
+  local entries = redis.call('XREVRANGE', ARGV[3] .. source, '+', since + 1, 'COUNT', ARGV[2])
+  if #entries > 0 then table.insert(out, {source, entries}) end
+end
+return out
 `);
 
 /** Live workers: KEYS[1] workers sorted set; ARGV[1] expiry ms, ARGV[2] worker-hash prefix. Returns {{id, fields}, …}. */
