@@ -26,6 +26,7 @@ const NEEDS: Record<string, string[]> = {
     'delay-workers',
     'autoscale-local',
     'worker-pool',
+    'stats-store',
   ],
   'the bundled models (models prepare)': ['analyze-bundled', 'cli-compose', 'moderation', 'prepare-int8', 'oip', 'oip-queue'],
   'the photo set (.cache/photos) and models/*/2': ['int8-measure', 'int8-evaluate', 'int8-calibration'],

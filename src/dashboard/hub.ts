@@ -56,7 +56,12 @@ export class DashboardHub {
   async open(res: ServerResponse, rangeS: number): Promise<void> {
     const stream: Stream = { res };
     this.streams.add(stream);
-    res.on('close', () => this.drop(stream));
+    const socket = res.socket;
+    res.on('close', () => {
+      this.drop(stream);
+      // A stream's connection is never reused: left open after a client's abort, Node would count it busy and a drain would wait for it.
+      socket?.destroy();
+    });
     try {
       await this.ensureRunning(rangeS);
       if (this.closed || res.destroyed) return;
@@ -72,7 +77,11 @@ export class DashboardHub {
   /** Ends every stream at once (SIGTERM: a page must never hold a drain open) and stops reading. */
   close(): void {
     this.closed = true;
-    for (const stream of this.streams) stream.res.end();
+    for (const { res } of this.streams) {
+      res.end();
+      // A client that stopped reading would keep what is buffered, and so the drain, waiting: cut it.
+      if (res.writableLength > 0) res.destroy();
+    }
     this.streams.clear();
     this.stop();
   }

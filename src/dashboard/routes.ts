@@ -101,6 +101,8 @@ export function registerDashboard(app: FastifyInstance, hub: DashboardHub): void
         'x-request-id': request.id,
         // Proxies (nginx) must pass each line on as it comes.
         'x-accel-buffering': 'no',
+        // Its connection ends with it: a finished stream must not linger as a keep-alive connection that holds a drain open.
+        connection: 'close',
       });
       res.flushHeaders();
       await hub.open(res, rangeS);

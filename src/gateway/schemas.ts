@@ -110,13 +110,14 @@ export const homeSchema = {
         auth: { type: 'string' },
         links: {
           type: 'object',
-          required: ['ready', 'live', 'metrics', 'docs', 'openapi'],
+          required: ['ready', 'live', 'metrics', 'docs', 'openapi', 'dashboard'],
           properties: {
             ready: { type: 'string' },
             live: { type: 'string' },
             metrics: { type: 'string' },
             docs: { type: 'string' },
             openapi: { type: 'string' },
+            dashboard: { type: 'string' },
           },
         },
       },

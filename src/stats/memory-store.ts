@@ -28,7 +28,7 @@ export class MemoryStatsStore implements StatsStore {
   }
 
   read(sinceMs: number, limit = Number.MAX_SAFE_INTEGER): Promise<StatsRead> {
-    const now = this.now();
+    let now = this.now();
     const samples: StampedSample[] = [];
     for (const [source, list] of this.sources) {
       // A source silent for a whole history is forgotten.
@@ -39,6 +39,8 @@ export class MemoryStatsStore implements StatsStore {
       let first = list.length;
       while (first > 0 && list[first - 1]!.at > sinceMs) first--;
       samples.push(...list.slice(Math.max(first, list.length - limit)));
+      // Stamps are made strictly increasing, so one may run a millisecond ahead of the clock.
+      now = Math.max(now, list.at(-1)?.at ?? 0);
     }
     return Promise.resolve({ now, samples });
   }
