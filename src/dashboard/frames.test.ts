@@ -9,19 +9,30 @@ const T = 1_800_000_000;
 function model(outcomes: number[], latencies: number[], extra: Partial<GatewayModelSample> = {}): GatewayModelSample {
   const h = new LatencyHistogram();
   for (const ms of latencies) h.record(ms);
-  return { outcomes, total: h.sparse(), queue: h.sparse(), inference: [], items: latencies.length, batchSum: latencies.length * 4, backlog: 0, oldestWaitMs: -1, ...extra };
+  return {
+    outcomes,
+    total: h.sparse(),
+    queue: h.sparse(),
+    inference: [],
+    items: latencies.length,
+    batchSum: latencies.length * 4,
+    backlog: 0,
+    oldestWaitMs: -1,
+    ...extra,
+  };
 }
 
-function gateway(id: string, atMs: number, total: number, models: Record<string, GatewayModelSample>): StampedSample {
-  return { at: atMs, source: `gateway:${id}`, sample: { ...gatewaySample(id, total), models } };
+/** A gateway sample covering `intervalMs` before its stamp (default: all within the stamp's second, when stamped at its end). */
+function gateway(id: string, atMs: number, total: number, models: Record<string, GatewayModelSample>, intervalMs = 400): StampedSample {
+  return { at: atMs, source: `gateway:${id}`, sample: { ...gatewaySample(id, total), intervalMs, models } };
 }
 
 describe('FrameBuilder', () => {
   it('sums two gateways in one second and merges their histograms before taking quantiles', () => {
     const b = new FrameBuilder();
     b.add([
-      gateway('a', T * 1000 + 500, 10, { 'm:1': model([10, 1, 0, 0, 0], Array(10).fill(10) as number[], { backlog: 3, oldestWaitMs: 40 }) }),
-      gateway('b', T * 1000 + 520, 7, { 'm:1': model([0, 0, 2, 1, 0], []), 'n:1': model([5, 0, 0, 0, 1], Array(5).fill(1000) as number[]) }),
+      gateway('a', T * 1000 + 900, 10, { 'm:1': model([10, 1, 0, 0, 0], Array(10).fill(10) as number[], { backlog: 3, oldestWaitMs: 40 }) }),
+      gateway('b', T * 1000 + 920, 7, { 'm:1': model([0, 0, 2, 1, 0], []), 'n:1': model([5, 0, 0, 0, 1], Array(5).fill(1000) as number[]) }),
     ]);
     const [frame] = b.finish(T);
     expect(frame!.t).toBe(T);
@@ -35,13 +46,15 @@ describe('FrameBuilder', () => {
     expect(frame!.all.total![0]).toBeLessThan(11);
     expect(frame!.all.total![1]).toBeGreaterThan(800);
     expect(frame!.all.batch).toBe(4);
-    expect(b.requestsTotal()).toBe(17);
+    expect(b.requestsTotal(T * 1000 + 1000)).toBe(17);
+    // A gateway not heard from for 10 s no longer counts.
+    expect(b.requestsTotal(T * 1000 + 11_000)).toBe(0);
   });
 
   it('gives one frame per second, empty ones included; a sample for a finished second is dropped and counted', () => {
     const b = new FrameBuilder();
-    b.add([gateway('a', T * 1000 + 500, 1, { 'm:1': model([1, 0, 0, 0, 0], [5]) })]);
-    b.add([gateway('a', (T + 3) * 1000 + 500, 2, { 'm:1': model([1, 0, 0, 0, 0], [5]) })]);
+    b.add([gateway('a', T * 1000 + 900, 1, { 'm:1': model([1, 0, 0, 0, 0], [5]) })]);
+    b.add([gateway('a', (T + 3) * 1000 + 900, 2, { 'm:1': model([1, 0, 0, 0, 0], [5]) })]);
     const frames = b.finish(T + 3);
     expect(frames.map((f) => f.t)).toEqual([T, T + 1, T + 2, T + 3]);
     expect(frames.map((f) => f.all.outcomes[0])).toEqual([1, 0, 0, 1]);
@@ -50,7 +63,18 @@ describe('FrameBuilder', () => {
     expect(b.lateSamples).toBe(1);
     expect(b.finish(T + 4).map((f) => f.t)).toEqual([T + 4]);
     // Each gateway's newest sample gives its total: not the late one, stamped before.
-    expect(b.requestsTotal()).toBe(2);
+    expect(b.requestsTotal((T + 4) * 1000)).toBe(2);
+  });
+
+  it("spreads a sample's counts over the seconds its interval covers: a late sample fills the second it missed", () => {
+    const b = new FrameBuilder();
+    // Samples each covering one second; the one for T+1 comes 600 ms late (stamped in T+2), the next on time.
+    b.add([gateway('a', (T + 1) * 1000 + 50, 1, { 'm:1': model([10, 0, 0, 0, 0], []) }, 1000)]);
+    b.add([gateway('a', (T + 2) * 1000 + 650, 2, { 'm:1': model([16, 0, 0, 0, 0], []) }, 1600)]);
+    b.add([gateway('a', (T + 3) * 1000 + 50, 3, { 'm:1': model([4, 0, 0, 0, 0], []) }, 400)]);
+    const frames = b.finish(T + 2, T);
+    // No empty second, no doubled one: 10 per second throughout.
+    expect(frames.map((f) => Math.round(f.all.outcomes[0]))).toEqual([10, 10, 10]);
   });
 
   it('counts a worker live in a second when it sent a sample then or the second before', () => {
@@ -78,7 +102,13 @@ describe('FrameBuilder', () => {
 
   it('carries autoscaler decisions with their reason', () => {
     const b = new FrameBuilder();
-    b.add([{ at: T * 1000 + 100, source: 'autoscaler:svc', sample: { kind: 'autoscaler', id: 'svc', desired: 3, current: 3, live: 1, reason: 'backlog', changed: true } }]);
+    b.add([
+      {
+        at: T * 1000 + 100,
+        source: 'autoscaler:svc',
+        sample: { kind: 'autoscaler', id: 'svc', desired: 3, current: 3, live: 1, reason: 'backlog', changed: true },
+      },
+    ]);
     expect(b.finish(T)[0]!.autoscalers).toEqual({ svc: { desired: 3, current: 3, live: 1, reason: 'backlog', changed: true } });
   });
 });

@@ -16,15 +16,20 @@ class ModelSecond {
   backlog: number | null = null;
   oldestWaitMs: number | null = null;
 
-  add(sample: GatewayModelSample): void {
+  /** The share `weight` of a sample's counts (the part of its interval in this second). */
+  addCounts(sample: GatewayModelSample, weight: number): void {
     sample.outcomes.forEach((n, i) => {
-      if (i < 5) this.outcomes[i as 0] += n;
+      if (i < 5) this.outcomes[i as 0] += n * weight;
     });
-    this.total.add(sample.total);
-    this.queue.add(sample.queue);
-    this.inference.add(sample.inference);
-    this.items += sample.items;
-    this.batchSum += sample.batchSum;
+    this.total.add(sample.total, weight);
+    this.queue.add(sample.queue, weight);
+    this.inference.add(sample.inference, weight);
+    this.items += sample.items * weight;
+    this.batchSum += sample.batchSum * weight;
+  }
+
+  /** A sample's readings (backlog, oldest wait), which belong to the second it was taken in. */
+  addReadings(sample: GatewayModelSample): void {
     // Every gateway reads the same queue: the largest reading of the second stands.
     this.backlog = Math.max(this.backlog ?? 0, sample.backlog);
     if (sample.oldestWaitMs >= 0 || this.oldestWaitMs === null) this.oldestWaitMs = Math.max(this.oldestWaitMs ?? 0, sample.oldestWaitMs, 0);
@@ -43,8 +48,9 @@ class ModelSecond {
 
   frame(): ModelFrame {
     const q = (h: LatencyHistogram): Quantiles => (h.count === 0 ? null : [round(h.quantile(0.5)!), round(h.quantile(0.95)!), round(h.quantile(0.99)!)]);
+    const r = (n: number): number => Math.round(n * 10) / 10;
     return {
-      outcomes: [...this.outcomes],
+      outcomes: [r(this.outcomes[0]), r(this.outcomes[1]), r(this.outcomes[2]), r(this.outcomes[3]), r(this.outcomes[4])],
       total: q(this.total),
       queue: q(this.queue),
       inference: q(this.inference),
@@ -64,6 +70,9 @@ class Second {
   readonly autoscalers = new Map<string, AutoscalerFrame>();
 }
 
+/** A sample's counts are spread over at most this much time before its stamp (a gateway that stalled longer). */
+const MAX_SPREAD_MS = 10_000;
+
 /** How many recent samples of each worker are kept for its rates (≈ 5 s at one a second). */
 const WORKER_WINDOW = 6;
 
@@ -76,40 +85,73 @@ export class FrameBuilder {
   private readonly gatewayTotals = new Map<string, { at: number; total: number }>();
   lateSamples = 0;
 
-  /** Adds samples (any order, any sources). */
+  /**
+   * Adds samples (any order, any sources). A gateway sample's counts are spread over the
+   * seconds its interval covers, in proportion: a sample published late (a busy event loop)
+   * then fills the second it missed instead of leaving it empty and doubling the next.
+   * Readings (backlog, oldest wait) and presence belong to the second of the stamp.
+   */
   add(samples: readonly StampedSample[]): void {
     for (const { at, source, sample } of samples) {
-      const t = Math.floor(at / 1000);
       if (sample.kind === 'worker') this.rememberWorker(source, at, sample);
       if (sample.kind === 'gateway') {
         const seen = this.gatewayTotals.get(source);
         if (seen === undefined || seen.at < at) this.gatewayTotals.set(source, { at, total: sample.requestsTotal });
       }
-      if (t <= this.finishedUpTo) {
+      const t = Math.floor(at / 1000);
+      if (sample.kind === 'gateway') {
+        const intervalMs = Math.min(MAX_SPREAD_MS, Math.max(1, sample.intervalMs));
+        let lost = false;
+        for (let s = Math.floor((at - intervalMs) / 1000); s <= t; s++) {
+          const overlap = Math.min(at, (s + 1) * 1000) - Math.max(at - intervalMs, s * 1000);
+          if (overlap <= 0) continue;
+          const second = this.second(s);
+          if (second === undefined) {
+            lost = true;
+            continue;
+          }
+          for (const [key, model] of Object.entries(sample.models)) this.model(second, key).addCounts(model, overlap / intervalMs);
+        }
+        const second = this.second(t);
+        if (second !== undefined) {
+          second.gateways.add(source);
+          for (const [key, model] of Object.entries(sample.models)) this.model(second, key).addReadings(model);
+        }
+        if (lost) this.lateSamples++;
+        continue;
+      }
+      const second = this.second(t);
+      if (second === undefined) {
         this.lateSamples++;
         continue;
       }
-      let second = this.open.get(t);
-      if (second === undefined) {
-        second = new Second();
-        this.open.set(t, second);
-      }
-      if (sample.kind === 'gateway') {
-        second.gateways.add(source);
-        for (const [key, model] of Object.entries(sample.models)) {
-          let acc = second.models.get(key);
-          if (acc === undefined) {
-            acc = new ModelSecond();
-            second.models.set(key, acc);
-          }
-          acc.add(model);
-        }
-      } else if (sample.kind === 'worker') {
-        second.workers.add(source);
-      } else {
-        second.autoscalers.set(sample.id, autoscalerFrame(sample));
+      if (sample.kind === 'worker') second.workers.add(source);
+      else {
+        const before = second.autoscalers.get(sample.id);
+        // Two ticks in one second: a decision that changed the count is the one to show.
+        if (before === undefined || !before.changed || sample.changed) second.autoscalers.set(sample.id, autoscalerFrame(sample));
       }
     }
+  }
+
+  /** The open second t, or undefined when it is finished. */
+  private second(t: number): Second | undefined {
+    if (t <= this.finishedUpTo) return undefined;
+    let second = this.open.get(t);
+    if (second === undefined) {
+      second = new Second();
+      this.open.set(t, second);
+    }
+    return second;
+  }
+
+  private model(second: Second, key: string): ModelSecond {
+    let acc = second.models.get(key);
+    if (acc === undefined) {
+      acc = new ModelSecond();
+      second.models.set(key, acc);
+    }
+    return acc;
   }
 
   /**
@@ -157,10 +199,17 @@ export class FrameBuilder {
     if (list.length > WORKER_WINDOW) list.shift();
   }
 
-  /** Prediction requests answered since start, over every gateway's latest sample. */
-  requestsTotal(): number {
+  /**
+   * Prediction requests answered since they started, summed over the gateways heard from in
+   * the last `liveMs` before `now` (each one's newest sample): a gateway that stopped, or
+   * restarted under a new id, no longer counts.
+   */
+  requestsTotal(now: number, liveMs = 10_000): number {
     let total = 0;
-    for (const { total: n } of this.gatewayTotals.values()) total += n;
+    for (const [source, { at, total: n }] of this.gatewayTotals) {
+      if (now - at <= liveMs) total += n;
+      else if (now - at > 3_600_000) this.gatewayTotals.delete(source);
+    }
     return total;
   }
 

@@ -21,7 +21,12 @@ export interface DashboardSources {
 
 interface Stream {
   res: ServerResponse;
+  /** Its hello and history are written: ticks go to it from now on (before, they are in its history). */
+  ready: boolean;
 }
+
+/** Seconds are finished this long after they end: a sample published up to ≈ 1 s late still counts. */
+const FINISH_DELAY_S = 2;
 
 /** A client this far behind (bytes not yet sent) is cut off: one slow page must not grow our memory. */
 const MAX_BUFFERED_BYTES = 4 * 1024 * 1024;
@@ -34,6 +39,8 @@ export class DashboardHub {
   private cursor = 0;
   private readonly lastStamp = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
+  /** Bumped by stop(): a tick of an earlier run schedules no more. */
+  private generation = 0;
   private starting: Promise<void> | undefined;
   private closed = false;
   private failing = false;
@@ -54,7 +61,7 @@ export class DashboardHub {
 
   /** Starts a stream on `res` (headers already decided by the route): hello, the history of `rangeS`, then a tick a second. */
   async open(res: ServerResponse, rangeS: number): Promise<void> {
-    const stream: Stream = { res };
+    const stream: Stream = { res, ready: false };
     this.streams.add(stream);
     const socket = res.socket;
     res.on('close', () => {
@@ -68,6 +75,7 @@ export class DashboardHub {
       const from = Math.floor(this.cursor / 1000) - rangeS;
       this.write(stream, line({ type: 'hello', rangeS, header: this.header() }));
       this.write(stream, line({ type: 'history', frames: this.frames.filter((f) => f.t > from) }));
+      stream.ready = true;
     } catch (err) {
       this.sources.logger.warn({ err }, 'dashboard: the stats history could not be read');
       res.end();
@@ -92,6 +100,7 @@ export class DashboardHub {
   }
 
   private stop(): void {
+    this.generation++;
     clearTimeout(this.timer);
     this.timer = undefined;
     this.starting = undefined;
@@ -110,13 +119,18 @@ export class DashboardHub {
   }
 
   private async start(rangeS: number): Promise<void> {
-    const read = await this.sources.store.read(Date.now() - (rangeS + 5) * 1000);
+    const generation = this.generation;
+    const { store } = this.sources;
+    // The store's clock first (Redis's, not this host's), then the range before it.
+    const clock = (await store.read(Number.MAX_SAFE_INTEGER)).now;
+    const read = await store.read(clock - (rangeS + FINISH_DELAY_S + 1) * 1000);
+    if (generation !== this.generation) return;
     const from = Math.floor(read.now / 1000) - rangeS;
     this.take(read.samples);
-    this.frames = this.builder.finish(Math.floor(read.now / 1000) - 1, from);
+    this.frames = this.builder.finish(Math.floor(read.now / 1000) - FINISH_DELAY_S, from);
     this.loadedFrom = from;
     this.cursor = read.now;
-    this.schedule();
+    this.schedule(generation);
   }
 
   /** A page asks for more than is loaded: the older part is read and built on its own. */
@@ -135,19 +149,21 @@ export class DashboardHub {
     this.builder.add(fresh);
   }
 
-  private schedule(): void {
-    if (this.closed || this.streams.size === 0) return;
-    // Just after each second of this host's clock: publishers write at mid-second, so the second before is complete.
-    const delay = 1000 - (Date.now() % 1000) + 100;
-    this.timer = setTimeout(() => void this.tick().finally(() => this.schedule()), delay);
+  private schedule(generation: number): void {
+    if (this.closed || this.streams.size === 0 || generation !== this.generation) return;
+    // A third into each second of this host's clock: publishers write just after it begins.
+    const delay = 1000 - (Date.now() % 1000) + 300;
+    clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.tick(generation).finally(() => this.schedule(generation)), delay);
     this.timer.unref();
   }
 
-  private async tick(): Promise<void> {
+  private async tick(generation: number): Promise<void> {
     const { store, logger } = this.sources;
     try {
       // A little before the cursor, deduplicated per source: a sample added in the cursor's own millisecond is not missed.
       const read = await store.read(this.cursor - 1);
+      if (generation !== this.generation) return;
       this.take(read.samples);
       this.cursor = read.now;
       this.failing = false;
@@ -155,17 +171,17 @@ export class DashboardHub {
       if (!this.failing) logger.warn({ err }, 'dashboard: cannot read the stats store; pages get empty seconds until it answers');
       this.failing = true;
     }
-    const frames = this.builder.finish(Math.floor(this.cursor / 1000) - 1);
+    const frames = this.builder.finish(Math.floor(this.cursor / 1000) - FINISH_DELAY_S);
     this.frames.push(...frames);
     const oldest = Math.floor(this.cursor / 1000) - MAX_RANGE_S;
     if (this.frames.length > MAX_RANGE_S + 60) this.frames = this.frames.filter((f) => f.t > oldest);
     this.loadedFrom = Math.max(this.loadedFrom, oldest);
     const text = line({ type: 'tick', frames, header: this.header(), workers: this.builder.workerRows(this.cursor, this.sources.liveWorkerIds?.(), 3000) });
-    for (const stream of this.streams) this.write(stream, text);
+    for (const stream of this.streams) if (stream.ready) this.write(stream, text);
   }
 
   private header(): Header {
-    return { ...this.sources.header(), requestsTotal: this.builder.requestsTotal() };
+    return { ...this.sources.header(), requestsTotal: this.builder.requestsTotal(this.cursor) };
   }
 
   private write(stream: Stream, text: string): void {

@@ -17,7 +17,7 @@ describe('LatencyHistogram', () => {
 
   it('reads quantiles within 13 % of the exact ones, also after merging through the sparse form', () => {
     let seed = 42;
-    const random = (): number => ((seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31);
+    const random = (): number => (seed = (seed * 1_103_515_245 + 12_345) % 2 ** 31) / 2 ** 31;
     // A log-normal-ish mix: most around 20 ms, a tail to seconds.
     const values = Array.from({ length: 20_000 }, () => 20 * Math.exp(random() * 2 - 1) * (random() < 0.05 ? 30 : 1));
     const a = new LatencyHistogram();

@@ -27,11 +27,12 @@ export class LatencyHistogram {
     this.count += 1;
   }
 
-  add(sparse: SparseHistogram): void {
+  /** Adds counts in the sparse form, each times `weight` (a share of a sample that spans several seconds). */
+  add(sparse: SparseHistogram, weight = 1): void {
     for (const [bucket, n] of sparse) {
       if (bucket < 0 || bucket > LAST_BUCKET) continue;
-      this.counts[bucket]! += n;
-      this.count += n;
+      this.counts[bucket]! += n * weight;
+      this.count += n * weight;
     }
   }
 

@@ -23,7 +23,7 @@ export class StatsPublisher {
     this.intervalMs = options.intervalMs ?? 1000;
   }
 
-  /** Starts publishing, at the middle of each second of this host's clock, so samples land in the second they describe. */
+  /** Starts publishing, just after each second of this host's clock begins: a sample then describes, almost whole, the second before. */
   static create(options: StatsPublisherOptions): StatsPublisher {
     const publisher = new StatsPublisher(options);
     publisher.schedule();
@@ -46,7 +46,7 @@ export class StatsPublisher {
   private schedule(): void {
     if (this.stopped) return;
     const now = Date.now();
-    const next = this.intervalMs === 1000 ? 1000 - ((now + 500) % 1000) : this.intervalMs;
+    const next = this.intervalMs === 1000 ? 1000 - (now % 1000) + 50 : this.intervalMs;
     this.timer = setTimeout(() => {
       void this.publishNow().finally(() => this.schedule());
     }, next);

@@ -93,8 +93,11 @@ describe('GET /dashboard/stream (embedded mode)', () => {
     const { status, contentType, messages } = await streamMessages(
       `${url}/dashboard/stream?range=60`,
       {},
-      (m) => m.some((x) => x.type === 'tick' && x.header.requestsTotal === 3),
-      4_000,
+      // Frames are finished 2 s after their second ends: wait for the one holding the last answer.
+      (m) =>
+        m.some((x) => x.type === 'tick' && x.header.requestsTotal === 3) &&
+        m.flatMap((x) => (x.type === 'tick' || x.type === 'history' ? x.frames : [])).reduce((n, f) => n + f.all.outcomes[0] + f.all.outcomes[1], 0) >= 2.95,
+      6_000,
     );
     expect(status).toBe(200);
     expect(contentType).toBe('application/x-ndjson; charset=utf-8');
@@ -103,7 +106,8 @@ describe('GET /dashboard/stream (embedded mode)', () => {
     const frames = messages.flatMap((m) => (m.type === 'tick' || m.type === 'history' ? m.frames : []));
     // One frame per second, in order.
     frames.slice(1).forEach((f, i) => expect(f.t).toBe(frames[i]!.t + 1));
-    const outcomes = frames.reduce((sum, f) => sum.map((n, i) => n + f.all.outcomes[i]!), [0, 0, 0, 0, 0]);
+    // Counts are spread over the seconds each sample covers (rounded to 0.1).
+    const outcomes = frames.reduce((sum, f) => sum.map((n, i) => n + f.all.outcomes[i]!), [0, 0, 0, 0, 0]).map((n) => Math.round(n));
     expect(outcomes).toEqual([2, 1, 0, 0, 0]);
     expect(frames.some((f) => f.models['tiny:1']?.total !== null && f.models['tiny:1']?.inference !== null)).toBe(true);
     const tick = messages.findLast((m) => m.type === 'tick');

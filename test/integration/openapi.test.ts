@@ -126,7 +126,14 @@ describe('OpenAPI document', () => {
 
     const home = (await (await fetch(`${open.url}/`)).json()) as Record<string, unknown>;
     expect(Object.keys(home).sort()).toEqual(['auth', 'links', 'predict', 'service', 'version']);
-    expect(home.links).toEqual({ ready: '/health/ready', live: '/health/live', metrics: '/metrics', docs: '/docs', openapi: '/openapi.json', dashboard: '/dashboard' });
+    expect(home.links).toEqual({
+      ready: '/health/ready',
+      live: '/health/live',
+      metrics: '/metrics',
+      docs: '/docs',
+      openapi: '/openapi.json',
+      dashboard: '/dashboard',
+    });
     expect(await (await fetch(`${open.url}/health/ready`)).json()).toEqual({ status: 'ready', models: ['tiny'] });
     expect(await (await fetch(`${open.url}/health/live`)).json()).toEqual({ status: 'live' });
   });
