@@ -40,6 +40,7 @@ import { swarmTestPids } from './host-load.js';
 import { hostDifferences, hostSnapshot, type HostSnapshot } from './host-state.js';
 import { Load } from './load.js';
 import { Report } from './report.js';
+import { readDashboard } from './dashboard-probe.js';
 import { StackProbe, type MemoryPeak } from './stack.js';
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '../../..');
@@ -324,6 +325,32 @@ async function main(): Promise<void> {
     );
     for (const t of await probe.running('worker')) memories.push(await probe.memoryPeak(t, estimateBytes));
     f.memory = memories.map((x) => `${x.node} ${x.peakMiB}/${x.limitMiB} MiB`);
+  });
+
+  await report.step("the gateway's /dashboard/stream under load: the 3 workers of 3 nodes, their rates and memory limits, the traffic", async (f) => {
+    const busy = (r: { workers: Array<{ imagesPerS: number | null }> }): boolean => r.workers.length === 3 && r.workers.every((w) => (w.imagesPerS ?? 0) > 0);
+    const r = await readDashboard(gateway, (x) => x.ticks >= 2 && busy(x), 15_000);
+    Object.assign(f, {
+      workers: r.workers.map(
+        (w) =>
+          `${w.id.slice(0, 12)} ${w.imagesPerS ?? '-'} img/s busy ${w.busyPct ?? '-'} % ${Math.round(w.rssBytes / 2 ** 20)}/${Math.round(w.memoryLimitBytes / 2 ** 20)} MiB`,
+      ),
+      answeredOk: Math.round(r.answeredOk),
+      gateways: r.gateways,
+    });
+    report.target('dashboard: the 3 worker replicas listed, each answering (images/s > 0)', busy(r), r.workers.length, '3, each > 0');
+    report.target(
+      'dashboard: each worker row knows its container memory limit',
+      r.workers.length === 3 && r.workers.every((w) => w.memoryLimitBytes > 0),
+      r.workers.map((w) => w.memoryLimitBytes),
+      '> 0',
+    );
+    report.target(
+      'dashboard: the last minute of traffic in its frames',
+      r.answeredOk > 0 && r.gateways >= 1,
+      `${Math.round(r.answeredOk)} answers, ${r.gateways} gateway(s)`,
+      '> 0',
+    );
   });
 
   await report.step(`the stack's autoscaler (scaled 0 → 1): under the load it scales ${STACK}_worker up, after it back down to --min 1`, async (f) => {
