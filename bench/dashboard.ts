@@ -14,8 +14,8 @@
 // process's CPU is its own (utime + stime from /proc, src/common/proc-cpu.ts), so the pairs do
 // not mix; only redis-server is shared (its figures are information).
 //
-// Idle phase (information): both pairs without load over one window, ON beside OFF: the
-// publishing cost alone, free of the load's noise.
+// Idle phase (information): both pairs without load over one window, ON beside OFF, after
+// 15 s for the priming's after-effects: the publishing cost alone, free of the load's noise.
 //
 // A round: `swarmserve load --rate 1000` (the bundled open-loop generator, a process of its
 // own) on one pair's gateway; warm-up, then a measured window with a /proc sample and a
@@ -33,7 +33,11 @@
 // on the gateway. Beside them, the median of the paired differences within each cycle, ± 2
 // standard errors from their spread: a loaded process's CPU moves by more from round to round
 // (its batching changes with timing and contention) than the costs measured here, and the
-// report says when a verdict is within that noise. Also checked: the rate was kept in every
+// report says when a verdict is within that noise. Cross-check that resolves them (printed,
+// not counted): the loaded gateway's CPU folded over the phase of the clock's second
+// (bench/phase-cpu.ts): its publisher fires at mid-second and its hub just after each second,
+// the requests have no phase, so the phase-locked excess ON − OFF (publisher window) and
+// streams − none (hub window) stand out of the noise. Also checked: the rate was kept in every
 // round (±2 %, no error), the gateway's swarmserve_requests_in_flight is 0 with the streams
 // open and the load gone, the OFF prefix holds no stats key. After the rounds: the Redis
 // memory one sample costs (MEMORY USAGE / XLEN of each ON stats stream) and what an hour of
@@ -59,6 +63,7 @@ import { readCpuInfo } from './cpuinfo.js';
 import { addWorker, echoJpeg, startGateway, startRedis, stopAll, stops, type Watched } from './distributed-stack.js';
 import { DISTURBED_CORES, MAIN_JS, ROOT, envMs, errorText, progress, runDriver, sleep, waitForQuiet } from './driver.js';
 import { ECHO_MODEL, writeEchoRepository } from './echo-model.js';
+import { PhaseSampler, trimmedMean, windowExcess, type PhaseProfile } from './phase-cpu.js';
 import { spawnProc, type Proc } from './processes.js';
 import { markdownTable, writeMarkdown, writeResults } from './report.js';
 import { scrapeMetrics, windowStats, type Series } from './served.js';
@@ -81,7 +86,7 @@ const RATE = envCount('BENCH_RATE', 1_000);
 const STREAMS = envCount('BENCH_STREAMS', 5);
 /** The idle window (both pairs without load), after a pause for the priming's after-effects (collections). */
 const IDLE_MS = envMs('BENCH_IDLE_MS', 30_000);
-const IDLE_SETTLE_MS = 5_000;
+const IDLE_SETTLE_MS = 15_000;
 /** Load on each pair before the first round, not measured. */
 const PRIME_MS = 5_000;
 /** The load runs this long past the window, so the window closes under load. */
@@ -96,6 +101,15 @@ const RATE_TOLERANCE = 0.02;
 /** A stream's ticks in a window may be one fewer than its whole seconds; none further apart than this. */
 const MAX_TICK_GAP_MS = 1_500;
 const HOUR_SAMPLES = 3_600;
+
+/** Phase-locked cross-check (bench/phase-cpu.ts): the gateway's threads read every PHASE_SAMPLE_MS, folded into bins. */
+const PHASE_SAMPLE_MS = 10;
+const PHASE_BIN_MS = 10;
+/** Where in the clock's second the gateway's work of each kind falls: its publisher fires at 500 ms (StatsPublisher), its hub reads and writes at 100 ms (DashboardHub); each window starts one sample early (a sampling interval is spread over the bins it covers) and leaves 100 ms for the Redis round trips behind (wider windows take in more of the requests' noise). */
+const PUBLISH_PHASE: readonly [number, number] = [490, 600];
+const TICK_PHASE: readonly [number, number] = [90, 200];
+/** The phase-locked sampling starts this long after the load (its start-up left out), warm-up included. */
+const PHASE_FROM_MS = 1_000;
 
 /** As in bench:distributed's echo runs. */
 const ECHO_MAX_BATCH = 16;
@@ -266,6 +280,8 @@ interface RoundRecord {
   meanBatch?: number;
   load?: { sentRate: number; rateKept: boolean; lateSends: number; notSent: number; p50Ms: number; p99Ms: number; failures: number; loadgenCores: number };
   streamWindows?: StreamWindow[];
+  /** The loaded gateway's CPU over the phase of the clock's second, over the window (bench/phase-cpu.ts). */
+  phase?: PhaseProfile;
   /** The loaded gateway's swarmserve_requests_in_flight after the load ended (streams still open). */
   inFlightAfter?: number;
   error?: string;
@@ -353,10 +369,15 @@ async function runRound(round: number, cycle: number, kind: Kind, pairs: Record<
       gateway: await scrapeMetrics(loaded.gateway.url),
       worker: await scrapeMetrics(loaded.worker.metricsUrl ?? ''),
     });
+    // The phase-locked sampling takes the warm-up too (less its first second): more seconds, same phases.
+    await sleep(Math.min(WARMUP_MS, PHASE_FROM_MS));
+    const sampler = new PhaseSampler(loaded.gateway.proc.pid, PHASE_SAMPLE_MS);
     await sleep(Math.max(0, t0 + WARMUP_MS - performance.now()));
     const before = await snapshot();
     await sleep(Math.max(0, t0 + WARMUP_MS + DURATION_MS - performance.now()));
+    const phase = sampler.stop(PHASE_BIN_MS);
     const after = await snapshot();
+    record.phase = phase;
     await waitExit(load.proc, LOAD_TAIL_MS + 30_000);
 
     const windowS = (after.cpu.at - before.cpu.at) / 1000;
@@ -659,6 +680,52 @@ async function main(): Promise<number> {
     want: `≤ ${TARGET_STREAM_MS} ms/s`,
     met: perStream <= TARGET_STREAM_MS,
   });
+  // Cross-check, resolved: the gateway's phase-locked CPU (bench/phase-cpu.ts) where its publisher and its hub work.
+  /** Every second of every round of a kind: its excess in a phase window; trimmed mean and its standard error. */
+  const lockIn = (kind: Kind, window: readonly [number, number]): { mean: number; se: number; n: number } =>
+    trimmedMean(of(kind).flatMap((r) => (r.phase?.seconds ?? []).map((bins) => windowExcess(bins, r.phase?.binMs ?? PHASE_BIN_MS, window[0], window[1]))));
+  const lockInDiff = (
+    a: Kind,
+    b: Kind,
+    window: readonly [number, number],
+    divide = 1,
+  ): { value: number; noise: number; withMs: number; baseMs: number; seconds: number } => {
+    const la = lockIn(a, window);
+    const lb = lockIn(b, window);
+    return {
+      value: (la.mean - lb.mean) / divide,
+      noise: (2 * Math.sqrt(la.se ** 2 + lb.se ** 2)) / divide,
+      withMs: la.mean,
+      baseMs: lb.mean,
+      seconds: Math.min(la.n, lb.n),
+    };
+  };
+  const phasePublish = lockInDiff('ON', 'OFF', PUBLISH_PHASE);
+  const phaseStream = lockInDiff('ON+streams', 'ON', TICK_PHASE, STREAMS);
+  const checks: Target[] = [];
+  for (const [label, d, target, window, unit] of [
+    ['gateway: publishing, phase-locked (cross-check)', phasePublish, TARGET_PUBLISH_MS, PUBLISH_PHASE, ''],
+    [`gateway: each open stream, phase-locked (cross-check, ÷ ${STREAMS})`, phaseStream, TARGET_STREAM_MS, TICK_PHASE, ' per stream'],
+  ] as const) {
+    const verdictText = Number.isNaN(d.value) ? 'ERROR' : d.value + d.noise <= target ? 'PASS' : d.value - d.noise > target ? 'FAIL' : 'within noise';
+    overheadRows.push([
+      `${label}, ${window[0]}–${window[1]} ms of each second`,
+      `${ms(d.baseMs)} (${label.includes('stream') ? '0 streams' : 'OFF'})`,
+      `${ms(d.withMs)} (${label.includes('stream') ? `${STREAMS} streams` : 'ON'})`,
+      `${signed(d.value)}${pm(d.noise)}${unit}`,
+      '—',
+      '—',
+      `≤ ${target}`,
+      `${verdictText === 'PASS' ? 'PASS' : `**${verdictText}**`} (check)`,
+    ]);
+    checks.push({
+      name: label,
+      measured: `${signed(d.value)}${pm(d.noise)} ms/s${unit}`,
+      want: `≤ ${target} ms/s, noise included`,
+      met: verdictText === 'PASS',
+    });
+  }
+
   // Information: the publishing cost alone, both pairs idle over the same window; redis-server (shared by both pairs).
   const idleCpu = idleRecord?.cpuMsPerS ?? {};
   const idleMs = (role: string): number => idleCpu[role] ?? Number.NaN;
@@ -762,11 +829,12 @@ async function main(): Promise<number> {
     markdownTable(['measure', 'baseline ms/s', 'with ms/s', 'overhead ms/s', 'ratio', 'paired median (±2 SE)', 'target ms/s', 'PASS/FAIL'], overheadRows),
     '',
     'Judged on overhead = median(with) − median(baseline). Paired median: the median of the differences within each cycle (adjacent rounds), with ± 2 standard errors from their spread: how finely this run resolves a difference.',
+    `Phase-locked rows (cross-checks, not counted): the loaded gateway's CPU (all threads, /proc/<pid>/task/*/schedstat every ${PHASE_SAMPLE_MS} ms) folded over the host clock's second into ${PHASE_BIN_MS} ms bins; each second of every window of a kind is one trial: its CPU above its own mean in the window where that work runs (publisher at 500 ms, hub at 100 ms); baseline/with = the trials' mean, 10 % trimmed off each end (${phasePublish.seconds} seconds or more per kind); overhead = their difference ± 2 SE. Work with no phase (the requests) averages out, so a few ms per second are resolved; it counts only the work done in that window (not, e.g., collections of the garbage it leaves). PASS/FAIL only when the noise band is on one side of the target.`,
   ];
   const unresolved = judged.filter((j) => !Number.isNaN(j.noise) && j.noise > j.target);
   if (unresolved.length > 0)
     lines.push(
-      `⚠ Noise above the target: ${unresolved.map((j) => `${j.measure} ±${j.noise.toFixed(1)} ms/s vs ${j.target}`).join('; ')}. The round-to-round spread of a loaded process's CPU (batching changes with the load and with other work on the cores) is larger than the cost measured: that verdict is within noise. More rounds (BENCH_ROUNDS), longer windows (BENCH_DURATION_MS) or a quieter machine narrow it; the idle rows measure the publishing cost alone, both pairs side by side over one window.`,
+      `⚠ Noise above the target: ${unresolved.map((j) => `${j.measure} ±${j.noise.toFixed(1)} ms/s vs ${j.target}`).join('; ')}. The round-to-round spread of a loaded process's CPU (batching changes with the load and with other work on the cores) is larger than the cost measured: that verdict is within noise. More rounds (BENCH_ROUNDS), longer windows (BENCH_DURATION_MS) or a quieter machine narrow it; the phase-locked rows resolve the costs under load, the idle rows measure publishing alone.`,
     );
   const ticked = windows.filter(({ w }) => w.ok > 0);
   if (ticked.length > 0) {
@@ -801,6 +869,13 @@ async function main(): Promise<number> {
     markdownTable(
       ['target', 'measured', 'want', 'PASS/FAIL'],
       targets.map((t) => [t.name, t.measured, t.want, t.met ? 'PASS' : '**FAIL**']),
+    ),
+    '',
+    'Cross-checks (not counted in the verdict below):',
+    '',
+    markdownTable(
+      ['check', 'measured', 'want', 'PASS/FAIL'],
+      checks.map((t) => [t.name, t.measured, t.want, t.met ? 'PASS' : '**FAIL / within noise**']),
     ),
   );
   const disturbed = records.filter((r) => r.disturbed);
@@ -843,7 +918,9 @@ async function main(): Promise<number> {
       perStreamPairedMs: perStreamPaired,
     },
     judged,
+    phaseLocked: { publish: phasePublish, perStream: phaseStream, publishPhaseMs: PUBLISH_PHASE, tickPhaseMs: TICK_PHASE, binMs: PHASE_BIN_MS },
     targets,
+    checks,
     memory: memory ?? { error: memoryError },
     rounds: records,
     discarded,
