@@ -12,7 +12,10 @@
 // measuring start-up, cold JIT and heap growth in the windows) both pairs stay up, are primed
 // with 5 s of load each, and each round loads one of them while the other idles. Each
 // process's CPU is its own (utime + stime from /proc, src/common/proc-cpu.ts), so the pairs do
-// not mix; only redis-server is shared (its figures are information).
+// not mix; only redis-server is shared (its figures are information). The price: ON and OFF
+// are different processes, so a lasting difference between the two pairs (JIT, heap layout)
+// would show in median(ON) − median(OFF) too; the phase-locked check below does not depend
+// on it (it compares where in each second a process does its work).
 //
 // Idle phase (information): both pairs without load over one window, ON beside OFF, after
 // 15 s for the priming's after-effects: the publishing cost alone, free of the load's noise.
