@@ -25,12 +25,24 @@ export function disturbedList(disturbed: readonly Measured[]): string {
   return disturbed.map((r) => `${r.id} (${r.cpu?.otherCores} cores)`).join(', ');
 }
 
+/** bench/results/<name>-<startedAt, ISO>.<ext>, the directory created. */
+function resultsFile(name: string, startedAt: Date, ext: string): string {
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  return join(RESULTS_DIR, `${name}-${startedAt.toISOString().replace(/[:.]/g, '-')}.${ext}`);
+}
+
 /** Writes bench/results/<name>-<startedAt, ISO>.json and says where. */
 export function writeResults(name: string, startedAt: Date, json: object): void {
-  mkdirSync(RESULTS_DIR, { recursive: true });
-  const file = join(RESULTS_DIR, `${name}-${startedAt.toISOString().replace(/[:.]/g, '-')}.json`);
+  const file = resultsFile(name, startedAt, 'json');
   writeFileSync(file, `${JSON.stringify(json, null, 2)}\n`);
   process.stdout.write(`\nResults written to ${file.slice(ROOT.length + 1)}\n`);
+}
+
+/** Writes the report as printed (markdown tables) to bench/results/<name>-<startedAt, ISO>.md and says where. */
+export function writeMarkdown(name: string, startedAt: Date, markdown: string): void {
+  const file = resultsFile(name, startedAt, 'md');
+  writeFileSync(file, markdown.endsWith('\n') ? markdown : `${markdown}\n`);
+  process.stdout.write(`Report written to ${file.slice(ROOT.length + 1)}\n`);
 }
 
 /** ` [CPU cores: <process> <cores>, …, other <cores>]`, for a run's progress line. */

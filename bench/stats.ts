@@ -14,3 +14,11 @@ export function summarize(samples: readonly number[]): LatencySummaryMs {
   for (const v of sorted) sum += v;
   return { mean: round3(sum / sorted.length), p50: at(50), p90: at(90), p95: at(95), p99: at(99), max: round3(sorted[sorted.length - 1] ?? 0) };
 }
+
+/** The median (the mean of the two middle values for an even count); NaN when empty. */
+export function median(values: readonly number[]): number {
+  if (values.length === 0) return Number.NaN;
+  const sorted = Float64Array.from(values).sort();
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 === 1 ? (sorted[mid] ?? Number.NaN) : ((sorted[mid - 1] ?? Number.NaN) + (sorted[mid] ?? Number.NaN)) / 2;
+}

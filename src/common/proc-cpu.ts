@@ -119,6 +119,21 @@ export function cpuUsage(start: CpuSample, end: CpuSample): CpuUsage | undefined
   };
 }
 
+/**
+ * CPU milliseconds (utime + stime) each named process used between two samples, not rounded:
+ * cpuUsage() rounds to 0.01 cores, 10 ms per second, too coarse for a cost of a few ms per second.
+ * The kernel reports whole ticks (10 ms at USER_HZ 100), so each figure is within one tick.
+ */
+export function processCpuMs(start: CpuSample, end: CpuSample): Record<string, number> {
+  const msPerTick = 1000 / ticksPerSecond();
+  const out: Record<string, number> = {};
+  for (const [name, before] of start.processes) {
+    const after = end.processes.get(name);
+    if (before !== undefined && after !== undefined) out[name] = (after - before) * msPerTick;
+  }
+  return out;
+}
+
 function round2(value: number): number {
   return Math.round(value * 100) / 100;
 }
