@@ -38,7 +38,7 @@
 // (its batching changes with timing and contention) than the costs measured here, and the
 // report says when a verdict is within that noise. Cross-check that resolves them (printed,
 // not counted): the loaded gateway's CPU folded over the phase of the clock's second
-// (bench/phase-cpu.ts): its publisher fires at mid-second and its hub just after each second,
+// (bench/phase-cpu.ts): its publisher fires 50 ms into each second and its hub 300 ms in,
 // the requests have no phase, so the phase-locked excess ON − OFF (publisher window) and
 // streams − none (hub window) stand out of the noise. Also checked: the rate was kept in every
 // round (±2 %, no error), the gateway's swarmserve_requests_in_flight is 0 with the streams
@@ -108,9 +108,9 @@ const HOUR_SAMPLES = 3_600;
 /** Phase-locked cross-check (bench/phase-cpu.ts): the gateway's threads read every PHASE_SAMPLE_MS, folded into bins. */
 const PHASE_SAMPLE_MS = 10;
 const PHASE_BIN_MS = 10;
-/** Where in the clock's second the gateway's work of each kind falls: its publisher fires at 500 ms (StatsPublisher), its hub reads and writes at 100 ms (DashboardHub); each window starts one sample early (a sampling interval is spread over the bins it covers) and leaves 100 ms for the Redis round trips behind (wider windows take in more of the requests' noise). */
-const PUBLISH_PHASE: readonly [number, number] = [490, 600];
-const TICK_PHASE: readonly [number, number] = [90, 200];
+/** Where in the clock's second the gateway's work of each kind falls: its publisher fires at 50 ms (StatsPublisher), its hub reads and writes at 300 ms (DashboardHub); each window starts one sample early (a sampling interval is spread over the bins it covers) and leaves 100 ms for the Redis round trips behind (wider windows take in more of the requests' noise). */
+const PUBLISH_PHASE: readonly [number, number] = [40, 150];
+const TICK_PHASE: readonly [number, number] = [290, 400];
 /** The phase-locked sampling starts this long after the load (its start-up left out), warm-up included. */
 const PHASE_FROM_MS = 1_000;
 
@@ -832,7 +832,7 @@ async function main(): Promise<number> {
     markdownTable(['measure', 'baseline ms/s', 'with ms/s', 'overhead ms/s', 'ratio', 'paired median (±2 SE)', 'target ms/s', 'PASS/FAIL'], overheadRows),
     '',
     'Judged on overhead = median(with) − median(baseline). Paired median: the median of the differences within each cycle (adjacent rounds), with ± 2 standard errors from their spread: how finely this run resolves a difference.',
-    `Phase-locked rows (cross-checks, not counted): the loaded gateway's CPU (all threads, /proc/<pid>/task/*/schedstat every ${PHASE_SAMPLE_MS} ms) folded over the host clock's second into ${PHASE_BIN_MS} ms bins; each second of every window of a kind is one trial: its CPU above its own mean in the window where that work runs (publisher at 500 ms, hub at 100 ms); baseline/with = the trials' mean, 10 % trimmed off each end (${phasePublish.seconds} seconds or more per kind); overhead = their difference ± 2 SE. Work with no phase (the requests) averages out, so a few ms per second are resolved; it counts only the work done in that window (not, e.g., collections of the garbage it leaves). PASS/FAIL only when the noise band is on one side of the target.`,
+    `Phase-locked rows (cross-checks, not counted): the loaded gateway's CPU (all threads, /proc/<pid>/task/*/schedstat every ${PHASE_SAMPLE_MS} ms) folded over the host clock's second into ${PHASE_BIN_MS} ms bins; each second of every window of a kind is one trial: its CPU above its own mean in the window where that work runs (publisher at 50 ms, hub at 300 ms); baseline/with = the trials' mean, 10 % trimmed off each end (${phasePublish.seconds} seconds or more per kind); overhead = their difference ± 2 SE. Work with no phase (the requests) averages out, so a few ms per second are resolved; it counts only the work done in that window (not, e.g., collections of the garbage it leaves). PASS/FAIL only when the noise band is on one side of the target.`,
   ];
   const unresolved = judged.filter((j) => !Number.isNaN(j.noise) && j.noise > j.target);
   if (unresolved.length > 0)

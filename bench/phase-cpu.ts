@@ -1,6 +1,6 @@
 // Phase-locked CPU of a process: how its CPU use is spread over the second of the host's
 // clock, averaged over many seconds. Work a process does at a fixed point of every second
-// (a publisher firing at mid-second, a reader just after each second) stands out of this
+// (a publisher firing just after each second begins, a reader a third into it) stands out of this
 // profile however busy and noisy the rest of its work is: that work has no phase, and its
 // noise averages out over the seconds (synchronous averaging, as a lock-in amplifier does).
 // Used by bench:dashboard to resolve a cost of a few ms per second in a process that spends

@@ -38,14 +38,18 @@ export class GatewayStats {
 
   static create(options: GatewayStatsOptions): GatewayStats {
     const { store, producer, metrics, logger } = options;
-    const recorder = new GatewayStatsRecorder({
-      id: options.id,
-      queueKeys: options.queueKeys,
-      backlog: (key) => producer.backlog(key),
-      inFlight: async () => (await metrics.inFlight.get()).values[0]?.value ?? 0,
-    });
+    // With no history kept, nothing is recorded either: the requests pay nothing for stats.
+    const recorder =
+      options.historyS > 0
+        ? new GatewayStatsRecorder({
+            id: options.id,
+            queueKeys: options.queueKeys,
+            backlog: (key) => producer.backlog(key),
+            inFlight: async () => (await metrics.inFlight.get()).values[0]?.value ?? 0,
+          })
+        : undefined;
     metrics.recorder = recorder;
-    const publisher = options.historyS > 0 ? StatsPublisher.create({ store, collect: () => recorder.sample(), logger }) : undefined;
+    const publisher = recorder === undefined ? undefined : StatsPublisher.create({ store, collect: () => recorder.sample(), logger });
     const startedAt = Date.now();
     const version = packageVersion();
     const hub = DashboardHub.create({
@@ -61,7 +65,7 @@ export class GatewayStats {
       }),
       ...(options.liveWorkerIds === undefined ? {} : { liveWorkerIds: options.liveWorkerIds }),
     });
-    return new GatewayStats(recordingTimings(producer, recorder), hub, publisher);
+    return new GatewayStats(recorder === undefined ? producer : recordingTimings(producer, recorder), hub, publisher);
   }
 
   /** Stops publishing (the hub is closed with the HTTP server). */
